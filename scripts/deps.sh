@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs the Debian packages misalign needs, if any are missing.
+set -eu
+need=(gcc make clang libopenblas-dev libstb-dev libcjson-dev python3-numpy python3-pil)
+missing=()
+for p in "${need[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "installing Debian packages: ${missing[*]}"
+sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

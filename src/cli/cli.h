@@ -1,0 +1,25 @@
+/*
+** cli.h: what every subcommand shares: option-value parsing with clear
+** messages, and the one place that prints an error and picks an exit code.
+*/
+#ifndef ML_CLI_CLI_H
+#define ML_CLI_CLI_H
+
+#include "core/error.h"
+
+#define ML_COMMAND(name, help) int cmd_##name(int argc, char **argv);
+#include "cli/commands.def"
+#undef ML_COMMAND
+
+/* Prints "misalign: error: <msg>" to stderr and returns the exit code (1 for
+   bad input, 2 for bad usage). */
+int ml_cli_fail(const MlError *err);
+int ml_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Option values: print a usage error naming the flag and return nonzero on bad input. */
+int ml_cli_int(const char *cmd, const char *flag, const char *val, long long lo, long long hi, long long *out);
+int ml_cli_float(const char *cmd, const char *flag, const char *val, double lo, double hi, double *out);
+/* Returns argv[++*i] or NULL (after printing "flag needs a value"). */
+const char *ml_cli_value(const char *cmd, int argc, char **argv, int *i);
+
+#endif

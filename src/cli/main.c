@@ -1,0 +1,83 @@
+/* main.c: subcommand dispatch and the helpers in cli.h. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+typedef struct MlCommand {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *help;
+} MlCommand;
+
+static const MlCommand commands[] = {
+#define ML_COMMAND(name, help) {#name, cmd_##name, help},
+#include "cli/commands.def"
+#undef ML_COMMAND
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "misalign: run vision-language models and measure, explain and reduce their misalignment\n\n"
+               "usage: misalign COMMAND [options]   (misalign COMMAND --help for its options)\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-16s %s\n", commands[i].name, commands[i].help);
+}
+
+int ml_cli_fail(const MlError *err) {
+    fprintf(stderr, "misalign: error: %s\n", err->msg[0] ? err->msg : ml_error_name(err->code));
+    return err->code == ML_ERR_ARG ? 2 : 1;
+}
+
+int ml_cli_usage_error(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "misalign %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, " (see misalign %s --help)\n", cmd);
+    return 2;
+}
+
+const char *ml_cli_value(const char *cmd, int argc, char **argv, int *i) {
+    if (*i + 1 >= argc) {
+        ml_cli_usage_error(cmd, "%s needs a value", argv[*i]);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+int ml_cli_int(const char *cmd, const char *flag, const char *val, long long lo, long long hi, long long *out) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(val, &end, 10);
+    if (errno || end == val || *end || v < lo || v > hi)
+        return ml_cli_usage_error(cmd, "%s: '%s' is not an integer in [%lld, %lld]", flag, val, lo, hi);
+    *out = v;
+    return 0;
+}
+
+int ml_cli_float(const char *cmd, const char *flag, const char *val, double lo, double hi, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(val, &end);
+    if (errno || end == val || *end || !isfinite(v) || v < lo || v > hi)
+        return ml_cli_usage_error(cmd, "%s: '%s' is not a number in [%g, %g]", flag, val, lo, hi);
+    *out = v;
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "misalign: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,58 @@
+/*
+** checkpoint.h: a Hugging Face LLaVA checkpoint folder, opened unchanged.
+**
+**   DIR/config.json                    -> MlLlavaConfig (library defaults filled in)
+**   DIR/preprocessor_config.json       -> MlImageConfig
+**   DIR/model.safetensors              single file, or
+**   DIR/model.safetensors.index.json   + shards listed in its weight_map
+**   DIR/tokenizer.json                 (read by io/tokenizer.h)
+**
+** Weights stay memory-mapped: tensors are views into the mapped files and
+** are valid until ml_checkpoint_close.  Names are canonical llava-hf names
+** ("language_model.model.layers.0.self_attn.q_proj.weight",
+** "vision_tower.vision_model.embeddings.patch_embedding.weight",
+** "multi_modal_projector.linear_1.weight", "language_model.lm_head.weight");
+** checkpoints saved by newer transformers ("model.language_model.*",
+** "model.vision_tower.*", "model.multi_modal_projector.*", "lm_head.weight")
+** are mapped to them on open.
+**
+**     MlCheckpoint *ck; MlError err = {0};
+**     if (ml_checkpoint_open(&ck, "models/organism", &err)) { puts(err.msg); ... }
+**     MlTensor t;
+**     ml_checkpoint_get(ck, "language_model.model.norm.weight", 1, (int64_t[]){4096}, &t, &err);
+**     ml_checkpoint_close(ck);
+*/
+#ifndef ML_IO_CHECKPOINT_H
+#define ML_IO_CHECKPOINT_H
+
+#include <stdint.h>
+
+#include "core/error.h"
+#include "core/tensor.h"
+#include "model/config.h"
+
+typedef struct MlCheckpoint MlCheckpoint;
+
+int ml_checkpoint_open(MlCheckpoint **out, const char *dir, MlError *err);
+void ml_checkpoint_close(MlCheckpoint *ck);
+
+const MlLlavaConfig *ml_checkpoint_config(const MlCheckpoint *ck);
+const MlImageConfig *ml_checkpoint_image_config(const MlCheckpoint *ck);
+const char *ml_checkpoint_dir(const MlCheckpoint *ck);
+
+/* Looks up a tensor by canonical name and checks its shape (ndim dims).
+   Fails with ML_ERR_MISSING / ML_ERR_SHAPE naming the tensor and file. */
+int ml_checkpoint_get(const MlCheckpoint *ck, const char *name, int ndim, const int64_t *shape, MlTensor *out,
+                      MlError *err);
+/* Like ml_checkpoint_get, but an absent tensor is not an error: *found = 0. */
+int ml_checkpoint_find(const MlCheckpoint *ck, const char *name, int ndim, const int64_t *shape, MlTensor *out,
+                       int *found, MlError *err);
+
+/* Total bytes of tensor data across all shards. */
+uint64_t ml_checkpoint_weight_bytes(const MlCheckpoint *ck);
+
+/* Parses config.json / preprocessor_config.json text (exposed for tests and fuzzing). */
+int ml_llava_config_parse(const char *text, size_t len, const char *where, MlLlavaConfig *cfg, MlError *err);
+int ml_image_config_parse(const char *text, size_t len, const char *where, MlImageConfig *cfg, MlError *err);
+
+#endif
