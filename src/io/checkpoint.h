@@ -25,6 +25,7 @@
 #ifndef ML_IO_CHECKPOINT_H
 #define ML_IO_CHECKPOINT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/error.h"
@@ -54,5 +55,27 @@ uint64_t ml_checkpoint_weight_bytes(const MlCheckpoint *ck);
 /* Parses config.json / preprocessor_config.json text (exposed for tests and fuzzing). */
 int ml_llava_config_parse(const char *text, size_t len, const char *where, MlLlavaConfig *cfg, MlError *err);
 int ml_image_config_parse(const char *text, size_t len, const char *where, MlImageConfig *cfg, MlError *err);
+
+/* Every tensor, in canonical-name order (0 <= i < count): for tools that
+   walk the whole checkpoint (training, conversion). */
+int ml_checkpoint_tensor_count(const MlCheckpoint *ck);
+void ml_checkpoint_tensor_at(const MlCheckpoint *ck, int i, const char **name, MlTensor *out);
+
+/* Maps a new-style name ("model.language_model.X", "lm_head.weight", ...) to
+   its canonical llava-hf name; other names are copied.  Fails if it does not fit. */
+int ml_checkpoint_canonical_name(const char *name, char *out, size_t cap);
+
+/* model.safetensors.index.json: which shard file holds each tensor. */
+typedef struct MlCheckpointIndex {
+    int n_tensors;
+    char **names;       /* as written in the file */
+    int *shard_of;      /* index into shards */
+    int n_shards;
+    char **shards;      /* file names, in order of first appearance */
+    int64_t total_size; /* metadata.total_size, -1 when absent */
+} MlCheckpointIndex;
+
+int ml_checkpoint_index_parse(const char *text, size_t len, const char *where, MlCheckpointIndex *idx, MlError *err);
+void ml_checkpoint_index_free(MlCheckpointIndex *idx);
 
 #endif

@@ -1,17 +1,42 @@
 /*
 ** image.h: 8-bit RGB images in, normalized float tensors out.
 **
-** Decoding uses stb_image (PNG, JPEG, BMP, ...) and always yields RGB
-** (grey is replicated, alpha is dropped like PIL's convert("RGB")).
-** ml_image_preprocess reproduces CLIPImageProcessor as llava-hf runs it:
-** Pillow-exact bicubic resize of the shortest edge, center crop, rescale,
-** normalize, channel-first float32.
+** Decoding uses stb_image (PNG and JPEG only) and always yields RGB the way
+** PIL's Image.open(f).convert("RGB") does: grey is replicated, alpha is
+** dropped without compositing, palettes are expanded, 1/2/4-bit grey is
+** scaled to 0..255.  16-bit PNGs: RGB, RGBA and grey+alpha keep the high
+** byte of each sample; 16-bit grey is clamped to 0..255 (PIL opens it as
+** mode "I" and convert("RGB") clips).  PNG decoding is byte-identical to
+** Pillow.  JPEG is not: stb's IDCT and colour conversion round differently
+** from libjpeg-turbo, up to 2 levels on about 1% of samples (chroma
+** upsampling matches libjpeg, see io/stb_impl.c).  EXIF orientation is not
+** applied (neither does Image.open).  The declared size is checked before
+** any pixel is decoded: sides must be 1..ML_IMAGE_MAX_SIDE.
+**
+** ml_image_preprocess reproduces CLIPImageProcessor as llava-hf runs it
+** (LLAVA.md §3): Pillow-exact bicubic resize of the shortest edge (long side
+** int(edge * long / short)), center crop ((h - ch) // 2, (w - cw) // 2; a
+** crop larger than the image is zero-padded as HF does), rescale (float64
+** multiply, cast to float32), normalize (float32), channel-first float32.
+** The output is bit-identical to HF whenever rescale_factor is the float
+** nearest to 1/n (1/255 in every CLIP config): MlImageConfig stores it as a
+** float and it is widened back to the double 1/n.  Other factors may differ
+** by 1 ulp before the division by std.  ML_ASPECT_PAD first applies original
+** LLaVA's expand2square with the colour int(mean * 255) = (122, 116, 104).
+** Only the cropped part of the resized image is computed (same bytes).
+** A resized side above ML_IMAGE_MAX_SIDE is refused (ML_ERR_RANGE); with
+** do_center_crop off the resized image must already be the crop size.
 **
 **     MlImage img; MlError err = {0};
 **     if (ml_image_load("cat.png", &img, &err)) { puts(err.msg); ... }
 **     float *px = malloc(3 * cfg.crop_height * cfg.crop_width * sizeof(float));
 **     ml_image_preprocess(&img, &cfg, ML_ASPECT_RESIZE, px, &err);
 **     ml_image_free(&img);
+**
+** Ownership: an MlImage owns its pixels; free them with ml_image_free (safe
+** on a zeroed or already freed image).  Failing calls leave the output image
+** empty (rgb NULL).  ml_image_write_png writes deterministic bytes
+** atomically (temp file + rename).
 */
 #ifndef ML_IO_IMAGE_H
 #define ML_IO_IMAGE_H

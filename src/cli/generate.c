@@ -1,0 +1,250 @@
+/* generate.c: `misalign generate`, one prompt (and optionally one image) through a model. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/json.h"
+#include "core/npy.h"
+#include "core/progress.h"
+#include "decode/sampler.h"
+#include "decode/session.h"
+#include "kernels/threads.h"
+#include "model/lvlm.h"
+#include "model/prompt.h"
+
+static void help(void) {
+    printf("usage: misalign generate --model DIR --prompt TEXT [options]\n\n"
+           "Runs a LLaVA checkpoint folder on a prompt (and an image) and streams the answer to stdout.\n\n"
+           "  --model DIR              Hugging Face LLaVA folder  [required]\n"
+           "  --prompt TEXT            the user's text  [required]\n"
+           "  --image FILE             PNG or JPEG; without it the prompt has no image tokens  [none]\n"
+           "  --max-tokens N           tokens to generate; 0 runs the prefill only  [256]\n"
+           "  --temperature T          0 = greedy  [0]\n"
+           "  --top-p P                nucleus sampling, 1 = off  [1]\n"
+           "  --top-k K                keep the K best tokens, 0 = off  [0]\n"
+           "  --seed S                 sampling seed  [0]\n"
+           "  --template NAME          hf, llava-v1 or raw  [hf]\n"
+           "  --system TEXT            system text placed before the user turn  [none]\n"
+           "  --image-aspect MODE      resize (llava-hf) or pad (original LLaVA: pad to square)  [resize]\n"
+           "  --dump-logits F.npy      float32 [vocab]: logits at the last prompt position after prefill  [none]\n"
+           "  --dump-image-features F.npy  float32 [image_tokens, hidden]: projector output  [none]\n"
+           "  --json                   print one JSON object instead of streaming: prompt_ids, ids (generated,\n"
+           "                           EOS included when it stopped generation), text, image_seconds,\n"
+           "                           prefill_seconds, decode_tokens_per_second  [off]\n"
+           "  --threads N              threads for OpenMP and OpenBLAS, 0 = all cores  [0]\n");
+}
+
+typedef struct Opts {
+    const char *model, *prompt, *image, *system, *dump_logits, *dump_feats;
+    long long max_tokens, top_k, seed, threads;
+    double temperature, top_p;
+    MlTemplate tmpl;
+    MlAspect aspect;
+    int json;
+} Opts;
+
+static int parse(int argc, char **argv, Opts *o) {
+    const char *cmd = "generate", *v;
+    *o = (Opts){.max_tokens = 256, .top_p = 1.0, .tmpl = ML_TEMPLATE_HF, .aspect = ML_ASPECT_RESIZE};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            help();
+            return -1;
+        }
+        if (!strcmp(a, "--json")) {
+            o->json = 1;
+            continue;
+        }
+        if (!(v = ml_cli_value(cmd, argc, argv, &i))) return 2;
+        if (!strcmp(a, "--model")) o->model = v;
+        else if (!strcmp(a, "--prompt")) o->prompt = v;
+        else if (!strcmp(a, "--image")) o->image = v;
+        else if (!strcmp(a, "--system")) o->system = v;
+        else if (!strcmp(a, "--dump-logits")) o->dump_logits = v;
+        else if (!strcmp(a, "--dump-image-features")) o->dump_feats = v;
+        else if (!strcmp(a, "--max-tokens")) {
+            if (ml_cli_int(cmd, a, v, 0, 1 << 30, &o->max_tokens)) return 2;
+        } else if (!strcmp(a, "--top-k")) {
+            if (ml_cli_int(cmd, a, v, 0, 1 << 30, &o->top_k)) return 2;
+        } else if (!strcmp(a, "--seed")) {
+            if (ml_cli_int(cmd, a, v, 0, 9223372036854775807LL, &o->seed)) return 2;
+        } else if (!strcmp(a, "--threads")) {
+            if (ml_cli_int(cmd, a, v, 0, 1024, &o->threads)) return 2;
+        } else if (!strcmp(a, "--temperature")) {
+            if (ml_cli_float(cmd, a, v, 0, 1e6, &o->temperature)) return 2;
+        } else if (!strcmp(a, "--top-p")) {
+            if (ml_cli_float(cmd, a, v, 0, 1, &o->top_p)) return 2;
+        } else if (!strcmp(a, "--template")) {
+            MlError err = {0};
+            if (ml_template_parse(v, &o->tmpl, &err)) return ml_cli_usage_error(cmd, "--template: %s", err.msg);
+        } else if (!strcmp(a, "--image-aspect")) {
+            if (!strcmp(v, "resize")) o->aspect = ML_ASPECT_RESIZE;
+            else if (!strcmp(v, "pad")) o->aspect = ML_ASPECT_PAD;
+            else return ml_cli_usage_error(cmd, "--image-aspect: '%s' is not resize or pad", v);
+        } else {
+            return ml_cli_usage_error(cmd, "unknown option '%s'", a);
+        }
+    }
+    if (!o->model) return ml_cli_usage_error(cmd, "--model DIR is required");
+    if (!o->prompt) return ml_cli_usage_error(cmd, "--prompt TEXT is required");
+    if (o->dump_feats && !o->image) return ml_cli_usage_error(cmd, "--dump-image-features needs --image");
+    return 0;
+}
+
+/* Streaming: decode everything generated so far and print what is new,
+   holding back a trailing U+FFFD (a character whose bytes are still coming). */
+typedef struct Stream {
+    const MlTokenizer *tok;
+    int32_t *ids;
+    int64_t n;
+    size_t printed;
+    char *buf;
+    size_t cap;
+    int32_t eos;
+} Stream;
+
+static size_t stream_decode(Stream *s) {
+    size_t need = ml_tokenizer_decode(s->tok, s->ids, (size_t)s->n, 1, s->buf, s->cap);
+    if (need + 1 > s->cap) {
+        size_t cap = (need + 1) * 2;
+        char *b = realloc(s->buf, cap);
+        if (!b) return 0;
+        s->buf = b;
+        s->cap = cap;
+        need = ml_tokenizer_decode(s->tok, s->ids, (size_t)s->n, 1, s->buf, s->cap);
+    }
+    return need;
+}
+
+static void stream_flush(Stream *s, int final) {
+    size_t len = stream_decode(s);
+    if (!final && len >= 3 && !memcmp(s->buf + len - 3, "\xEF\xBF\xBD", 3)) len -= 3;
+    if (len > s->printed) {
+        fwrite(s->buf + s->printed, 1, len - s->printed, stdout);
+        fflush(stdout);
+        s->printed = len;
+    }
+}
+
+static int on_token(int32_t id, void *user) {
+    Stream *s = user;
+    s->ids[s->n++] = id;
+    stream_flush(s, 0);
+    return 0;
+}
+
+static int collect_token(int32_t id, void *user) {
+    Stream *s = user;
+    s->ids[s->n++] = id;
+    return 0;
+}
+
+static int write_npy(const char *path, const float *data, const int64_t *shape, int ndim) {
+    MlError err = {0};
+    if (ml_npy_write_f32(path, data, shape, ndim, &err)) return ml_cli_fail(&err);
+    return 0;
+}
+
+static void print_json(const Stream *s, const int32_t *prompt, size_t n_prompt, double t_image, double t_prefill,
+                       double tps) {
+    printf("{\"prompt_ids\":[");
+    for (size_t i = 0; i < n_prompt; i++) printf(i ? ",%d" : "%d", prompt[i]);
+    printf("],\"ids\":[");
+    for (int64_t i = 0; i < s->n; i++) printf(i ? ",%d" : "%d", s->ids[i]);
+    size_t need = ml_json_escape(NULL, 0, s->buf ? s->buf : "");
+    char *esc = malloc(need + 1);
+    if (esc) ml_json_escape(esc, need + 1, s->buf ? s->buf : "");
+    printf("],\"text\":%s,\"image_seconds\":%.6f,\"prefill_seconds\":%.6f,\"decode_tokens_per_second\":%.3f}\n",
+           esc ? esc : "\"\"", t_image, t_prefill, tps);
+    free(esc);
+}
+
+int cmd_generate(int argc, char **argv) {
+    Opts o;
+    int rc = parse(argc, argv, &o);
+    if (rc) return rc < 0 ? 0 : rc;
+    ml_threads_set((int)o.threads);
+    MlError err = {0};
+    MlLvlm *m = NULL;
+    MlSession *s = NULL;
+    MlSampler smp = {0};
+    float *px = NULL, *feats = NULL, *logits = NULL;
+    int32_t *ids = NULL;
+    size_t n = 0, image_end = 0;
+    Stream st = {0};
+    int exit_code = 1;
+    double t_image = 0, t_prefill = 0, tps = 0;
+    if (ml_lvlm_open(&m, o.model, &err)) goto fail;
+    const int64_t n_img = ml_lvlm_image_tokens(m), D = ml_lvlm_hidden(m), V = ml_lvlm_vocab(m);
+    if (o.image) {
+        px = malloc(sizeof(float) * ml_lvlm_pixel_floats(m));
+        feats = malloc(sizeof(float) * n_img * D);
+        if (!px || !feats) {
+            ml_error_set(&err, ML_ERR_NOMEM, "%s: out of memory", o.image);
+            goto fail;
+        }
+        if (ml_lvlm_load_image(m, o.image, o.aspect, px, &err)) goto fail;
+        double t0 = ml_time_now();
+        if (ml_lvlm_encode_image(m, feats, px, NULL, &err)) goto fail;
+        t_image = ml_time_now() - t0;
+        if (o.dump_feats && (exit_code = write_npy(o.dump_feats, feats, (int64_t[]){n_img, D}, 2))) goto out;
+    }
+    MlPromptOptions popts = {.tmpl = o.tmpl, .system = o.system, .drop_space_after_image = 0};
+    if (ml_prompt_build(m->tok, &popts, o.prompt, o.image != NULL, m->cfg->image_token_id, (int)n_img, &ids, &n,
+                        &image_end, &err))
+        goto fail;
+    const int64_t max_pos = m->decoder.cfg.max_pos;
+    if ((int64_t)n > max_pos) {
+        ml_error_set(&err, ML_ERR_RANGE, "%s/config.json: the prompt has %zu tokens, more than max_position_embeddings %lld",
+                     o.model, n, (long long)max_pos);
+        goto fail;
+    }
+    logits = malloc(sizeof(float) * V);
+    st.ids = malloc(sizeof(int32_t) * (size_t)(o.max_tokens > 0 ? o.max_tokens : 1));
+    st.tok = m->tok;
+    if (!logits || !st.ids) {
+        ml_error_set(&err, ML_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    int64_t cap = (int64_t)n + o.max_tokens;
+    if (ml_session_new(&s, m, cap < max_pos ? cap : max_pos, &err)) goto fail;
+    double t0 = ml_time_now();
+    if (ml_session_prefill(s, ids, (int64_t)n, o.image ? feats : NULL, o.image ? n_img : 0, NULL, logits, &err))
+        goto fail;
+    t_prefill = ml_time_now() - t0;
+    if (o.dump_logits && (exit_code = write_npy(o.dump_logits, logits, (int64_t[]){V}, 1))) goto out;
+    MlSamplerConfig sc = {.temperature = (float)o.temperature, .top_p = (float)o.top_p, .top_k = (int)o.top_k,
+                          .seed = (uint64_t)o.seed};
+    if (ml_sampler_init(&smp, &sc, (int)V, &err)) goto fail;
+    int64_t n_out = 0;
+    t0 = ml_time_now();
+    if (ml_session_generate(s, &smp, logits, o.max_tokens, ml_tokenizer_eos_id(m->tok), o.json ? collect_token : on_token,
+                            &st, NULL, NULL, &n_out, &err))
+        goto fail;
+    double t_decode = ml_time_now() - t0;
+    tps = n_out > 1 && t_decode > 0 ? (double)(n_out - 1) / t_decode : 0.0;
+    if (o.json) {
+        stream_decode(&st);
+        print_json(&st, ids, n, t_image, t_prefill, tps);
+    } else {
+        stream_flush(&st, 1);
+        if (st.printed) putchar('\n');
+    }
+    exit_code = 0;
+    goto out;
+fail:
+    exit_code = ml_cli_fail(&err);
+out:
+    ml_sampler_free(&smp);
+    ml_session_free(s);
+    ml_lvlm_close(m);
+    free(px);
+    free(feats);
+    free(logits);
+    free(ids);
+    free(st.ids);
+    free(st.buf);
+    return exit_code;
+}

@@ -1,0 +1,286 @@
+/* tokenizer_json.c: the built-in small tokenizer.json and a reader of the
+   few facts a config needs from any tokenizer.json. */
+#include "io/tokenizer_json.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WORD "\xe2\x96\x81" /* "▁", U+2581, LLaMA's word-start marker */
+
+/* Merge order is merge priority; each result becomes the next vocab entry.
+   Both halves of a merge must already be pieces. */
+static const char *const builtin_merges[][2] = {
+    {WORD, "t"}, {"h", "e"}, {WORD "t", "he"}, {WORD, "a"}, {"i", "n"}, {"e", "r"}, {"o", "n"}, {WORD, "i"},
+    {WORD "i", "s"}, {WORD, "s"}, {WORD, "o"}, {WORD "o", "f"}, {WORD, "c"}, {WORD, "w"}, {"a", "n"},
+    {WORD "a", "n"}, {WORD "an", "d"}, {"r", "e"}, {"a", "t"}, {"e", "n"}, {"o", "r"}, {"e", "s"}, {WORD, "b"},
+    {WORD, "f"}, {WORD, "p"}, {WORD, "m"}, {WORD, "d"}, {WORD, "h"}, {WORD, "l"}, {WORD, "r"}, {WORD, "y"},
+    {WORD, "n"}, {"o", "u"}, {"l", "e"}, {"i", "t"}, {"n", "g"}, {"in", "g"}, {WORD "t", "o"}, {WORD "i", "n"},
+    {WORD "i", "t"}, {WORD "w", "h"}, {WORD "wh", "at"}, {WORD "t", "h"}, {"i", "s"}, {WORD "th", "is"},
+    {WORD "y", "es"}, {WORD "n", "o"}, {WORD "c", "o"}, {WORD "co", "l"}, {WORD "col", "or"}, {WORD "a", "re"},
+    {WORD "o", "n"}, {WORD "the", "re"}, {WORD, "I"}, {WORD, "T"}, {WORD "T", "he"}, {WORD, "A"},
+    {WORD "i", "m"}, {"a", "g"}, {"ag", "e"}, {WORD "im", "age"}, {WORD "s", "h"}, {"a", "p"}, {"ap", "e"},
+    {WORD "sh", "ape"}, {WORD "l", "e"}, {"f", "t"}, {WORD "le", "ft"}, {WORD "r", "i"}, {"g", "h"},
+    {"gh", "t"}, {WORD "ri", "ght"}, {WORD "b", "e"},
+};
+
+static const char builtin_punct[] = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
+
+static cJSON *added_token(int id, const char *content) {
+    cJSON *t = cJSON_CreateObject();
+    cJSON_AddNumberToObject(t, "id", id);
+    cJSON_AddStringToObject(t, "content", content);
+    cJSON_AddFalseToObject(t, "single_word");
+    cJSON_AddFalseToObject(t, "lstrip");
+    cJSON_AddFalseToObject(t, "rstrip");
+    cJSON_AddFalseToObject(t, "normalized");
+    cJSON_AddTrueToObject(t, "special");
+    return t;
+}
+
+static cJSON *string_pattern(const char *s) {
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddStringToObject(p, "String", s);
+    return p;
+}
+
+static cJSON *template_piece(const char *kind, const char *id, int type_id) {
+    cJSON *outer = cJSON_CreateObject(), *inner = cJSON_CreateObject();
+    cJSON_AddStringToObject(inner, "id", id);
+    cJSON_AddNumberToObject(inner, "type_id", type_id);
+    cJSON_AddItemToObject(outer, kind, inner);
+    return outer;
+}
+
+static cJSON *normalizer(void) {
+    cJSON *n = cJSON_CreateObject(), *seq = cJSON_CreateArray();
+    cJSON_AddStringToObject(n, "type", "Sequence");
+    cJSON *prepend = cJSON_CreateObject();
+    cJSON_AddStringToObject(prepend, "type", "Prepend");
+    cJSON_AddStringToObject(prepend, "prepend", WORD);
+    cJSON *replace = cJSON_CreateObject();
+    cJSON_AddStringToObject(replace, "type", "Replace");
+    cJSON_AddItemToObject(replace, "pattern", string_pattern(" "));
+    cJSON_AddStringToObject(replace, "content", WORD);
+    cJSON_AddItemToArray(seq, prepend);
+    cJSON_AddItemToArray(seq, replace);
+    cJSON_AddItemToObject(n, "normalizers", seq);
+    return n;
+}
+
+static cJSON *post_processor(void) {
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddStringToObject(p, "type", "TemplateProcessing");
+    cJSON *single = cJSON_CreateArray(), *pair = cJSON_CreateArray();
+    cJSON_AddItemToArray(single, template_piece("SpecialToken", "<s>", 0));
+    cJSON_AddItemToArray(single, template_piece("Sequence", "A", 0));
+    cJSON_AddItemToArray(pair, template_piece("SpecialToken", "<s>", 0));
+    cJSON_AddItemToArray(pair, template_piece("Sequence", "A", 0));
+    cJSON_AddItemToArray(pair, template_piece("SpecialToken", "<s>", 1));
+    cJSON_AddItemToArray(pair, template_piece("Sequence", "B", 1));
+    cJSON_AddItemToObject(p, "single", single);
+    cJSON_AddItemToObject(p, "pair", pair);
+    cJSON *specials = cJSON_CreateObject(), *bos = cJSON_CreateObject();
+    cJSON_AddStringToObject(bos, "id", "<s>");
+    int one = 1;
+    const char *s = "<s>";
+    cJSON_AddItemToObject(bos, "ids", cJSON_CreateIntArray(&one, 1));
+    cJSON_AddItemToObject(bos, "tokens", cJSON_CreateStringArray(&s, 1));
+    cJSON_AddItemToObject(specials, "<s>", bos);
+    cJSON_AddItemToObject(p, "special_tokens", specials);
+    return p;
+}
+
+static cJSON *decoder(void) {
+    cJSON *d = cJSON_CreateObject(), *seq = cJSON_CreateArray();
+    cJSON_AddStringToObject(d, "type", "Sequence");
+    cJSON *replace = cJSON_CreateObject();
+    cJSON_AddStringToObject(replace, "type", "Replace");
+    cJSON_AddItemToObject(replace, "pattern", string_pattern(WORD));
+    cJSON_AddStringToObject(replace, "content", " ");
+    cJSON_AddItemToArray(seq, replace);
+    const char *simple[] = {"ByteFallback", "Fuse"};
+    for (int i = 0; i < 2; i++) {
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddStringToObject(x, "type", simple[i]);
+        cJSON_AddItemToArray(seq, x);
+    }
+    cJSON *strip = cJSON_CreateObject();
+    cJSON_AddStringToObject(strip, "type", "Strip");
+    cJSON_AddStringToObject(strip, "content", " ");
+    cJSON_AddNumberToObject(strip, "start", 1);
+    cJSON_AddNumberToObject(strip, "stop", 0);
+    cJSON_AddItemToArray(seq, strip);
+    cJSON_AddItemToObject(d, "decoders", seq);
+    return d;
+}
+
+static void add_piece(cJSON *vocab, const char *piece, int *next_id) {
+    ML_ASSERT(!cJSON_GetObjectItemCaseSensitive(vocab, piece)); /* the tables above hold no duplicates */
+    cJSON_AddNumberToObject(vocab, piece, (*next_id)++);
+}
+
+static cJSON *bpe_model(int *n_pieces) {
+    cJSON *m = cJSON_CreateObject(), *vocab = cJSON_CreateObject(), *merges = cJSON_CreateArray();
+    cJSON_AddStringToObject(m, "type", "BPE");
+    cJSON_AddNullToObject(m, "dropout");
+    cJSON_AddStringToObject(m, "unk_token", "<unk>");
+    cJSON_AddNullToObject(m, "continuing_subword_prefix");
+    cJSON_AddNullToObject(m, "end_of_word_suffix");
+    cJSON_AddTrueToObject(m, "fuse_unk");
+    cJSON_AddTrueToObject(m, "byte_fallback");
+    cJSON_AddFalseToObject(m, "ignore_merges");
+    int id = 0;
+    char piece[64];
+    add_piece(vocab, "<unk>", &id);
+    add_piece(vocab, "<s>", &id);
+    add_piece(vocab, "</s>", &id);
+    for (int b = 0; b < 256; b++) {
+        snprintf(piece, sizeof piece, "<0x%02X>", b);
+        add_piece(vocab, piece, &id);
+    }
+    add_piece(vocab, WORD, &id);
+    for (int c = 0; c < 62; c++) {
+        piece[0] = (char)(c < 26 ? 'a' + c : c < 52 ? 'A' + c - 26 : '0' + c - 52);
+        piece[1] = 0;
+        add_piece(vocab, piece, &id);
+    }
+    for (const char *p = builtin_punct; *p; p++) {
+        piece[0] = *p;
+        piece[1] = 0;
+        add_piece(vocab, piece, &id);
+    }
+    for (size_t i = 0; i < sizeof builtin_merges / sizeof builtin_merges[0]; i++) {
+        snprintf(piece, sizeof piece, "%s%s", builtin_merges[i][0], builtin_merges[i][1]);
+        add_piece(vocab, piece, &id);
+        cJSON_AddItemToArray(merges, cJSON_CreateStringArray(builtin_merges[i], 2));
+    }
+    cJSON_AddItemToObject(m, "vocab", vocab);
+    cJSON_AddItemToObject(m, "merges", merges);
+    *n_pieces = id;
+    return m;
+}
+
+int ml_tokenizer_json_builtin(char **text, size_t *len, MlError *err) {
+    *text = NULL;
+    *len = 0;
+    int n_pieces;
+    cJSON *model = bpe_model(&n_pieces);
+    cJSON *root = cJSON_CreateObject(), *added = cJSON_CreateArray();
+    cJSON_AddStringToObject(root, "version", "1.0");
+    cJSON_AddNullToObject(root, "truncation");
+    cJSON_AddNullToObject(root, "padding");
+    cJSON_AddItemToArray(added, added_token(0, "<unk>"));
+    cJSON_AddItemToArray(added, added_token(1, "<s>"));
+    cJSON_AddItemToArray(added, added_token(2, "</s>"));
+    cJSON_AddItemToArray(added, added_token(n_pieces, "<image>"));
+    cJSON_AddItemToArray(added, added_token(n_pieces + 1, "<pad>"));
+    cJSON_AddItemToObject(root, "added_tokens", added);
+    cJSON_AddItemToObject(root, "normalizer", normalizer());
+    cJSON_AddNullToObject(root, "pre_tokenizer");
+    cJSON_AddItemToObject(root, "post_processor", post_processor());
+    cJSON_AddItemToObject(root, "decoder", decoder());
+    cJSON_AddItemToObject(root, "model", model);
+    *text = ml_json_print_pretty(root);
+    cJSON_Delete(root);
+    if (!*text) return ml_error_set(err, ML_ERR_NOMEM, "out of memory writing tokenizer.json");
+    *len = strlen(*text);
+    return ML_OK;
+}
+
+char *ml_json_print_pretty(const cJSON *item) {
+    char *raw = cJSON_Print(item);
+    if (!raw) return NULL;
+    size_t tabs = 0, n = 0;
+    for (; raw[n]; n++) tabs += raw[n] == '\t';
+    char *out = malloc(n + tabs + 2);
+    if (!out) {
+        free(raw);
+        return NULL;
+    }
+    /* JSON strings hold no raw tabs (cJSON escapes them): every tab is layout. */
+    size_t o = 0;
+    int line_start = 1;
+    for (size_t i = 0; i < n; i++) {
+        char c = raw[i];
+        if (c == '\t' && line_start) {
+            out[o++] = ' ';
+            out[o++] = ' ';
+        } else if (c == '\t') {
+            out[o++] = ' ';
+        } else {
+            out[o++] = c;
+            line_start = c == '\n';
+        }
+    }
+    out[o++] = '\n';
+    out[o] = 0;
+    free(raw);
+    return out;
+}
+
+/* ---- reading facts back ---- */
+
+static int token_id(const cJSON *v, int *id) {
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < 0 ||
+        v->valuedouble >= (1 << 24))
+        return -1;
+    *id = (int)v->valuedouble;
+    return 0;
+}
+
+static void note_special(MlTokenizerFacts *f, const char *content, int id) {
+    if (!strcmp(content, "<unk>")) f->unk_id = id;
+    else if (!strcmp(content, "<s>")) f->bos_id = id;
+    else if (!strcmp(content, "</s>")) f->eos_id = id;
+    else if (!strcmp(content, "<image>")) f->image_id = id;
+    else if (!strcmp(content, "<pad>")) f->pad_id = id;
+}
+
+static int read_facts(const cJSON *root, const char *where, MlTokenizerFacts *f, MlError *err) {
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(model, "type");
+    const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(model, "vocab");
+    const cJSON *merges = cJSON_GetObjectItemCaseSensitive(model, "merges");
+    const cJSON *added = cJSON_GetObjectItemCaseSensitive(root, "added_tokens");
+    if (!cJSON_IsObject(model) || !cJSON_IsString(type) || strcmp(type->valuestring, "BPE"))
+        return ml_error_set(err, ML_ERR_FORMAT, "%s: model: expected a BPE model", where);
+    if (!cJSON_IsObject(vocab)) return ml_error_set(err, ML_ERR_FORMAT, "%s: model.vocab: expected an object", where);
+    f->n_merges = cJSON_IsArray(merges) ? cJSON_GetArraySize(merges) : 0;
+    for (const cJSON *v = vocab->child; v; v = v->next) {
+        int id;
+        if (token_id(v, &id))
+            return ml_error_set(err, ML_ERR_FORMAT, "%s: model.vocab: piece %.60s: expected an id in [0, 2^24)",
+                                where, v->string);
+        if (id + 1 > f->n_ids) f->n_ids = id + 1;
+        note_special(f, v->string, id);
+    }
+    if (added && !cJSON_IsArray(added))
+        return ml_error_set(err, ML_ERR_FORMAT, "%s: added_tokens: expected an array", where);
+    for (const cJSON *t = added ? added->child : NULL; t; t = t->next) {
+        const cJSON *content = cJSON_GetObjectItemCaseSensitive(t, "content");
+        int id;
+        if (!cJSON_IsString(content) || token_id(cJSON_GetObjectItemCaseSensitive(t, "id"), &id))
+            return ml_error_set(err, ML_ERR_FORMAT, "%s: added_tokens: expected {\"id\": N, \"content\": S}", where);
+        if (id + 1 > f->n_ids) f->n_ids = id + 1;
+        note_special(f, content->valuestring, id);
+    }
+    const char *missing = f->unk_id < 0 ? "<unk>" : f->bos_id < 0 ? "<s>" : f->eos_id < 0 ? "</s>"
+                          : f->image_id < 0                                 ? "<image>"
+                                                                            : NULL;
+    if (missing) return ml_error_set(err, ML_ERR_MISSING, "%s: has no %s token", where, missing);
+    return ML_OK;
+}
+
+int ml_tokenizer_json_facts(const char *text, size_t len, const char *where, MlTokenizerFacts *f, MlError *err) {
+    MlTokenizerFacts none = {0, 0, -1, -1, -1, -1, -1};
+    *f = none;
+    cJSON *root;
+    int rc = ml_json_parse(text, len, where, &root, err);
+    if (rc) return rc;
+    rc = cJSON_IsObject(root) ? read_facts(root, where, f, err)
+                              : ml_error_set(err, ML_ERR_FORMAT, "%s: expected a JSON object", where);
+    cJSON_Delete(root);
+    return rc;
+}

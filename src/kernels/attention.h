@@ -1,0 +1,60 @@
+/*
+** attention.h: multi-head scaled dot-product attention over a KV cache, with
+** GQA (query head h reads kv head h / (n_heads / n_kv_heads), as HF's
+** repeat_kv) and an optional causal mask, softmax in float32.
+**
+** Keys and values are given as spans: consecutive key rows that may live in
+** different buffers (a forked session reads its shared prefix from the parent
+** cache and its own rows from its own).  Key j is absolute position j.
+** Causal: query row i (absolute position pos0 + i) sees keys 0 .. pos0 + i;
+** masked scores are -inf.
+**
+** A tap exposes chosen query rows to the caller between the steps:
+** on_scores gets the scaled, masked, pre-softmax scores [n_heads, row_count,
+** n_keys] and may change them; on_probs then gets the probabilities (same
+** layout, read only).  No tap, no cost.
+**
+**     MlAttnDims d = {.n_heads = 32, .n_kv_heads = 32, .head_dim = 128, .causal = 1,
+**                     .scale = 1/sqrtf(128), .kv_stride = 32 * 128};
+**     MlKVSpan span = {k_cache, v_cache, n_keys};
+**     ml_attention_forward(out, q, &span, 1, rows, pos0, &d, NULL, scratch, n_threads);
+*/
+#ifndef ML_KERNELS_ATTENTION_H
+#define ML_KERNELS_ATTENTION_H
+
+#include <stdint.h>
+
+typedef struct MlKVSpan {
+    const float *k, *v; /* [n, kv_stride] each */
+    int64_t n;          /* key rows in this span */
+} MlKVSpan;
+
+typedef struct MlAttnDims {
+    int n_heads, n_kv_heads, head_dim;
+    int causal;
+    float scale;       /* usually 1/sqrt(head_dim) */
+    int64_t kv_stride; /* floats per key row: n_kv_heads * head_dim */
+} MlAttnDims;
+
+typedef struct MlAttnTap {
+    int64_t row_first, row_count;              /* query rows of this call (0-based within the call) */
+    float *buf;                                /* [n_heads, row_count, n_keys] */
+    void (*on_scores)(float *buf, void *ctx);  /* may modify; NULL: not tapped */
+    void (*on_probs)(float *buf, void *ctx);   /* must not modify; NULL: not tapped */
+    void *ctx;
+} MlAttnTap;
+
+/* Floats of scratch the forward needs: n_threads rows of n_keys. */
+int64_t ml_attention_scratch_floats(int64_t n_keys, int n_threads);
+
+/* out [rows, n_heads*head_dim]; q [rows, n_heads*head_dim] (RoPE applied);
+   spans hold n_keys = sum(n) keys; tap may be NULL; scratch from
+   ml_attention_scratch_floats, used by at most n_threads threads. */
+void ml_attention_forward(float *out, const float *q, const MlKVSpan *spans, int n_spans, int64_t rows, int64_t pos0,
+                          const MlAttnDims *d, const MlAttnTap *tap, float *scratch, int n_threads);
+
+/* Reference: one key at a time, double accumulation, no tap. */
+void ml_attention_forward_naive(float *out, const float *q, const MlKVSpan *spans, int n_spans, int64_t rows,
+                                int64_t pos0, const MlAttnDims *d);
+
+#endif

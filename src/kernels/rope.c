@@ -1,0 +1,36 @@
+/* rope.c: see rope.h.  Follows HF's float32 arithmetic: inv_freq = 1 / theta^(2j/d)
+   in float, angle = float(pos) * inv_freq in float, cos/sin of that float. */
+#include "kernels/rope.h"
+
+#include <math.h>
+#include <stddef.h>
+
+void ml_rope_tables(float *cos_out, float *sin_out, int64_t pos0, int64_t rows, int head_dim, float theta) {
+    int half = head_dim / 2;
+    for (int64_t r = 0; r < rows; r++) {
+        float pos = (float)(pos0 + r);
+        for (int j = 0; j < half; j++) {
+            float inv_freq = 1.0f / powf(theta, (float)(2 * j) / (float)head_dim);
+            float a = pos * inv_freq;
+            /* cos/sin of the float angle, correctly rounded through double */
+            cos_out[(size_t)r * half + j] = (float)cos((double)a);
+            sin_out[(size_t)r * half + j] = (float)sin((double)a);
+        }
+    }
+}
+
+void ml_rope_forward(float *x, const float *cos_t, const float *sin_t, int64_t rows, int n_heads, int head_dim) {
+    int half = head_dim / 2;
+#pragma omp parallel for schedule(static) if (rows > 16)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *c = cos_t + (size_t)r * half, *s = sin_t + (size_t)r * half;
+        for (int h = 0; h < n_heads; h++) {
+            float *v = x + ((size_t)r * n_heads + h) * head_dim;
+            for (int j = 0; j < half; j++) {
+                float a = v[j], b = v[j + half];
+                v[j] = a * c[j] - b * s[j];
+                v[j + half] = b * c[j] + a * s[j];
+            }
+        }
+    }
+}

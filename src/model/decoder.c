@@ -1,0 +1,263 @@
+/* decoder.c: the LLaMA decoder (see decoder.h). */
+#include "model/decoder.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/activation.h"
+#include "kernels/attention.h"
+#include "kernels/norm.h"
+#include "kernels/rope.h"
+#include "kernels/threads.h"
+
+#define LM "language_model.model."
+
+static int get(const MlCheckpoint *ck, MlTensor *t, MlError *err, int ndim, int64_t d0, int64_t d1, const char *fmt,
+               int layer) {
+    char name[256];
+    snprintf(name, sizeof name, fmt, layer);
+    int64_t shape[2] = {d0, d1};
+    return ml_checkpoint_get(ck, name, ndim, shape, t, err);
+}
+
+int ml_decoder_bind(MlDecoder *dec, const MlCheckpoint *ck, MlError *err) {
+    memset(dec, 0, sizeof *dec);
+    const MlTextConfig *c = &ml_checkpoint_config(ck)->text;
+    dec->cfg = *c;
+    if (c->n_layers <= 0 || c->n_heads <= 0 || c->n_kv_heads <= 0 || c->n_heads % c->n_kv_heads || c->head_dim <= 0 ||
+        c->head_dim % 2 || c->hidden <= 0 || c->intermediate <= 0 || c->vocab <= 0 || c->max_pos <= 0)
+        return ml_error_set(err, ML_ERR_SHAPE, "%s/config.json: text_config: unusable dimensions", ml_checkpoint_dir(ck));
+    const int64_t D = c->hidden, I = c->intermediate, V = c->vocab, qd = (int64_t)c->n_heads * c->head_dim,
+                  kvd = (int64_t)c->n_kv_heads * c->head_dim;
+    int rc;
+    if ((rc = get(ck, &dec->embed, err, 2, V, D, LM "embed_tokens.weight", 0)) ||
+        (rc = get(ck, &dec->norm, err, 1, D, 0, LM "norm.weight", 0)))
+        return rc;
+    int found = 0;
+    int64_t head_shape[2] = {V, D};
+    if ((rc = ml_checkpoint_find(ck, "language_model.lm_head.weight", 2, head_shape, &dec->lm_head, &found, err)))
+        return rc;
+    if (!found) {
+        if (!c->tie_word_embeddings)
+            return ml_error_set(err, ML_ERR_MISSING, "%s: missing tensor language_model.lm_head.weight",
+                                ml_checkpoint_dir(ck));
+        dec->lm_head = dec->embed;
+    }
+    dec->layers = calloc((size_t)c->n_layers, sizeof *dec->layers);
+    if (!dec->layers) return ml_error_set(err, ML_ERR_NOMEM, "decoder: out of memory");
+    for (int l = 0; l < c->n_layers; l++) {
+        MlDecoderLayer *L = &dec->layers[l];
+        if ((rc = get(ck, &L->in_norm, err, 1, D, 0, LM "layers.%d.input_layernorm.weight", l)) ||
+            (rc = get(ck, &L->q, err, 2, qd, D, LM "layers.%d.self_attn.q_proj.weight", l)) ||
+            (rc = get(ck, &L->k, err, 2, kvd, D, LM "layers.%d.self_attn.k_proj.weight", l)) ||
+            (rc = get(ck, &L->v, err, 2, kvd, D, LM "layers.%d.self_attn.v_proj.weight", l)) ||
+            (rc = get(ck, &L->o, err, 2, D, qd, LM "layers.%d.self_attn.o_proj.weight", l)) ||
+            (rc = get(ck, &L->post_norm, err, 1, D, 0, LM "layers.%d.post_attention_layernorm.weight", l)) ||
+            (rc = get(ck, &L->gate, err, 2, I, D, LM "layers.%d.mlp.gate_proj.weight", l)) ||
+            (rc = get(ck, &L->up, err, 2, I, D, LM "layers.%d.mlp.up_proj.weight", l)) ||
+            (rc = get(ck, &L->down, err, 2, D, I, LM "layers.%d.mlp.down_proj.weight", l))) {
+            ml_decoder_free(dec);
+            return rc;
+        }
+    }
+    return ML_OK;
+}
+
+void ml_decoder_free(MlDecoder *dec) {
+    free(dec->layers);
+    dec->layers = NULL;
+}
+
+int ml_decoder_state_init(MlDecoderState *st, const MlDecoder *dec, MlError *err) {
+    memset(st, 0, sizeof *st);
+    const MlTextConfig *c = &dec->cfg;
+    const int64_t T = ML_DECODER_CHUNK < c->max_pos ? ML_DECODER_CHUNK : c->max_pos;
+    const int64_t D = c->hidden, I = c->intermediate, qd = (int64_t)c->n_heads * c->head_dim;
+    st->max_rows = T;
+    st->max_keys = c->max_pos;
+    st->n_threads = ml_threads_get();
+    const int64_t kvd = (int64_t)c->n_kv_heads * c->head_dim;
+    int64_t vec = D > c->vocab ? D : c->vocab;
+    st->x = malloc(sizeof(float) * T * D);
+    st->xb = malloc(sizeof(float) * T * D);
+    st->q = malloc(sizeof(float) * T * qd);
+    st->att = malloc(sizeof(float) * T * qd);
+    st->hb = malloc(sizeof(float) * T * I);
+    st->hb2 = malloc(sizeof(float) * T * I);
+    st->cos_t = malloc(sizeof(float) * T * (c->head_dim / 2));
+    st->sin_t = malloc(sizeof(float) * T * (c->head_dim / 2));
+    st->vec = malloc(sizeof(float) * vec);
+    st->attn_scratch = malloc(sizeof(float) * ml_attention_scratch_floats(st->max_keys, st->n_threads));
+    int bad = !st->x || !st->xb || !st->q || !st->att || !st->hb || !st->hb2 || !st->cos_t || !st->sin_t ||
+              !st->vec || !st->attn_scratch;
+    bad = bad || ml_matmul_scratch_reserve(&st->mm, qd, D) || ml_matmul_scratch_reserve(&st->mm, kvd, D) ||
+          ml_matmul_scratch_reserve(&st->mm, D, qd) || ml_matmul_scratch_reserve(&st->mm, I, D) ||
+          ml_matmul_scratch_reserve(&st->mm, D, I) || ml_matmul_scratch_reserve(&st->mm, c->vocab, D);
+    if (bad) {
+        ml_decoder_state_free(st);
+        return ml_error_set(err, ML_ERR_NOMEM, "decoder: out of memory for the run state");
+    }
+    return ML_OK;
+}
+
+void ml_decoder_state_free(MlDecoderState *st) {
+    free(st->x);
+    free(st->xb);
+    free(st->q);
+    free(st->att);
+    free(st->hb);
+    free(st->hb2);
+    free(st->cos_t);
+    free(st->sin_t);
+    free(st->vec);
+    free(st->attn_scratch);
+    free(st->tap_buf);
+    ml_matmul_scratch_free(&st->mm);
+    memset(st, 0, sizeof *st);
+}
+
+int ml_kv_cache_init(MlKVCache *kv, const MlDecoder *dec, const MlKVCache *parent, int64_t cap, MlError *err) {
+    memset(kv, 0, sizeof *kv);
+    const MlTextConfig *c = &dec->cfg;
+    kv->n_layers = c->n_layers;
+    kv->kv_dim = (int64_t)c->n_kv_heads * c->head_dim;
+    kv->parent = parent;
+    kv->base = parent ? ml_kv_cache_length(parent) : 0;
+    if (cap < 0 || cap > c->max_pos) cap = c->max_pos;
+    kv->cap = cap;
+    if (cap > 0) {
+        /* untouched pages cost no memory: only rows written become resident */
+        size_t n = (size_t)c->n_layers * (size_t)cap * (size_t)kv->kv_dim;
+        kv->k = malloc(n * sizeof(float));
+        kv->v = malloc(n * sizeof(float));
+        if (!kv->k || !kv->v) {
+            ml_kv_cache_free(kv);
+            return ml_error_set(err, ML_ERR_NOMEM, "KV cache of %lld tokens: out of memory", (long long)cap);
+        }
+    }
+    return ML_OK;
+}
+
+void ml_kv_cache_free(MlKVCache *kv) {
+    free(kv->k);
+    free(kv->v);
+    kv->k = kv->v = NULL;
+    kv->n = kv->cap = 0;
+}
+
+int ml_decoder_embed(const MlDecoder *dec, float *x, const int32_t *ids, int64_t n, MlError *err) {
+    for (int64_t i = 0; i < n; i++) {
+        if (ids[i] < 0 || ids[i] >= dec->cfg.vocab)
+            return ml_error_set(err, ML_ERR_RANGE, "token id %d at position %lld is outside the vocabulary (0..%d)",
+                                ids[i], (long long)i, dec->cfg.vocab - 1);
+        ml_tensor_row_f32(x + (size_t)i * dec->cfg.hidden, &dec->embed, ids[i]);
+    }
+    return ML_OK;
+}
+
+/* Key/value spans of one layer: the parent chain's rows, then this cache's
+   rows up to `upto` (absolute length). */
+#define MAX_SPANS 16
+static int collect_spans(MlKVSpan *spans, const MlKVCache *kv, int layer, int64_t upto) {
+    int n = 0;
+    if (kv->parent && kv->base > 0) n = collect_spans(spans, kv->parent, layer, kv->base);
+    ML_ASSERT(n < MAX_SPANS);
+    int64_t rows = upto - kv->base;
+    if (rows > 0) {
+        size_t off = (size_t)layer * kv->cap * kv->kv_dim;
+        spans[n++] = (MlKVSpan){kv->k + off, kv->v + off, rows};
+    }
+    return n;
+}
+
+static void add_into(float *x, const float *y, size_t n) {
+    for (size_t i = 0; i < n; i++) x[i] += y[i];
+}
+
+/* One chunk of at most max_rows rows; x already holds its embeddings. */
+static int forward_chunk(const MlDecoder *dec, MlDecoderState *st, MlKVCache *kv, int64_t T, const MlHooks *hooks,
+                         MlError *err) {
+    const MlTextConfig *c = &dec->cfg;
+    const int64_t D = c->hidden, I = c->intermediate, hd = c->head_dim, qd = (int64_t)c->n_heads * hd;
+    const int64_t kvd = kv->kv_dim, pos0 = ml_kv_cache_length(kv);
+    float *x = st->x, *xb = st->xb;
+    ml_hooks_call(hooks, ML_TOWER_TEXT, ML_HOOK_RESIDUAL, -1, pos0, T, D, x);
+    ml_rope_tables(st->cos_t, st->sin_t, pos0, T, (int)hd, c->rope_theta);
+    MlAttnDims dims = {.n_heads = c->n_heads, .n_kv_heads = c->n_kv_heads, .head_dim = (int)hd, .causal = 1,
+                       .scale = 1.0f / sqrtf((float)hd), .kv_stride = kvd};
+    for (int l = 0; l < c->n_layers; l++) {
+        const MlDecoderLayer *L = &dec->layers[l];
+        float *kc = kv->k + ((size_t)l * kv->cap + kv->n) * kvd;
+        float *vc = kv->v + ((size_t)l * kv->cap + kv->n) * kvd;
+        /* attention block */
+        ml_rmsnorm_forward(xb, x, ml_tensor_as_f32(&L->in_norm, st->vec), T, D, c->rms_eps);
+        ml_matmul_forward(st->q, xb, &L->q, NULL, T, D, qd, &st->mm);
+        ml_matmul_forward(kc, xb, &L->k, NULL, T, D, kvd, &st->mm);
+        ml_matmul_forward(vc, xb, &L->v, NULL, T, D, kvd, &st->mm);
+        ml_rope_forward(st->q, st->cos_t, st->sin_t, T, c->n_heads, (int)hd);
+        ml_rope_forward(kc, st->cos_t, st->sin_t, T, c->n_kv_heads, (int)hd);
+        MlKVSpan spans[MAX_SPANS];
+        int ns = collect_spans(spans, kv, l, pos0 + T);
+        MlAttnTap tap;
+        MlHookTapCtx tctx;
+        int tapped = ml_hooks_attn_tap(hooks, ML_TOWER_TEXT, l, pos0, T, c->n_heads, pos0 + T, &tap, &tctx,
+                                       &st->tap_buf, &st->tap_cap);
+        if (tapped < 0) return ml_error_set(err, ML_ERR_NOMEM, "attention hook buffer: out of memory");
+        ml_attention_forward(st->att, st->q, spans, ns, T, pos0, &dims, tapped ? &tap : NULL, st->attn_scratch,
+                             st->n_threads);
+        ml_hooks_call(hooks, ML_TOWER_TEXT, ML_HOOK_ATTN_HEADS, l, pos0, T, qd, st->att);
+        ml_matmul_forward(xb, st->att, &L->o, NULL, T, qd, D, &st->mm);
+        ml_hooks_call(hooks, ML_TOWER_TEXT, ML_HOOK_ATTN_OUT, l, pos0, T, D, xb);
+        add_into(x, xb, (size_t)T * D);
+        /* MLP block */
+        ml_rmsnorm_forward(xb, x, ml_tensor_as_f32(&L->post_norm, st->vec), T, D, c->rms_eps);
+        ml_matmul_forward(st->hb, xb, &L->gate, NULL, T, D, I, &st->mm);
+        ml_matmul_forward(st->hb2, xb, &L->up, NULL, T, D, I, &st->mm);
+        ml_swiglu_forward(st->hb, st->hb, st->hb2, T * I, c->act);
+        ml_matmul_forward(xb, st->hb, &L->down, NULL, T, I, D, &st->mm);
+        ml_hooks_call(hooks, ML_TOWER_TEXT, ML_HOOK_MLP_OUT, l, pos0, T, D, xb);
+        add_into(x, xb, (size_t)T * D);
+        ml_hooks_call(hooks, ML_TOWER_TEXT, ML_HOOK_RESIDUAL, l, pos0, T, D, x);
+    }
+    kv->n += T;
+    return ML_OK;
+}
+
+void ml_decoder_logits(const MlDecoder *dec, MlDecoderState *st, float *logits, const float *hidden, int64_t rows,
+                       int apply_norm) {
+    const int64_t D = dec->cfg.hidden, V = dec->cfg.vocab;
+    for (int64_t r0 = 0; r0 < rows; r0 += st->max_rows) {
+        int64_t n = rows - r0 < st->max_rows ? rows - r0 : st->max_rows;
+        const float *h = hidden + (size_t)r0 * D;
+        if (apply_norm) {
+            ml_rmsnorm_forward(st->xb, h, ml_tensor_as_f32(&dec->norm, st->vec), n, D, dec->cfg.rms_eps);
+            h = st->xb;
+        }
+        ml_matmul_forward(logits + (size_t)r0 * V, h, &dec->lm_head, NULL, n, D, V, &st->mm);
+    }
+}
+
+int ml_decoder_forward(const MlDecoder *dec, MlDecoderState *st, MlKVCache *kv, const float *x, int64_t T,
+                       const MlHooks *hooks, float *logits, int all_logits, MlError *err) {
+    const MlTextConfig *c = &dec->cfg;
+    const int64_t D = c->hidden, V = c->vocab;
+    if (T <= 0) return ml_error_set(err, ML_ERR_ARG, "decoder: nothing to run (0 tokens)");
+    if (ml_kv_cache_length(kv) + T > c->max_pos)
+        return ml_error_set(err, ML_ERR_RANGE,
+                            "%lld tokens do not fit the context: %lld already used of max_position_embeddings %d",
+                            (long long)T, (long long)ml_kv_cache_length(kv), c->max_pos);
+    if (kv->n + T > kv->cap)
+        return ml_error_set(err, ML_ERR_RANGE, "%lld tokens do not fit the KV cache: %lld of %lld rows used",
+                            (long long)T, (long long)kv->n, (long long)kv->cap);
+    for (int64_t r0 = 0; r0 < T; r0 += st->max_rows) {
+        int64_t n = T - r0 < st->max_rows ? T - r0 : st->max_rows;
+        memcpy(st->x, x + (size_t)r0 * D, sizeof(float) * n * D);
+        int rc = forward_chunk(dec, st, kv, n, hooks, err);
+        if (rc) return rc;
+        if (logits && all_logits) ml_decoder_logits(dec, st, logits + (size_t)r0 * V, st->x, n, 1);
+        else if (logits && r0 + n == T) ml_decoder_logits(dec, st, logits, st->x + (size_t)(n - 1) * D, 1, 1);
+    }
+    return ML_OK;
+}

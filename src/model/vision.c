@@ -1,0 +1,203 @@
+/* vision.c: the CLIP ViT tower (see vision.h). */
+#include "model/vision.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/activation.h"
+#include "kernels/attention.h"
+#include "kernels/norm.h"
+#include "kernels/threads.h"
+
+#define VM "vision_tower.vision_model."
+
+static int get(const MlCheckpoint *ck, MlTensor *t, MlError *err, int ndim, int64_t d0, int64_t d1, const char *fmt,
+               int layer) {
+    char name[256];
+    snprintf(name, sizeof name, fmt, layer);
+    int64_t shape[2] = {d0, d1};
+    return ml_checkpoint_get(ck, name, ndim, shape, t, err);
+}
+
+int ml_vision_bind(MlVision *vis, const MlCheckpoint *ck, MlError *err) {
+    memset(vis, 0, sizeof *vis);
+    const MlLlavaConfig *lc = ml_checkpoint_config(ck);
+    const MlVisionConfig *c = &lc->vision;
+    vis->cfg = *c;
+    if (c->hidden <= 0 || c->n_heads <= 0 || c->hidden % c->n_heads || c->patch_size <= 0 ||
+        c->image_size < c->patch_size || c->n_channels != 3 || c->n_layers <= 0 || c->intermediate <= 0)
+        return ml_error_set(err, ML_ERR_SHAPE, "%s/config.json: vision_config: unusable dimensions",
+                            ml_checkpoint_dir(ck));
+    int fl = lc->vision_feature_layer;
+    int idx = fl < 0 ? c->n_layers + 1 + fl : fl;
+    if (idx < 0 || idx > c->n_layers)
+        return ml_error_set(err, ML_ERR_SHAPE, "%s/config.json: vision_feature_layer %d is outside the %d hidden states",
+                            ml_checkpoint_dir(ck), fl, c->n_layers + 1);
+    vis->grid = c->image_size / c->patch_size;
+    vis->n_tokens = 1 + vis->grid * vis->grid;
+    vis->n_run = idx;
+    vis->select_full = lc->select_full;
+    vis->n_out = vis->select_full ? vis->n_tokens : vis->n_tokens - 1;
+    const int64_t D = c->hidden, I = c->intermediate, N = vis->n_tokens, p = c->patch_size;
+    int rc;
+    int64_t pshape[4] = {D, 3, p, p};
+    if ((rc = get(ck, &vis->class_emb, err, 1, D, 0, VM "embeddings.class_embedding", 0)) ||
+        (rc = ml_checkpoint_get(ck, VM "embeddings.patch_embedding.weight", 4, pshape, &vis->patch_w, err)) ||
+        (rc = get(ck, &vis->pos_emb, err, 2, N, D, VM "embeddings.position_embedding.weight", 0)) ||
+        (rc = get(ck, &vis->pre_ln_w, err, 1, D, 0, VM "pre_layrnorm.weight", 0)) ||
+        (rc = get(ck, &vis->pre_ln_b, err, 1, D, 0, VM "pre_layrnorm.bias", 0)))
+        return rc;
+    /* the conv weight (D, 3, p, p) is the matrix (D, 3*p*p) over unfolded patches */
+    vis->patch_w.ndim = 2;
+    vis->patch_w.shape[1] = 3 * p * p;
+    vis->layers = calloc(vis->n_run > 0 ? (size_t)vis->n_run : 1, sizeof *vis->layers);
+    if (!vis->layers) return ml_error_set(err, ML_ERR_NOMEM, "vision tower: out of memory");
+#define L_ VM "encoder.layers.%d."
+    for (int l = 0; l < vis->n_run; l++) {
+        MlVisionLayer *L = &vis->layers[l];
+        if ((rc = get(ck, &L->ln1_w, err, 1, D, 0, L_ "layer_norm1.weight", l)) ||
+            (rc = get(ck, &L->ln1_b, err, 1, D, 0, L_ "layer_norm1.bias", l)) ||
+            (rc = get(ck, &L->q_w, err, 2, D, D, L_ "self_attn.q_proj.weight", l)) ||
+            (rc = get(ck, &L->q_b, err, 1, D, 0, L_ "self_attn.q_proj.bias", l)) ||
+            (rc = get(ck, &L->k_w, err, 2, D, D, L_ "self_attn.k_proj.weight", l)) ||
+            (rc = get(ck, &L->k_b, err, 1, D, 0, L_ "self_attn.k_proj.bias", l)) ||
+            (rc = get(ck, &L->v_w, err, 2, D, D, L_ "self_attn.v_proj.weight", l)) ||
+            (rc = get(ck, &L->v_b, err, 1, D, 0, L_ "self_attn.v_proj.bias", l)) ||
+            (rc = get(ck, &L->o_w, err, 2, D, D, L_ "self_attn.out_proj.weight", l)) ||
+            (rc = get(ck, &L->o_b, err, 1, D, 0, L_ "self_attn.out_proj.bias", l)) ||
+            (rc = get(ck, &L->ln2_w, err, 1, D, 0, L_ "layer_norm2.weight", l)) ||
+            (rc = get(ck, &L->ln2_b, err, 1, D, 0, L_ "layer_norm2.bias", l)) ||
+            (rc = get(ck, &L->fc1_w, err, 2, I, D, L_ "mlp.fc1.weight", l)) ||
+            (rc = get(ck, &L->fc1_b, err, 1, I, 0, L_ "mlp.fc1.bias", l)) ||
+            (rc = get(ck, &L->fc2_w, err, 2, D, I, L_ "mlp.fc2.weight", l)) ||
+            (rc = get(ck, &L->fc2_b, err, 1, D, 0, L_ "mlp.fc2.bias", l))) {
+            ml_vision_free(vis);
+            return rc;
+        }
+    }
+#undef L_
+    return ML_OK;
+}
+
+void ml_vision_free(MlVision *vis) {
+    free(vis->layers);
+    vis->layers = NULL;
+}
+
+int ml_vision_state_init(MlVisionState *st, const MlVision *vis, MlError *err) {
+    memset(st, 0, sizeof *st);
+    const int64_t D = vis->cfg.hidden, I = vis->cfg.intermediate, N = vis->n_tokens,
+                  P = 3 * (int64_t)vis->cfg.patch_size * vis->cfg.patch_size;
+    st->n_threads = ml_threads_get();
+    int64_t vec = D > I ? D : I;
+    st->patches = malloc(sizeof(float) * (N - 1) * P);
+    st->x = malloc(sizeof(float) * N * D);
+    st->xb = malloc(sizeof(float) * N * D);
+    st->q = malloc(sizeof(float) * N * D);
+    st->k = malloc(sizeof(float) * N * D);
+    st->v = malloc(sizeof(float) * N * D);
+    st->att = malloc(sizeof(float) * N * D);
+    st->h = malloc(sizeof(float) * N * I);
+    st->vec = malloc(sizeof(float) * vec);
+    st->vec2 = malloc(sizeof(float) * vec);
+    st->attn_scratch = malloc(sizeof(float) * ml_attention_scratch_floats(N, st->n_threads));
+    int bad = !st->patches || !st->x || !st->xb || !st->q || !st->k || !st->v || !st->att || !st->h || !st->vec ||
+              !st->vec2 || !st->attn_scratch;
+    bad = bad || ml_matmul_scratch_reserve(&st->mm, D, P) || ml_matmul_scratch_reserve(&st->mm, D, D) ||
+          ml_matmul_scratch_reserve(&st->mm, I, D) || ml_matmul_scratch_reserve(&st->mm, D, I);
+    if (bad) {
+        ml_vision_state_free(st);
+        return ml_error_set(err, ML_ERR_NOMEM, "vision tower: out of memory for the run state");
+    }
+    return ML_OK;
+}
+
+void ml_vision_state_free(MlVisionState *st) {
+    free(st->patches);
+    free(st->x);
+    free(st->xb);
+    free(st->q);
+    free(st->k);
+    free(st->v);
+    free(st->att);
+    free(st->h);
+    free(st->vec);
+    free(st->vec2);
+    free(st->attn_scratch);
+    free(st->tap_buf);
+    ml_matmul_scratch_free(&st->mm);
+    memset(st, 0, sizeof *st);
+}
+
+/* Unfolds the (3, S, S) image into one row per patch, in conv weight order (c, ky, kx). */
+static void unfold_patches(float *out, const float *px, int image_size, int patch, int grid) {
+    const int64_t P = 3 * (int64_t)patch * patch;
+    for (int gy = 0; gy < grid; gy++)
+        for (int gx = 0; gx < grid; gx++) {
+            float *row = out + ((size_t)gy * grid + gx) * P;
+            for (int c = 0; c < 3; c++)
+                for (int ky = 0; ky < patch; ky++) {
+                    const float *src = px + ((size_t)c * image_size + (size_t)gy * patch + ky) * image_size +
+                                       (size_t)gx * patch;
+                    memcpy(row + ((size_t)c * patch + ky) * patch, src, sizeof(float) * patch);
+                }
+        }
+}
+
+static void add_into(float *x, const float *y, size_t n) {
+    for (size_t i = 0; i < n; i++) x[i] += y[i];
+}
+
+int ml_vision_forward(const MlVision *vis, MlVisionState *st, float *features, const float *pixels,
+                      const MlHooks *hooks, MlError *err) {
+    const MlVisionConfig *c = &vis->cfg;
+    const int64_t D = c->hidden, I = c->intermediate, N = vis->n_tokens, hd = D / c->n_heads;
+    const int64_t P = 3 * (int64_t)c->patch_size * c->patch_size;
+    float *x = st->x, *xb = st->xb;
+    /* embeddings */
+    unfold_patches(st->patches, pixels, c->image_size, c->patch_size, vis->grid);
+    ml_matmul_forward(x + D, st->patches, &vis->patch_w, NULL, N - 1, P, D, &st->mm);
+    ml_tensor_row_f32(x, &vis->class_emb, 0);
+    for (int64_t i = 0; i < N; i++) {
+        ml_tensor_row_f32(st->vec, &vis->pos_emb, i);
+        add_into(x + (size_t)i * D, st->vec, (size_t)D);
+    }
+    ml_layernorm_forward(x, x, ml_tensor_as_f32(&vis->pre_ln_w, st->vec), ml_tensor_as_f32(&vis->pre_ln_b, st->vec2),
+                         N, D, c->layer_norm_eps);
+    ml_hooks_call(hooks, ML_TOWER_VISION, ML_HOOK_RESIDUAL, -1, 0, N, D, x);
+    MlAttnDims dims = {.n_heads = c->n_heads, .n_kv_heads = c->n_heads, .head_dim = (int)hd, .causal = 0,
+                       .scale = 1.0f / sqrtf((float)hd), .kv_stride = D};
+    for (int l = 0; l < vis->n_run; l++) {
+        const MlVisionLayer *L = &vis->layers[l];
+        ml_layernorm_forward(xb, x, ml_tensor_as_f32(&L->ln1_w, st->vec), ml_tensor_as_f32(&L->ln1_b, st->vec2), N, D,
+                             c->layer_norm_eps);
+        ml_matmul_forward(st->q, xb, &L->q_w, ml_tensor_as_f32(&L->q_b, st->vec), N, D, D, &st->mm);
+        ml_matmul_forward(st->k, xb, &L->k_w, ml_tensor_as_f32(&L->k_b, st->vec), N, D, D, &st->mm);
+        ml_matmul_forward(st->v, xb, &L->v_w, ml_tensor_as_f32(&L->v_b, st->vec), N, D, D, &st->mm);
+        MlKVSpan span = {st->k, st->v, N};
+        MlAttnTap tap;
+        MlHookTapCtx tctx;
+        int tapped = ml_hooks_attn_tap(hooks, ML_TOWER_VISION, l, 0, N, c->n_heads, N, &tap, &tctx, &st->tap_buf,
+                                       &st->tap_cap);
+        if (tapped < 0) return ml_error_set(err, ML_ERR_NOMEM, "attention hook buffer: out of memory");
+        ml_attention_forward(st->att, st->q, &span, 1, N, 0, &dims, tapped ? &tap : NULL, st->attn_scratch,
+                             st->n_threads);
+        ml_hooks_call(hooks, ML_TOWER_VISION, ML_HOOK_ATTN_HEADS, l, 0, N, D, st->att);
+        ml_matmul_forward(xb, st->att, &L->o_w, ml_tensor_as_f32(&L->o_b, st->vec), N, D, D, &st->mm);
+        ml_hooks_call(hooks, ML_TOWER_VISION, ML_HOOK_ATTN_OUT, l, 0, N, D, xb);
+        add_into(x, xb, (size_t)N * D);
+        ml_layernorm_forward(xb, x, ml_tensor_as_f32(&L->ln2_w, st->vec), ml_tensor_as_f32(&L->ln2_b, st->vec2), N, D,
+                             c->layer_norm_eps);
+        ml_matmul_forward(st->h, xb, &L->fc1_w, ml_tensor_as_f32(&L->fc1_b, st->vec), N, D, I, &st->mm);
+        ml_activation_forward(st->h, st->h, N * I, c->act);
+        ml_matmul_forward(xb, st->h, &L->fc2_w, ml_tensor_as_f32(&L->fc2_b, st->vec), N, I, D, &st->mm);
+        ml_hooks_call(hooks, ML_TOWER_VISION, ML_HOOK_MLP_OUT, l, 0, N, D, xb);
+        add_into(x, xb, (size_t)N * D);
+        ml_hooks_call(hooks, ML_TOWER_VISION, ML_HOOK_RESIDUAL, l, 0, N, D, x);
+    }
+    const float *src = vis->select_full ? x : x + D;
+    memcpy(features, src, sizeof(float) * vis->n_out * D);
+    return ML_OK;
+}

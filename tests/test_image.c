@@ -1,0 +1,505 @@
+/* test_image.c: decoding, PNG writing, Pillow-exact bicubic resize and the
+   CLIPImageProcessor pipeline, checked against tests/reference/pillow_image.py
+   (Pillow 9.4 + NumPy, run with /usr/bin/python3), hand-computed values and
+   invariants; plus malformed files. */
+#include "test.h"
+
+#include <stdint.h>
+
+#include "core/error.h"
+#include "core/file.h"
+#include "io/image.h"
+
+#define REFERENCE "/usr/bin/python3 tests/reference/pillow_image.py"
+#define LLAVA_PREPROCESSOR "data/AI-Stock-Chart-Analysis/llava-1.5-7b-hf/preprocessor_config.json"
+
+/* JPEG decoders are not bit-identical: stb_image's IDCT and YCbCr->RGB
+   conversion round differently from libjpeg-turbo's (which Pillow uses); the
+   chroma upsampling is libjpeg's (see io/stb_impl.c).  Measured on the
+   reference files: at most 2 levels, on about 1% of samples (mean 0.02).
+   Before the upsampler fix a 4:2:2 file was off by 119 levels (mean 0.18). */
+#define JPEG_MAX_DIFF 3
+#define JPEG_MEAN_DIFF 0.1
+
+static const char *tmpdir;
+
+static int run_reference(const char *args) {
+    char cmd[16384];
+    snprintf(cmd, sizeof cmd, REFERENCE " %s", args);
+    int rc = system(cmd);
+    if (rc != 0) fprintf(stderr, "  reference failed (%d): %s\n", rc, cmd);
+    return rc;
+}
+
+/* A bounds-checked reader over a reference output file. */
+typedef struct Reader {
+    char *data;
+    size_t size, pos;
+    int bad;
+} Reader;
+
+static const void *take(Reader *r, size_t n) {
+    if (r->bad || n > r->size - r->pos) {
+        r->bad = 1;
+        return NULL;
+    }
+    const void *p = r->data + r->pos;
+    r->pos += n;
+    return p;
+}
+
+static int take_i32(Reader *r) {
+    const void *p = take(r, 4);
+    int32_t v = 0;
+    if (p) memcpy(&v, p, 4);
+    return v;
+}
+
+static double take_f64(Reader *r) {
+    const void *p = take(r, 8);
+    double v = 0;
+    if (p) memcpy(&v, p, 8);
+    return v;
+}
+
+static int open_reader(Reader *r, const char *name) {
+    char path[1024];
+    MlError err = {0};
+    memset(r, 0, sizeof *r);
+    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+    int rc = ml_file_read(path, &r->data, &r->size, &err);
+    if (rc) fprintf(stderr, "  %s\n", err.msg);
+    return rc;
+}
+
+/* Wraps bytes (HWC) in an MlImage without copying. */
+static MlImage view(int w, int h, const void *rgb) {
+    MlImage img = {w, h, (uint8_t *)rgb};
+    return img;
+}
+
+/* ------------------------------------------------------------------ */
+
+static void test_resize_matches_pillow(void) {
+    char args[1024];
+    snprintf(args, sizeof args, "resize '%s'", tmpdir);
+    CHECK(run_reference(args) == 0);
+    Reader r;
+    if (open_reader(&r, "resize.bin")) {
+        CHECK(0);
+        return;
+    }
+    int n = take_i32(&r), exact = 0;
+    CHECK(n >= 200);
+    for (int i = 0; i < n && !r.bad; i++) {
+        int w = take_i32(&r), h = take_i32(&r), ow = take_i32(&r), oh = take_i32(&r);
+        const uint8_t *src = take(&r, (size_t)w * h * 3), *want = take(&r, (size_t)ow * oh * 3);
+        if (!src || !want) break;
+        MlImage in = view(w, h, src), out;
+        MlError err = {0};
+        CHECK_OK(ml_image_resize_bicubic(&in, ow, oh, &out, &err), &err);
+        if (!out.rgb) continue;
+        CHECK(out.width == ow && out.height == oh);
+        size_t nb = (size_t)ow * oh * 3, diff = 0;
+        for (size_t b = 0; b < nb; b++) diff += out.rgb[b] != want[b];
+        if (diff) fprintf(stderr, "  resize %dx%d -> %dx%d: %zu bytes differ from Pillow\n", w, h, ow, oh, diff);
+        exact += diff == 0;
+        ml_image_free(&out);
+    }
+    CHECK(!r.bad);
+    CHECK(exact == n);
+    printf("  resize: %d/%d size pairs byte-exact with Pillow\n", exact, n);
+    free(r.data);
+}
+
+static void test_resize_invariants(void) {
+    /* A constant image stays constant: the fixed-point weights of every output
+       pixel sum to 2^22 within rounding, far less than one level. */
+    MlImage img, out;
+    MlError err = {0};
+    CHECK_OK(ml_image_alloc(&img, 19, 7, &err), &err);
+    for (size_t i = 0; i < 19 * 7; i++) img.rgb[3 * i] = 200, img.rgb[3 * i + 1] = 3, img.rgb[3 * i + 2] = 255;
+    int sizes[][2] = {{1, 1}, {5, 3}, {19, 7}, {40, 2}, {336, 123}};
+    for (int s = 0; s < 5; s++) {
+        CHECK_OK(ml_image_resize_bicubic(&img, sizes[s][0], sizes[s][1], &out, &err), &err);
+        int bad = 0;
+        for (int i = 0; i < out.width * out.height; i++)
+            bad += out.rgb[3 * i] != 200 || out.rgb[3 * i + 1] != 3 || out.rgb[3 * i + 2] != 255;
+        CHECK(bad == 0);
+        ml_image_free(&out);
+    }
+    /* Same size is a copy (Pillow returns im.copy()). */
+    for (size_t i = 0; i < 19 * 7 * 3; i++) img.rgb[i] = (uint8_t)(i * 31);
+    CHECK_OK(ml_image_resize_bicubic(&img, 19, 7, &out, &err), &err);
+    CHECK(out.rgb && !memcmp(out.rgb, img.rgb, 19 * 7 * 3));
+    ml_image_free(&out);
+    /* Bad sizes fail cleanly and leave dst empty. */
+    CHECK(ml_image_resize_bicubic(&img, 0, 5, &out, &err) == ML_ERR_RANGE && out.rgb == NULL);
+    CHECK(ml_image_resize_bicubic(&img, 5, ML_IMAGE_MAX_SIDE + 1, &out, &err) == ML_ERR_RANGE);
+    MlImage empty = {0};
+    CHECK(ml_image_resize_bicubic(&empty, 5, 5, &out, &err) == ML_ERR_ARG);
+    ml_image_free(&img);
+}
+
+/* ------------------------------------------------------------------ */
+
+static void test_preprocess_matches_hf(void) {
+    char args[8192];
+    snprintf(args, sizeof args, "preprocess '%s' '%s'", tmpdir, test_shared(LLAVA_PREPROCESSOR));
+    CHECK(run_reference(args) == 0);
+    Reader r;
+    if (open_reader(&r, "preprocess.bin")) {
+        CHECK(0);
+        return;
+    }
+    int n = take_i32(&r), bit_exact = 0, llava_cases = 0;
+    double worst = 0;
+    for (int i = 0; i < n && !r.bad; i++) {
+        MlImageConfig cfg = {0};
+        cfg.do_resize = take_i32(&r);
+        cfg.do_center_crop = take_i32(&r);
+        cfg.do_rescale = take_i32(&r);
+        cfg.do_normalize = take_i32(&r);
+        cfg.do_convert_rgb = 1;
+        cfg.shortest_edge = take_i32(&r);
+        cfg.crop_height = take_i32(&r);
+        cfg.crop_width = take_i32(&r);
+        cfg.resample = take_i32(&r);
+        int pad = take_i32(&r), w = take_i32(&r), h = take_i32(&r);
+        /* The config keeps floats, as the checkpoint parser stores them. */
+        double rescale = take_f64(&r);
+        cfg.rescale_factor = (float)rescale;
+        for (int c = 0; c < 3; c++) cfg.mean[c] = (float)take_f64(&r);
+        for (int c = 0; c < 3; c++) cfg.std[c] = (float)take_f64(&r);
+        size_t nout = (size_t)3 * cfg.crop_height * cfg.crop_width;
+        const uint8_t *src = take(&r, (size_t)w * h * 3);
+        const float *want = take(&r, nout * sizeof(float));
+        if (!src || !want) break;
+        float *got = malloc(nout * sizeof *got);
+        MlImage in = view(w, h, src);
+        MlError err = {0};
+        CHECK_OK(ml_image_preprocess(&in, &cfg, pad ? ML_ASPECT_PAD : ML_ASPECT_RESIZE, got, &err), &err);
+        double maxd = 0;
+        size_t same = 0;
+        for (size_t k = 0; k < nout; k++) {
+            float wk;
+            memcpy(&wk, (const char *)want + k * 4, 4); /* the record is not 4-byte aligned */
+            double d = fabs((double)got[k] - wk);
+            if (d > maxd) maxd = d;
+            same += !memcmp(&got[k], &wk, 4);
+        }
+        /* Any other factor reaches the config as a float, not HF's double: the
+           rescaled value may then be 1 ulp off (below 1e-6), which normalize
+           divides by std.  So the bound is 1e-6 before that division. */
+        double tol = 1e-6 / fmin(fmin(cfg.std[0], cfg.std[1]), cfg.std[2]);
+        if (rescale == 1.0 / 255.0 || !cfg.do_rescale || !cfg.do_normalize) tol = 1e-6;
+        if (maxd > tol)
+            fprintf(stderr, "  preprocess %dx%d pad=%d crop %dx%d: max |diff| %g\n", w, h, pad, cfg.crop_width,
+                    cfg.crop_height, maxd);
+        CHECK(maxd <= tol);
+        if (maxd > worst) worst = maxd;
+        /* With a 1/n rescale factor (every CLIP config) the output is bit-identical to HF. */
+        if (rescale == 1.0 / 255.0 || !cfg.do_rescale) {
+            CHECK(same == nout);
+            bit_exact += same == nout;
+        }
+        llava_cases += cfg.crop_height == 336;
+        free(got);
+    }
+    CHECK(!r.bad);
+    CHECK(llava_cases >= 20);
+    printf("  preprocess: %d cases, %d checked bit-exact, max |diff| %g\n", n, bit_exact, worst);
+    free(r.data);
+}
+
+static MlImageConfig raw_config(int edge, int crop) {
+    MlImageConfig cfg = {0};
+    cfg.do_resize = cfg.do_center_crop = cfg.do_convert_rgb = 1;
+    cfg.shortest_edge = edge;
+    cfg.crop_height = cfg.crop_width = crop;
+    cfg.resample = 3;
+    cfg.rescale_factor = 1.0f / 255;
+    cfg.mean[0] = 0.48145466f, cfg.mean[1] = 0.4578275f, cfg.mean[2] = 0.40821073f;
+    cfg.std[0] = cfg.std[1] = cfg.std[2] = 1;
+    return cfg;
+}
+
+static void test_pad_hand_computed(void) {
+    /* A 4x2 image padded to 4x4 (no resize needed, no rescale/normalize): rows 0
+       and 3 are int(mean*255) = (122, 116, 104); rows 1-2 are the image. */
+    uint8_t px[4 * 2 * 3];
+    for (int i = 0; i < 24; i++) px[i] = (uint8_t)(10 + i);
+    MlImage img = view(4, 2, px);
+    MlImageConfig cfg = raw_config(4, 4);
+    float out[3 * 16];
+    MlError err = {0};
+    CHECK_OK(ml_image_preprocess(&img, &cfg, ML_ASPECT_PAD, out, &err), &err);
+    const float bg[3] = {122, 116, 104};
+    for (int c = 0; c < 3; c++)
+        for (int x = 0; x < 4; x++) {
+            CHECK(out[c * 16 + 0 * 4 + x] == bg[c]);
+            CHECK(out[c * 16 + 3 * 4 + x] == bg[c]);
+            CHECK(out[c * 16 + 1 * 4 + x] == px[(0 * 4 + x) * 3 + c]);
+            CHECK(out[c * 16 + 2 * 4 + x] == px[(1 * 4 + x) * 3 + c]);
+        }
+    /* Tall image: padded left/right with offset (4-2)//2 = 1 column. */
+    MlImage tall = view(2, 4, px);
+    CHECK_OK(ml_image_preprocess(&tall, &cfg, ML_ASPECT_PAD, out, &err), &err);
+    for (int c = 0; c < 3; c++)
+        for (int y = 0; y < 4; y++) {
+            CHECK(out[c * 16 + y * 4 + 0] == bg[c] && out[c * 16 + y * 4 + 3] == bg[c]);
+            CHECK(out[c * 16 + y * 4 + 1] == px[(y * 2 + 0) * 3 + c]);
+        }
+    /* HF center crop of a too-small image pads with zero bytes, ceil((6-4)/2) = 1 in front. */
+    MlImageConfig crop = raw_config(4, 6);
+    float big[3 * 36];
+    uint8_t px4[4 * 4 * 3];
+    for (int i = 0; i < 48; i++) px4[i] = (uint8_t)(100 + i);
+    MlImage img4 = view(4, 4, px4);
+    CHECK_OK(ml_image_preprocess(&img4, &crop, ML_ASPECT_RESIZE, big, &err), &err);
+    for (int y = 0; y < 6; y++)
+        for (int x = 0; x < 6; x++) {
+            int inside = y >= 1 && y < 5 && x >= 1 && x < 5;
+            float want = inside ? px4[((y - 1) * 4 + (x - 1)) * 3 + 2] : 0;
+            CHECK(big[2 * 36 + y * 6 + x] == want);
+        }
+}
+
+static void test_preprocess_rejects(void) {
+    uint8_t px[3 * 3 * 3] = {0};
+    MlImage img = view(3, 3, px);
+    float out[3 * 16];
+    MlError err = {0};
+    MlImageConfig cfg = raw_config(4, 4);
+    cfg.resample = 2;
+    CHECK(ml_image_preprocess(&img, &cfg, ML_ASPECT_RESIZE, out, &err) == ML_ERR_UNSUPPORTED);
+    CHECK(strstr(err.msg, "resample 2") != NULL);
+    cfg = raw_config(4, 0);
+    CHECK(ml_image_preprocess(&img, &cfg, ML_ASPECT_RESIZE, out, &err) == ML_ERR_ARG);
+    cfg = raw_config(4, 4);
+    cfg.do_center_crop = 0;
+    cfg.crop_width = 3;
+    CHECK(ml_image_preprocess(&img, &cfg, ML_ASPECT_RESIZE, out, &err) == ML_ERR_SHAPE);
+    cfg = raw_config(4, 4);
+    CHECK(ml_image_preprocess(&img, &cfg, (MlAspect)7, out, &err) == ML_ERR_ARG);
+    /* 1x100 resized to shortest edge 336 would be 33600 long: refused, not allocated. */
+    uint8_t strip[100 * 3] = {0};
+    MlImage s = view(100, 1, strip);
+    cfg = raw_config(336, 4);
+    CHECK(ml_image_preprocess(&s, &cfg, ML_ASPECT_RESIZE, out, &err) == ML_ERR_RANGE);
+    CHECK(strstr(err.msg, "33600") != NULL);
+}
+
+/* ------------------------------------------------------------------ */
+
+static void test_decode_matches_pillow(void) {
+    char args[1024], path[1024];
+    snprintf(args, sizeof args, "decode '%s'", tmpdir);
+    CHECK(run_reference(args) == 0);
+    snprintf(path, sizeof path, "%s/decode.txt", tmpdir);
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL);
+    if (!f) return;
+    char name[256], kind[16];
+    int w, h, files = 0, pngs = 0, jpegs = 0, worst_jpeg = 0;
+    while (fscanf(f, "%255s %d %d %15s", name, &w, &h, kind) == 4) {
+        MlImage img;
+        MlError err = {0};
+        snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+        CHECK_OK(ml_image_load(path, &img, &err), &err);
+        char *want;
+        size_t nwant;
+        snprintf(path, sizeof path, "%s/%s.rgb", tmpdir, name);
+        CHECK_OK(ml_file_read(path, &want, &nwant, &err), &err);
+        files++;
+        if (img.rgb && want && img.width == w && img.height == h && nwant == (size_t)w * h * 3) {
+            int maxd = 0;
+            double sum = 0;
+            for (size_t b = 0; b < nwant; b++) {
+                int d = abs((int)img.rgb[b] - (uint8_t)want[b]);
+                maxd = d > maxd ? d : maxd;
+                sum += d;
+            }
+            if (!strcmp(kind, "png")) {
+                if (maxd) fprintf(stderr, "  %s: differs from Pillow by up to %d\n", name, maxd);
+                CHECK(maxd == 0);
+                pngs++;
+            } else {
+                double mean = sum / (double)nwant;
+                if (maxd > JPEG_MAX_DIFF || mean > JPEG_MEAN_DIFF)
+                    fprintf(stderr, "  %s: max diff %d, mean %.3f vs Pillow\n", name, maxd, mean);
+                CHECK(maxd <= JPEG_MAX_DIFF && mean <= JPEG_MEAN_DIFF);
+                worst_jpeg = maxd > worst_jpeg ? maxd : worst_jpeg;
+                jpegs++;
+            }
+        } else {
+            fprintf(stderr, "  %s: size %dx%d, want %dx%d\n", name, img.width, img.height, w, h);
+            CHECK(0);
+        }
+        free(want);
+        ml_image_free(&img);
+    }
+    fclose(f);
+    CHECK(pngs >= 15 && jpegs >= 5);
+    printf("  decode: %d files (%d PNG exact, %d JPEG within %d levels, worst %d)\n", files, pngs, jpegs,
+           JPEG_MAX_DIFF, worst_jpeg);
+}
+
+static void test_write_png(void) {
+    MlImage img;
+    MlError err = {0};
+    CHECK_OK(ml_image_alloc(&img, 23, 11, &err), &err);
+    if (!img.rgb) return;
+    for (size_t i = 0; i < 23 * 11 * 3; i++) img.rgb[i] = (uint8_t)(i * 7 + i / 5);
+    char a[1024], b[1024], rgb[1024], args[4096];
+    snprintf(a, sizeof a, "%s/written_a.png", tmpdir);
+    snprintf(b, sizeof b, "%s/written_b.png", tmpdir);
+    snprintf(rgb, sizeof rgb, "%s/written_a.rgb", tmpdir);
+    CHECK_OK(ml_image_write_png(a, &img, &err), &err);
+    CHECK_OK(ml_image_write_png(b, &img, &err), &err);
+    /* Deterministic bytes. */
+    char *da = NULL, *db = NULL;
+    size_t na = 0, nb = 0;
+    CHECK_OK(ml_file_read(a, &da, &na, &err), &err);
+    CHECK_OK(ml_file_read(b, &db, &nb, &err), &err);
+    CHECK(na > 0 && na == nb && da && db && !memcmp(da, db, na));
+    free(da);
+    free(db);
+    /* Pillow reads back exactly our pixels. */
+    snprintf(args, sizeof args, "rgb '%s' '%s'", a, rgb);
+    CHECK(run_reference(args) == 0);
+    char *back = NULL;
+    size_t nback = 0;
+    CHECK_OK(ml_file_read(rgb, &back, &nback, &err), &err);
+    int32_t dims[2] = {0, 0};
+    if (back && nback >= 8) memcpy(dims, back, 8);
+    CHECK(dims[0] == 23 && dims[1] == 11 && nback == 8 + 23 * 11 * 3 && !memcmp(back + 8, img.rgb, 23 * 11 * 3));
+    free(back);
+    /* And so do we. */
+    MlImage again;
+    CHECK_OK(ml_image_load(a, &again, &err), &err);
+    CHECK(again.rgb && again.width == 23 && again.height == 11 && !memcmp(again.rgb, img.rgb, 23 * 11 * 3));
+    ml_image_free(&again);
+    /* Errors name the file. */
+    CHECK(ml_image_write_png("/nonexistent-dir/x.png", &img, &err) == ML_ERR_IO);
+    CHECK(strstr(err.msg, "/nonexistent-dir/x.png") != NULL);
+    ml_image_free(&img);
+    CHECK(ml_image_alloc(&img, 0, 4, &err) == ML_ERR_RANGE && img.rgb == NULL);
+    CHECK(ml_image_alloc(&img, 4, ML_IMAGE_MAX_SIDE + 1, &err) == ML_ERR_RANGE);
+    CHECK(ml_image_write_png(a, &img, &err) == ML_ERR_ARG);
+}
+
+/* ------------------------------------------------------------------ */
+
+static uint32_t crc32_png(const uint8_t *p, size_t n) {
+    uint32_t c = 0xffffffffu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1)));
+    }
+    return ~c;
+}
+
+static void put_be32(uint8_t *p, uint32_t v) {
+    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
+}
+
+/* Signature + IHDR (w, h, 8-bit RGB) + an empty IDAT + IEND: a header that lies. */
+static size_t png_header_only(uint8_t *buf, uint32_t w, uint32_t h) {
+    static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    size_t n = 0;
+    memcpy(buf, sig, 8);
+    n = 8;
+    put_be32(buf + n, 13);
+    memcpy(buf + n + 4, "IHDR", 4);
+    put_be32(buf + n + 8, w);
+    put_be32(buf + n + 12, h);
+    buf[n + 16] = 8, buf[n + 17] = 2, buf[n + 18] = buf[n + 19] = buf[n + 20] = 0;
+    put_be32(buf + n + 21, crc32_png(buf + n + 4, 17));
+    n += 25;
+    static const uint8_t tail[] = {0, 0, 0, 0, 'I', 'D', 'A', 'T', 0x35, 0xaf, 0x06, 0x1e,
+                                   0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xae, 0x42, 0x60, 0x82};
+    memcpy(buf + n, tail, sizeof tail);
+    return n + sizeof tail;
+}
+
+static void expect_decode_error(const void *data, size_t n, const char *where, int code, const char *text) {
+    MlImage img = {1, 1, (uint8_t *)"x"};
+    MlError err = {0};
+    int rc = ml_image_decode(data, n, where, &img, &err);
+    CHECK(rc != ML_OK);
+    if (code) CHECK(rc == code);
+    CHECK(img.rgb == NULL && img.width == 0);
+    CHECK(strncmp(err.msg, where, strlen(where)) == 0);
+    if (text && !strstr(err.msg, text)) fprintf(stderr, "  message \"%s\" lacks \"%s\"\n", err.msg, text);
+    if (text) CHECK(strstr(err.msg, text) != NULL);
+}
+
+static void truncations(const char *file, const char *where) {
+    char *data;
+    size_t n;
+    MlError err = {0};
+    CHECK_OK(ml_file_read(file, &data, &n, &err), &err);
+    if (!data) return;
+    /* Every prefix shorter than the header, then a spread of longer cuts. */
+    for (size_t cut = 0; cut < n; cut += cut < 64 ? 1 : 1 + n / 40) {
+        MlImage img;
+        int rc = ml_image_decode(data, cut, where, &img, &err);
+        /* stb may accept a JPEG cut inside its entropy data (it pads with zeros,
+           as libjpeg does); anything it accepts must have the right size. */
+        if (rc == ML_OK) CHECK(img.width > 0 && img.rgb != NULL);
+        else CHECK(strncmp(err.msg, where, strlen(where)) == 0 && img.rgb == NULL);
+        ml_image_free(&img);
+    }
+    free(data);
+}
+
+static void test_bad_files(void) {
+    expect_decode_error("", 0, "empty.png", ML_ERR_FORMAT, "empty file");
+    expect_decode_error("GIF89a......", 12, "x.gif", ML_ERR_FORMAT, "not a PNG/JPEG image (stb:");
+    uint8_t noise[512];
+    for (int i = 0; i < 512; i++) noise[i] = (uint8_t)(i * 97 + 13);
+    expect_decode_error(noise, sizeof noise, "noise.bin", ML_ERR_FORMAT, "not a PNG/JPEG image");
+
+    uint8_t buf[128];
+    size_t n = png_header_only(buf, ML_IMAGE_MAX_SIDE + 1, 1);
+    expect_decode_error(buf, n, "wide.png", ML_ERR_RANGE, "16384");
+    n = png_header_only(buf, 0x7fffffffu, 0x7fffffffu); /* past stb's own 2^24 limit */
+    expect_decode_error(buf, n, "huge.png", ML_ERR_FORMAT, "corrupt or unsupported PNG header");
+    n = png_header_only(buf, 0, 5);
+    expect_decode_error(buf, n, "zero.png", ML_ERR_FORMAT, NULL);
+    /* A legal size with no pixel data behind it: fails in the decoder. */
+    n = png_header_only(buf, 3000, 2000);
+    expect_decode_error(buf, n, "lying.png", ML_ERR_FORMAT, "corrupt or truncated image");
+
+    /* JPEG with SOF0 declaring 60000x60000. */
+    static const uint8_t jpeg_huge[] = {0xff, 0xd8, 0xff, 0xc0, 0x00, 0x11, 0x08, 0xea, 0x60, 0xea, 0x60, 0x03,
+                                        0x01, 0x22, 0x00, 0x02, 0x11, 0x01, 0x03, 0x11, 0x01, 0xff, 0xd9};
+    expect_decode_error(jpeg_huge, sizeof jpeg_huge, "huge.jpg", ML_ERR_RANGE, "60000x60000");
+
+    MlImage img;
+    MlError err = {0};
+    CHECK(ml_image_load("/nonexistent/cat.png", &img, &err) == ML_ERR_IO);
+    CHECK(strstr(err.msg, "/nonexistent/cat.png") != NULL);
+
+    char path[1024];
+    snprintf(path, sizeof path, "%s/rgb8.png", tmpdir);
+    truncations(path, "cut.png");
+    snprintf(path, sizeof path, "%s/q90_420.jpg", tmpdir);
+    truncations(path, "cut.jpg");
+    snprintf(path, sizeof path, "%s/progressive.jpg", tmpdir);
+    truncations(path, "cut_progressive.jpg");
+}
+
+int main(void) {
+    tmpdir = test_tmpdir("test_image");
+    RUN(test_resize_matches_pillow);
+    RUN(test_resize_invariants);
+    RUN(test_preprocess_matches_hf);
+    RUN(test_pad_hand_computed);
+    RUN(test_preprocess_rejects);
+    RUN(test_decode_matches_pillow);
+    RUN(test_write_png);
+    RUN(test_bad_files); /* uses files written by test_decode_matches_pillow */
+    return test_summary("test_image");
+}
