@@ -1,11 +1,9 @@
-/* fuzz_image.c: arbitrary bytes through ml_image_decode, then the bicubic
+/* fuzz_image.c: arbitrary bytes through ml_image_info and ml_image_decode, then the bicubic
    resize and both preprocessing modes on whatever decodes.  Declared sizes
    above ~1 megapixel are skipped (they are legal, just slow and large under
    ASan); the size checks themselves are covered by tests/test_image.c. */
 #include <stdint.h>
 #include <stdlib.h>
-
-#include <stb/stb_image.h>
 
 #include "io/image.h"
 
@@ -25,11 +23,11 @@ static void preprocess(const MlImage *img, int edge, int crop_h, int crop_w) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    int w, h, comp;
-    if (size > (1 << 20)) return 0;
-    if (stbi_info_from_memory(data, (int)size, &w, &h, &comp) && (int64_t)w * h > FUZZ_MAX_PIXELS) return 0;
-    MlImage img;
+    int w, h;
     MlError err = {0};
+    if (size > (1 << 20)) return 0;
+    if (ml_image_info(data, size, "fuzz", &w, &h, &err) == ML_OK && (int64_t)w * h > FUZZ_MAX_PIXELS) return 0;
+    MlImage img;
     if (ml_image_decode(data, size, "fuzz", &img, &err) != ML_OK) {
         if (img.rgb || !err.msg[0]) abort(); /* failures leave no image and always say why */
         return 0;

@@ -107,21 +107,24 @@ static int parse(const char *json, MlLlavaConfig *c, MlError *err) {
 static void test_config_defaults(void) {
     MlLlavaConfig c;
     MlError err = {0};
-    /* No sub-configs: LlamaConfig() and LlavaConfig's CLIP ViT-L/336 vision config. */
-    CHECK_OK(parse("{}", &c, &err), &err);
+    /* Bare defaults are inconsistent (image token 32000 in a 32000-token vocabulary). */
+    CHECK(parse("{}", &c, &err) == ML_ERR_FORMAT &&
+          strstr(err.msg, "cfg.json: image_token_index: 32000 is outside the vocabulary (text_config.vocab_size 32000)"));
+    /* Otherwise LlamaConfig and LlavaConfig's CLIP ViT-L/336 vision config. */
+    CHECK_OK(parse("{\"image_token_index\":31999}", &c, &err), &err);
     CHECK(c.text.vocab == 32000 && c.text.hidden == 4096 && c.text.max_pos == 2048 && c.text.pad_id == -1);
     CHECK_NEAR(c.text.rms_eps, 1e-6, 1e-13);
     CHECK(c.vision.hidden == 1024 && c.vision.n_layers == 24 && c.vision.image_size == 336 &&
           c.vision.projection_dim == 768);
-    CHECK(c.image_seq_length == 576);
+    CHECK(c.image_seq_length == 576 && c.image_token_id == 31999);
     /* A vision_config object starts from CLIPVisionConfig's own defaults (ViT-B/32, 224 px). */
-    CHECK_OK(parse("{\"vision_config\":{}}", &c, &err), &err);
+    CHECK_OK(parse("{\"vision_config\":{},\"text_config\":{\"vocab_size\":32064}}", &c, &err), &err);
     CHECK(c.vision.hidden == 768 && c.vision.intermediate == 3072 && c.vision.n_layers == 12 &&
           c.vision.n_heads == 12 && c.vision.image_size == 224 && c.vision.patch_size == 32 &&
           c.vision.projection_dim == 512);
     CHECK(c.image_seq_length == 49);
     /* "full" keeps CLS; GQA; explicit head_dim; activations by name; pad and tie from text_config. */
-    CHECK_OK(parse("{\"vision_feature_select_strategy\":\"full\",\"vision_feature_layer\":-1,"
+    CHECK_OK(parse("{\"vision_feature_select_strategy\":\"full\",\"vision_feature_layer\":-1,\"image_token_index\":3,"
                    "\"text_config\":{\"hidden_size\":96,\"num_attention_heads\":6,\"num_key_value_heads\":2,"
                    "\"head_dim\":32,\"hidden_act\":\"gelu_pytorch_tanh\",\"pad_token_id\":5,"
                    "\"tie_word_embeddings\":true,\"rope_theta\":500000},"
@@ -133,7 +136,7 @@ static void test_config_defaults(void) {
     CHECK(c.text.pad_id == 5 && c.text.tie_word_embeddings == 1 && c.text.rope_theta == 500000.0f);
     CHECK(c.projector_bias == 0 && c.projector_act == ML_ACT_QUICK_GELU);
     CHECK_OK(parse("{\"vision_config\":{\"image_size\":32,\"patch_size\":8,\"num_hidden_layers\":3},"
-                   "\"vision_feature_layer\":0}",
+                   "\"vision_feature_layer\":0,\"image_token_index\":5}",
                    &c, &err),
              &err);
     CHECK(c.image_seq_length == 16 && c.vision_feature_layer == 0);
@@ -146,9 +149,9 @@ static void test_config_rejects(void) {
         {"{\"text_config\":{\"num_attention_heads\":32,\"num_key_value_heads\":3}}", "text_config.num_key_value_heads",
          "does not divide"},
         {"{\"text_config\":{\"num_key_value_heads\":64}}", "text_config.num_key_value_heads", "outside"},
-        {"{\"vision_feature_layer\":-26}", "vision_feature_layer", "outside [-25, 24]"},
-        {"{\"vision_feature_layer\":25}", "vision_feature_layer", "outside"},
-        {"{\"vision_feature_layer\":[-2,-5]}", "vision_feature_layer", "list"},
+        {"{\"vision_feature_layer\":-26,\"image_token_index\":1}", "vision_feature_layer", "outside [-25, 24]"},
+        {"{\"vision_feature_layer\":25,\"image_token_index\":1}", "vision_feature_layer", "outside"},
+        {"{\"vision_feature_layer\":[-2,-5],\"image_token_index\":1}", "vision_feature_layer", "list"},
         {"{\"text_config\":{\"hidden_size\":0}}", "text_config.hidden_size", "outside"},
         {"{\"vision_config\":{\"num_hidden_layers\":-1}}", "vision_config.num_hidden_layers", "outside"},
         {"{\"vision_config\":{\"hidden_size\":100}}", "vision_config.hidden_size", "not divisible"},
@@ -161,11 +164,12 @@ static void test_config_rejects(void) {
         {"{\"text_config\":{\"attention_bias\":true}}", "text_config.attention_bias", "not supported"},
         {"{\"text_config\":{\"model_type\":\"mistral\"}}", "text_config.model_type", "not supported"},
         {"{\"text_config\":[1]}", "text_config", "expected an object"},
-        {"{\"vision_feature_select_strategy\":\"cls\"}", "vision_feature_select_strategy", "\"default\" or \"full\""},
-        {"{\"image_seq_length\":100}", "image_seq_length", "does not match the 576"},
+        {"{\"vision_feature_select_strategy\":\"cls\",\"image_token_index\":1}", "vision_feature_select_strategy", "\"default\" or \"full\""},
+        {"{\"image_seq_length\":100,\"image_token_index\":1}", "image_seq_length", "does not match the 576"},
         {"{\"image_token_index\":40000}", "image_token_index", "outside"},
         {"{\"model_type\":\"llava_next\"}", "model_type", "not supported"},
         {"{\"text_config\":{\"eos_token_id\":[2,3]}}", "text_config.eos_token_id", "expected an integer"},
+        {"{\"text_config\":{\"vocab_size\":2}}", "text_config.eos_token_id", "outside the vocabulary"},
         {"{\"pad_token_id\":99999}", "pad_token_id", "outside"},
         {"[1,2]", "expected a JSON object", "object"},
         {"{\"text_config\":", "malformed JSON", "near byte"},

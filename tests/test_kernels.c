@@ -14,6 +14,7 @@
 #include "kernels/rope.h"
 #include "kernels/softmax.h"
 #include "kernels/threads.h"
+#include "kernels/vexp.h"
 
 static uint64_t rng_state = 0x1234567;
 static float frand(void) { /* uniform in [-1, 1) */
@@ -183,6 +184,32 @@ static void test_activations(void) {
     CHECK_NEAR(v[0], 0.5 * 0.5 * (1 + erf(0.5 / sqrt(2.0))), 1e-6);
 }
 
+static void test_vector_exp(void) {
+    double worst = 0;
+    for (int k = 0; k < 20000; k++) {
+        float x[8], y[8];
+        for (int i = 0; i < 8; i++) x[i] = -87.0f + 175.0f * (float)(k * 8 + i) / 160000.0f;
+        _mm256_storeu_ps(y, ml_exp8(_mm256_loadu_ps(x)));
+        for (int i = 0; i < 8; i++) worst = fmax(worst, fabs(y[i] - exp((double)x[i])) / exp((double)x[i]));
+    }
+    CHECK(worst < 3e-7); /* a few ulp */
+    float sp[8] = {-INFINITY, INFINITY, NAN, 0.0f, -100.0f, 100.0f, 1.0f, -1.0f}, r[8];
+    _mm256_storeu_ps(r, ml_exp8(_mm256_loadu_ps(sp)));
+    CHECK(r[0] == 0.0f && isinf(r[1]) && r[1] > 0 && isnan(r[2]) && r[3] == 1.0f && r[4] == 0.0f && isinf(r[5]));
+    CHECK_NEAR(r[6], M_E, 1e-6);
+    /* vector activations against the scalar reference, with tails */
+    const MlActivation acts[4] = {ML_ACT_SILU, ML_ACT_QUICK_GELU, ML_ACT_GELU, ML_ACT_GELU_TANH};
+    float in[37], up[37], out[37];
+    for (int i = 0; i < 37; i++) in[i] = 12 * frand(), up[i] = frand();
+    for (int a = 0; a < 4; a++) {
+        ml_activation_forward(out, in, 37, acts[a]);
+        for (int i = 0; i < 37; i++) CHECK_NEAR(out[i], ml_activation_scalar(in[i], acts[a]), 1e-6 * (1 + fabs(in[i])));
+        ml_swiglu_forward(out, in, up, 37, acts[a]);
+        for (int i = 0; i < 37; i++)
+            CHECK_NEAR(out[i], ml_activation_scalar(in[i], acts[a]) * up[i], 1e-6 * (1 + fabs(in[i])));
+    }
+}
+
 static void test_softmax(void) {
     float x[3] = {0.0f, (float)log(2.0), -INFINITY}, y[3];
     ml_softmax_forward(y, x, 1, 3);
@@ -192,6 +219,16 @@ static void test_softmax(void) {
     float big[2] = {1000.0f, 1000.0f};
     ml_softmax_forward(big, big, 1, 2);
     CHECK(big[0] == 0.5f && big[1] == 0.5f);
+    /* a long row (vector path and tail) against double */
+    float row[45], out[45];
+    for (int i = 0; i < 45; i++) row[i] = 10 * frand();
+    row[7] = -INFINITY;
+    ml_softmax_forward(out, row, 1, 45);
+    double mx = -INFINITY, z = 0;
+    for (int i = 0; i < 45; i++) mx = fmax(mx, row[i]);
+    for (int i = 0; i < 45; i++) z += exp(row[i] - mx);
+    for (int i = 0; i < 45; i++) CHECK_NEAR(out[i], exp(row[i] - mx) / z, 1e-6);
+    CHECK(out[7] == 0.0f);
     float masked[2] = {-INFINITY, -INFINITY};
     ml_softmax_forward(masked, masked, 1, 2);
     CHECK(masked[0] == 0.0f && masked[1] == 0.0f);
@@ -251,9 +288,10 @@ static void tap_check_probs(float *buf, void *ctx) {
         }
 }
 
-static void test_attention(void) {
+/* Both paths: row by row (T < ML_ATTN_BLOCK_MIN_ROWS) and per head through sgemm. */
+static void check_attention(int64_t T) {
     const int H = 4, KVH = 2, hd = 12;
-    const int64_t prefix = 9, T = 6, S = prefix + T, kvd = KVH * hd;
+    const int64_t prefix = 9, S = prefix + T, kvd = KVH * hd;
     float *q = malloc(sizeof(float) * T * H * hd), *k = malloc(sizeof(float) * S * kvd),
           *v = malloc(sizeof(float) * S * kvd);
     for (int64_t i = 0; i < T * H * hd; i++) q[i] = 2 * frand();
@@ -261,7 +299,7 @@ static void test_attention(void) {
     float *out = malloc(sizeof(float) * T * H * hd), *ref = malloc(sizeof(float) * T * H * hd),
           *out2 = malloc(sizeof(float) * T * H * hd);
     int nt = ml_threads_get();
-    float *scratch = malloc(sizeof(float) * ml_attention_scratch_floats(S, nt));
+    float *scratch = malloc(sizeof(float) * ml_attention_scratch_floats(S, T, hd, nt));
     for (int causal = 0; causal < 2; causal++) {
         MlAttnDims d = {.n_heads = H, .n_kv_heads = KVH, .head_dim = hd, .causal = causal, .scale = 1 / sqrtf(hd),
                         .kv_stride = kvd};
@@ -284,7 +322,25 @@ static void test_attention(void) {
         CHECK(tap_log.masked_nonzero == 0);
         free(tbuf);
     }
+    free(q);
+    free(k);
+    free(v);
+    free(out);
+    free(out2);
+    free(ref);
+    free(scratch);
+}
+
+static void test_attention(void) {
+    check_attention(6);
+    check_attention(20);
     /* GQA: query heads 0,1 read kv head 0; head 2 reads kv head 1 */
+    const int H = 4, KVH = 2, hd = 12, kvd = KVH * hd;
+    float q[4 * 12], k[2 * 12], v[2 * 12], out[4 * 12];
+    for (int i = 0; i < 48; i++) q[i] = frand();
+    for (int i = 0; i < 24; i++) k[i] = frand(), v[i] = frand();
+    int nt = ml_threads_get();
+    float *scratch = malloc(sizeof(float) * ml_attention_scratch_floats(1, 1, hd, nt));
     MlAttnDims d = {.n_heads = H, .n_kv_heads = KVH, .head_dim = hd, .causal = 1, .scale = 1 / sqrtf(hd),
                     .kv_stride = kvd};
     MlKVSpan one = {k, v, 1};
@@ -293,12 +349,6 @@ static void test_attention(void) {
         CHECK(out[0 * hd + c] == v[c] && out[1 * hd + c] == v[c]);
         CHECK(out[2 * hd + c] == v[hd + c] && out[3 * hd + c] == v[hd + c]);
     }
-    free(q);
-    free(k);
-    free(v);
-    free(out);
-    free(out2);
-    free(ref);
     free(scratch);
 }
 
@@ -311,6 +361,7 @@ int main(void) {
     RUN(test_layernorm);
     RUN(test_rmsnorm);
     RUN(test_activations);
+    RUN(test_vector_exp);
     RUN(test_softmax);
     RUN(test_rope);
     RUN(test_attention);

@@ -222,11 +222,9 @@ void ml_chair_truth_free(MlChairTruth *gt) {
     memset(gt, 0, sizeof *gt);
 }
 
-int ml_chair_truth_load(const char *path, MlChairTruth *gt, MlError *err) {
-    memset(gt, 0, sizeof *gt);
-    cJSON *root = NULL;
-    int rc = ml_json_load(path, &root, err);
-    if (rc) return rc;
+/* Takes ownership of root. */
+static int truth_from(cJSON *root, const char *path, MlChairTruth *gt, MlError *err) {
+    int rc = ML_OK;
     size_t n = (size_t)cJSON_GetArraySize(root);
     gt->path = strdup(path);
     gt->objects = calloc(n ? n : 1, sizeof *gt->objects);
@@ -266,6 +264,20 @@ int ml_chair_truth_load(const char *path, MlChairTruth *gt, MlError *err) {
     return rc;
 }
 
+int ml_chair_truth_load(const char *path, MlChairTruth *gt, MlError *err) {
+    memset(gt, 0, sizeof *gt);
+    cJSON *root = NULL;
+    int rc = ml_json_load(path, &root, err);
+    return rc ? rc : truth_from(root, path, gt, err);
+}
+
+int ml_chair_truth_parse(const char *text, size_t len, const char *where, MlChairTruth *gt, MlError *err) {
+    memset(gt, 0, sizeof *gt);
+    cJSON *root = NULL;
+    int rc = ml_json_parse(text, len, where, &root, err);
+    return rc ? rc : truth_from(root, where, gt, err);
+}
+
 void ml_chair_add(MlChairScore *s, const MlChairMentions *m, char *const *truth) {
     size_t hallucinated = 0;
     for (size_t i = 0; i < m->count; i++) {
@@ -295,12 +307,10 @@ void ml_chair_finish(MlChairScore *s) {
     s->avg_len = frac(s->tokens, s->captions);
 }
 
-int ml_chair_score_file(const MlChairVocab *v, const MlChairTruth *gt, const char *captions_path, const char *id_key,
-                        const char *caption_key, MlChairScore *out, MlError *err) {
-    memset(out, 0, sizeof *out);
-    MlRecords recs;
-    int rc = ml_records_load(captions_path, &recs, err);
-    if (rc) return rc;
+static int score_records(const MlChairVocab *v, const MlChairTruth *gt, MlRecords *recs_in, const char *captions_path,
+                         const char *id_key, const char *caption_key, MlChairScore *out, MlError *err) {
+    MlRecords recs = *recs_in;
+    int rc = ML_OK;
     MlStrMap seen = {0};
     if (recs.count == 0) rc = ml_error_set(err, ML_ERR_FORMAT, "%s: no captions", captions_path);
     for (size_t i = 0; !rc && i < recs.count; i++) {
@@ -332,7 +342,23 @@ int ml_chair_score_file(const MlChairVocab *v, const MlChairTruth *gt, const cha
         ml_chair_mentions_free(&m);
     }
     ml_strmap_free(&seen);
-    ml_records_free(&recs);
+    ml_records_free(recs_in);
     ml_chair_finish(out);
     return rc;
+}
+
+int ml_chair_score_file(const MlChairVocab *v, const MlChairTruth *gt, const char *captions_path, const char *id_key,
+                        const char *caption_key, MlChairScore *out, MlError *err) {
+    memset(out, 0, sizeof *out);
+    MlRecords recs;
+    int rc = ml_records_load(captions_path, &recs, err);
+    return rc ? rc : score_records(v, gt, &recs, captions_path, id_key, caption_key, out, err);
+}
+
+int ml_chair_score_text(const MlChairVocab *v, const MlChairTruth *gt, const char *text, size_t len, const char *where,
+                        const char *id_key, const char *caption_key, MlChairScore *out, MlError *err) {
+    memset(out, 0, sizeof *out);
+    MlRecords recs;
+    int rc = ml_records_parse(text, len, where, &recs, err);
+    return rc ? rc : score_records(v, gt, &recs, where, id_key, caption_key, out, err);
 }

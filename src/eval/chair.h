@@ -70,6 +70,7 @@ typedef struct MlChairTruth {
 } MlChairTruth;
 
 int ml_chair_truth_load(const char *path, MlChairTruth *gt, MlError *err);
+int ml_chair_truth_parse(const char *text, size_t len, const char *where, MlChairTruth *gt, MlError *err);
 void ml_chair_truth_free(MlChairTruth *gt);
 
 typedef struct MlChairScore {
@@ -84,6 +85,9 @@ typedef struct MlChairScore {
    image may appear once and must be in the ground truth. */
 int ml_chair_score_file(const MlChairVocab *v, const MlChairTruth *gt, const char *captions_path, const char *id_key,
                         const char *caption_key, MlChairScore *out, MlError *err);
+/* The same for caption records in memory; `where` names them in messages. */
+int ml_chair_score_text(const MlChairVocab *v, const MlChairTruth *gt, const char *text, size_t len, const char *where,
+                        const char *id_key, const char *caption_key, MlChairScore *out, MlError *err);
 /* Adds one caption's mentions against truth objects (NULL-terminated). */
 void ml_chair_add(MlChairScore *s, const MlChairMentions *m, char *const *truth);
 void ml_chair_finish(MlChairScore *s);

@@ -40,11 +40,10 @@ static int parse_question(const MlRecord *rec, const char *where, MlPopeQuestion
     return ML_OK;
 }
 
-int ml_pope_questions_load(const char *path, MlPopeSet *out, MlError *err) {
-    memset(out, 0, sizeof *out);
-    MlRecords recs;
-    int rc = ml_records_load(path, &recs, err);
-    if (rc) return rc;
+/* Fills out from parsed records (which the caller frees). */
+static int questions_from(const MlRecords *recs_in, const char *path, MlPopeSet *out, MlError *err) {
+    const MlRecords recs = *recs_in;
+    int rc = ML_OK;
     out->path = strdup(path);
     out->q = calloc(recs.count ? recs.count : 1, sizeof *out->q);
     if (!out->path || !out->q) rc = ml_error_set(err, ML_ERR_NOMEM, "%s: out of memory", path);
@@ -61,8 +60,27 @@ int ml_pope_questions_load(const char *path, MlPopeSet *out, MlError *err) {
             rc = ml_error_set(err, ML_ERR_FORMAT, "%s:%zu: question_id %s repeats line %zu", path, recs.items[i].line,
                               out->q[i].id, out->q[first].line);
     }
-    ml_records_free(&recs);
     if (rc) ml_pope_questions_free(out);
+    return rc;
+}
+
+int ml_pope_questions_parse(const char *text, size_t len, const char *where, MlPopeSet *out, MlError *err) {
+    memset(out, 0, sizeof *out);
+    MlRecords recs;
+    int rc = ml_records_parse(text, len, where, &recs, err);
+    if (rc) return rc;
+    rc = questions_from(&recs, where, out, err);
+    ml_records_free(&recs);
+    return rc;
+}
+
+int ml_pope_questions_load(const char *path, MlPopeSet *out, MlError *err) {
+    memset(out, 0, sizeof *out);
+    MlRecords recs;
+    int rc = ml_records_load(path, &recs, err);
+    if (rc) return rc;
+    rc = questions_from(&recs, path, out, err);
+    ml_records_free(&recs);
     return rc;
 }
 
@@ -153,27 +171,39 @@ static int align_by_order(const MlPopeSet *qs, const MlRecords *recs, char **ans
     return ML_OK;
 }
 
-int ml_pope_answers_load(const MlPopeSet *qs, const char *path, char ***answers, MlError *err) {
-    *answers = NULL;
-    MlRecords recs;
-    int rc = ml_records_load(path, &recs, err);
-    if (rc) return rc;
-    char **ans = calloc(qs->count, sizeof *ans);
-    size_t *lines = calloc(qs->count, sizeof *lines);
+static int answers_from(const MlPopeSet *qs, MlRecords *recs, const char *path, char ***answers, MlError *err) {
+    int rc = ML_OK;
+    char **ans = calloc(qs->count ? qs->count : 1, sizeof *ans);
+    size_t *lines = calloc(qs->count ? qs->count : 1, sizeof *lines);
     if (!ans || !lines) rc = ml_error_set(err, ML_ERR_NOMEM, "%s: out of memory", path);
-    else if (recs.count == 0) rc = ml_error_set(err, ML_ERR_FORMAT, "%s: no answers", path);
-    else if (cJSON_GetObjectItemCaseSensitive(recs.items[0].json, "question_id"))
-        rc = align_by_id(qs, &recs, ans, lines, err);
+    else if (recs->count == 0) rc = ml_error_set(err, ML_ERR_FORMAT, "%s: no answers", path);
+    else if (cJSON_GetObjectItemCaseSensitive(recs->items[0].json, "question_id"))
+        rc = align_by_id(qs, recs, ans, lines, err);
     else
-        rc = align_by_order(qs, &recs, ans, err);
+        rc = align_by_order(qs, recs, ans, err);
     free(lines);
-    ml_records_free(&recs);
+    ml_records_free(recs);
     if (rc) {
         if (ans) ml_pope_answers_free(qs, ans);
         return rc;
     }
     *answers = ans;
     return ML_OK;
+}
+
+int ml_pope_answers_load(const MlPopeSet *qs, const char *path, char ***answers, MlError *err) {
+    *answers = NULL;
+    MlRecords recs;
+    int rc = ml_records_load(path, &recs, err);
+    return rc ? rc : answers_from(qs, &recs, path, answers, err);
+}
+
+int ml_pope_answers_parse(const MlPopeSet *qs, const char *text, size_t len, const char *where, char ***answers,
+                          MlError *err) {
+    *answers = NULL;
+    MlRecords recs;
+    int rc = ml_records_parse(text, len, where, &recs, err);
+    return rc ? rc : answers_from(qs, &recs, where, answers, err);
 }
 
 void ml_pope_score(const MlPopeSet *qs, char *const *answers, MlYesNoParser parser, MlBinaryScore *out, int *pred) {

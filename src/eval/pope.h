@@ -43,10 +43,14 @@ typedef struct MlPopeSet {
 } MlPopeSet;
 
 int ml_pope_questions_load(const char *path, MlPopeSet *out, MlError *err);
+/* The same from text in memory; `where` names it in messages. */
+int ml_pope_questions_parse(const char *text, size_t len, const char *where, MlPopeSet *out, MlError *err);
 void ml_pope_questions_free(MlPopeSet *qs);
 
 /* Reads an answer file and returns answers[i] (owned copies) for question i. */
 int ml_pope_answers_load(const MlPopeSet *qs, const char *path, char ***answers, MlError *err);
+int ml_pope_answers_parse(const MlPopeSet *qs, const char *text, size_t len, const char *where, char ***answers,
+                          MlError *err);
 void ml_pope_answers_free(const MlPopeSet *qs, char **answers);
 
 /* Scores answers[i] against question i; pred (optional, count entries)

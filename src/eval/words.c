@@ -155,7 +155,7 @@ static const char *const unchanged[] = {
 /* -ies words whose singular ends in -ie, and -oes / -ches words that only drop s. */
 static const char *const ie_words[] = {"movies", "cookies", "brownies", "calories", "zombies", "hippies", "selfies",
                                        "goalies", "smoothies", "hoodies", "rookies", "veggies", "birdies", "pixies"};
-static const char *const oe_tails[] = {"shoes", "canoes", "toes", "hoes", "oboes", "floes", "sloes",
+static const char *const oe_words[] = {"canoes", "toes", "tiptoes", "hoes", "oboes", "floes", "sloes",
                                        "throes", "woes", "does", "roes", "foes"};
 static const char *const che_words[] = {"headaches", "aches", "caches", "niches", "cliches", "moustaches",
                                         "mustaches", "avalanches", "quiches", "creches"};
@@ -222,12 +222,8 @@ void ml_words_singular(const char *w, char *out, size_t cap) {
         return;
     }
     if (ends(w, n, "oes")) {
-        for (size_t i = 0; i < sizeof oe_tails / sizeof oe_tails[0]; i++)
-            if (ends(w, n, oe_tails[i])) {
-                put(out, cap, w, n - 1);
-                return;
-            }
-        put(out, cap, w, n - 2);
+        /* shoes, horseshoes, canoes: the singular ends in -oe */
+        put(out, cap, w, ends(w, n, "shoes") || IN_LIST(w, oe_words) ? n - 1 : n - 2);
         return;
     }
     if (ends(w, n, "sses") || ends(w, n, "xes") || ends(w, n, "zzes") ||

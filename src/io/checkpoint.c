@@ -11,6 +11,16 @@
 #include "core/json.h"
 #include "io/safetensors.h"
 
+/* Names and strings from files go into one-line messages: control bytes
+   become '?', long ones are cut. */
+static const char *one_line(const char *s, char *buf, size_t cap) {
+    size_t i = 0;
+    for (; s[i] && i + 4 < cap; i++) buf[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
+    if (s[i]) memcpy(buf + i, "...", 4);
+    else buf[i] = 0;
+    return buf;
+}
+
 /* ------------------------------------------------------------------ */
 /* JSON getters whose errors name the key path ("text_config.hidden_size"). */
 
@@ -86,8 +96,8 @@ static int check_model_type(const Section *s, const char *want, const char *what
     const char *mt;
     int rc = get_str(s, "model_type", want, &mt);
     if (rc == ML_OK && strcmp(mt, want)) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "'%.40s' is not supported (%s)", mt, what);
+        char msg[160], mb[48];
+        snprintf(msg, sizeof msg, "'%s' is not supported (%s)", one_line(mt, mb, sizeof mb), what);
         return fail(s, ML_ERR_UNSUPPORTED, "model_type", msg);
     }
     return rc;
@@ -143,6 +153,9 @@ static int parse_text(const Section *s, MlTextConfig *t) {
         (rc = get_act(s, "hidden_act", "silu", &t->act)) ||
         (rc = get_bool(s, "attention_bias", 0, &attention_bias)) || (rc = get_bool(s, "mlp_bias", 0, &mlp_bias)))
         return rc;
+    /* Defaults skip the range check: a vocab_size below 3 must still fail here. */
+    if (t->bos_id >= t->vocab) return fail(s, ML_ERR_FORMAT, "bos_token_id", "outside the vocabulary");
+    if (t->eos_id >= t->vocab) return fail(s, ML_ERR_FORMAT, "eos_token_id", "outside the vocabulary");
     if (!present(s, "head_dim") && t->hidden % t->n_heads)
         return fail(s, ML_ERR_FORMAT, "hidden_size", "not divisible by num_attention_heads");
     if ((rc = get_int(s, "head_dim", t->hidden / t->n_heads, 1, MAX_WIDTH, &t->head_dim))) return rc;
@@ -184,6 +197,13 @@ int ml_llava_config_parse(const char *text, size_t len, const char *where, MlLla
         (rc = get_bool(&top, "multimodal_projector_bias", 1, &cfg->projector_bias)) ||
         (rc = get_str(&top, "vision_feature_select_strategy", "default", &strategy)))
         goto done;
+    if (cfg->image_token_id >= cfg->text.vocab) { /* the defaults (32000 of 32000) included */
+        char msg[160];
+        snprintf(msg, sizeof msg, "%d is outside the vocabulary (text_config.vocab_size %d)", cfg->image_token_id,
+                 cfg->text.vocab);
+        rc = fail(&top, ML_ERR_FORMAT, "image_token_index", msg);
+        goto done;
+    }
     if (!strcmp(strategy, "full")) cfg->select_full = 1;
     else if (strcmp(strategy, "default")) {
         rc = fail(&top, ML_ERR_FORMAT, "vision_feature_select_strategy", "expected \"default\" or \"full\"");
@@ -366,9 +386,8 @@ int ml_checkpoint_index_parse(const char *text, size_t len, const char *where, M
     for (const cJSON *c = map->child; c; c = c->next) {
         if (!cJSON_IsString(c) || !safe_file_name(c->valuestring)) {
             char nb[200];
-            snprintf(nb, sizeof nb, "%.150s", c->string);
             rc = ml_error_set(err, ML_ERR_FORMAT, "%s: weight_map.%s: expected a shard file name in this folder", where,
-                              nb);
+                              one_line(c->string, nb, sizeof nb));
             goto done;
         }
         if ((rc = index_add(idx, c, where, err))) goto done;
@@ -384,7 +403,9 @@ int ml_checkpoint_index_parse(const char *text, size_t len, const char *where, M
     qsort(sorted, (size_t)idx->n_tensors, sizeof *sorted, cmp_str);
     for (int i = 1; i < idx->n_tensors; i++)
         if (!strcmp(sorted[i - 1], sorted[i])) {
-            rc = ml_error_set(err, ML_ERR_FORMAT, "%s: weight_map: tensor '%.200s' listed twice", where, sorted[i]);
+            char nb[200];
+            rc = ml_error_set(err, ML_ERR_FORMAT, "%s: weight_map: tensor '%s' listed twice", where,
+                              one_line(sorted[i], nb, sizeof nb));
             goto done;
         }
 done:
@@ -510,11 +531,13 @@ static int open_weights(MlCheckpoint *ck, MlError *err) {
     if (!(ck->shards = calloc((size_t)idx.n_shards + 1, sizeof *ck->shards)))
         rc = ml_error_set(err, ML_ERR_NOMEM, "out of memory");
     for (int i = 0; i < idx.n_shards && rc == ML_OK; i++) rc = open_shard(ck, idx.shards[i], err);
-    for (int i = 0; i < idx.n_tensors && rc == ML_OK; i++)
+    for (int i = 0; i < idx.n_tensors && rc == ML_OK; i++) {
+        char nb[200];
         if (!ml_safetensors_find(ck->shards[idx.shard_of[i]], idx.names[i], NULL))
-            rc = ml_error_set(err, ML_ERR_MISSING, "%s: tensor '%.200s' is listed in %s but absent from the shard",
-                              ml_safetensors_path(ck->shards[idx.shard_of[i]]), idx.names[i],
+            rc = ml_error_set(err, ML_ERR_MISSING, "%s: tensor '%s' is listed in %s but absent from the shard",
+                              ml_safetensors_path(ck->shards[idx.shard_of[i]]), one_line(idx.names[i], nb, sizeof nb),
                               "model.safetensors.index.json");
+    }
     ml_checkpoint_index_free(&idx);
     return rc;
 }
@@ -542,10 +565,11 @@ static int build_table(MlCheckpoint *ck, MlError *err) {
         }
     }
     qsort(ck->tensors, (size_t)ck->n, sizeof *ck->tensors, by_ck_name);
+    char nb[200];
     for (int i = 1; i < ck->n; i++)
         if (!strcmp(ck->tensors[i - 1].name, ck->tensors[i].name))
-            return ml_error_set(err, ML_ERR_FORMAT, "%s: tensor '%.200s' appears twice (in %s and %s)", ck->dir,
-                                ck->tensors[i].name, ml_safetensors_path(ck->shards[ck->tensors[i - 1].shard]),
+            return ml_error_set(err, ML_ERR_FORMAT, "%s: tensor '%s' appears twice (in %s and %s)", ck->dir,
+                                one_line(ck->tensors[i].name, nb, sizeof nb), ml_safetensors_path(ck->shards[ck->tensors[i - 1].shard]),
                                 ml_safetensors_path(ck->shards[ck->tensors[i].shard]));
     return ML_OK;
 }
@@ -600,11 +624,11 @@ int ml_checkpoint_find(const MlCheckpoint *ck, const char *name, int ndim, const
         int same = t->t.ndim == ndim;
         for (int i = 0; same && i < ndim; i++) same = t->t.shape[i] == shape[i];
         if (!same) {
-            char have[256], want[256];
+            char have[256], want[256], nb[200];
             format_shape(have, sizeof have, t->t.ndim, t->t.shape);
             format_shape(want, sizeof want, ndim, shape);
             return ml_error_set(err, ML_ERR_SHAPE, "%s: tensor '%s' has shape %s, expected %s",
-                                ml_safetensors_path(ck->shards[t->shard]), canon, have, want);
+                                ml_safetensors_path(ck->shards[t->shard]), one_line(canon, nb, sizeof nb), have, want);
         }
     }
     if (out) *out = t->t;
@@ -614,7 +638,9 @@ int ml_checkpoint_find(const MlCheckpoint *ck, const char *name, int ndim, const
 int ml_checkpoint_get(const MlCheckpoint *ck, const char *name, int ndim, const int64_t *shape, MlTensor *out,
                       MlError *err) {
     int found, rc = ml_checkpoint_find(ck, name, ndim, shape, out, &found, err);
+    char nb[300];
     if (rc == ML_OK && !found)
-        return ml_error_set(err, ML_ERR_MISSING, "%s: tensor '%.300s' not found in the checkpoint", ck->dir, name);
+        return ml_error_set(err, ML_ERR_MISSING, "%s: tensor '%s' not found in the checkpoint", ck->dir,
+                            one_line(name, nb, sizeof nb));
     return rc;
 }

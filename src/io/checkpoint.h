@@ -41,8 +41,10 @@ const MlLlavaConfig *ml_checkpoint_config(const MlCheckpoint *ck);
 const MlImageConfig *ml_checkpoint_image_config(const MlCheckpoint *ck);
 const char *ml_checkpoint_dir(const MlCheckpoint *ck);
 
-/* Looks up a tensor by canonical name and checks its shape (ndim dims).
-   Fails with ML_ERR_MISSING / ML_ERR_SHAPE naming the tensor and file. */
+/* Looks up a tensor by canonical name (new-style names are mapped too) and
+   checks its shape (ndim dims; ndim < 0 or shape NULL skips the check).
+   Fails with ML_ERR_MISSING / ML_ERR_SHAPE naming the tensor and file.
+   The view has the file's dtype (F32, F16 or BF16), row-major. */
 int ml_checkpoint_get(const MlCheckpoint *ck, const char *name, int ndim, const int64_t *shape, MlTensor *out,
                       MlError *err);
 /* Like ml_checkpoint_get, but an absent tensor is not an error: *found = 0. */
@@ -52,7 +54,12 @@ int ml_checkpoint_find(const MlCheckpoint *ck, const char *name, int ndim, const
 /* Total bytes of tensor data across all shards. */
 uint64_t ml_checkpoint_weight_bytes(const MlCheckpoint *ck);
 
-/* Parses config.json / preprocessor_config.json text (exposed for tests and fuzzing). */
+/* Parses config.json / preprocessor_config.json text (exposed for tests and fuzzing).
+   Absent keys take the transformers defaults (LlamaConfig, CLIPVisionConfig,
+   LlavaConfig, CLIPImageProcessor); pad_token_id and tie_word_embeddings fall
+   back to the top level; image_seq_length, when given, must equal the
+   (image_size / patch_size)^2 (+1 for "full") features the tower yields.
+   Inconsistent or unsupported values fail naming the key ("text_config.hidden_size"). */
 int ml_llava_config_parse(const char *text, size_t len, const char *where, MlLlavaConfig *cfg, MlError *err);
 int ml_image_config_parse(const char *text, size_t len, const char *where, MlImageConfig *cfg, MlError *err);
 

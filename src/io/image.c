@@ -92,17 +92,59 @@ static const char *sniff_format(const uint8_t *p, size_t n) {
     return NULL;
 }
 
-int ml_image_decode(const void *data, size_t size, const char *where, MlImage *img, MlError *err) {
-    img->width = img->height = 0;
-    img->rgb = NULL;
+static int be16(const uint8_t *p) { return p[0] << 8 | p[1]; }
+
+/* stb_image 2.27 trusts the 16 code-length counts of a JPEG Huffman table
+   (DHT): when they add up to more than 256 symbols it writes past its
+   256-entry tables (fixed upstream in 2.28).  So find every DHT stb could
+   read, the way stb walks the file (segments by their length, anything else
+   byte by byte up to the next 0xFF marker), and refuse the file if one
+   holds such a table. */
+static int jpeg_huffman_tables_ok(const uint8_t *p, size_t n) {
+    size_t pos = 0;
+    while (pos < n) {
+        if (p[pos] != 0xff) { /* entropy-coded data or junk */
+            pos++;
+            continue;
+        }
+        while (pos < n && p[pos] == 0xff) pos++; /* fill bytes */
+        if (pos >= n) break;
+        int m = p[pos++];
+        if (m == 0xd9) break;                                               /* EOI: stb stops here */
+        if (m == 0x00 || m == 0x01 || (m >= 0xd0 && m <= 0xd8)) continue; /* no length field */
+        if (pos + 2 > n) break;
+        size_t len = (size_t)be16(p + pos);
+        if (len < 2) continue; /* stb rejects it; keep scanning anyway */
+        if (m == 0xc4) { /* stb's DHT loop: tables until the segment length is used up */
+            size_t q = pos + 2;
+            long left = (long)len - 2;
+            while (left > 0 && q < n) {
+                if ((p[q] >> 4) > 1 || (p[q] & 15) > 3) break; /* stb rejects the table class/id */
+                int symbols = 0;
+                for (size_t i = 1; i <= 16 && q + i < n; i++) symbols += p[q + i]; /* stb reads 0 past the end */
+                if (symbols > 256) return 0;
+                q += 17 + (size_t)symbols;
+                left -= 17 + symbols;
+            }
+        }
+        pos += len;
+    }
+    return 1;
+}
+
+int ml_image_info(const void *data, size_t size, const char *where, int *width, int *height, MlError *err) {
+    *width = *height = 0;
     if (!where) where = "image";
     if (size == 0) return ml_error_set(err, ML_ERR_FORMAT, "%s: empty file, not a PNG/JPEG image", where);
     if (size > INT_MAX) return ml_error_set(err, ML_ERR_RANGE, "%s: image file too large (%zu bytes)", where, size);
     const uint8_t *bytes = data;
-    int len = (int)size, w, h, comp;
-    /* Read only the header first, so absurd declared sizes are refused before
-       the decoder allocates anything. */
-    if (!stbi_info_from_memory(bytes, len, &w, &h, &comp)) {
+    /* stb parses JPEG tables while reading the header, so check them first.
+       Anything starting with 0xFF may be a JPEG to stb. */
+    if (bytes[0] == 0xff && !jpeg_huffman_tables_ok(bytes, size))
+        return ml_error_set(err, ML_ERR_FORMAT, "%s: corrupt JPEG: a Huffman table declares more than 256 codes",
+                            where);
+    int w, h, comp;
+    if (!stbi_info_from_memory(bytes, (int)size, &w, &h, &comp)) {
         /* stb tries each format in turn and keeps only the last reason
            ("unknown image type"), so name the format from its signature. */
         const char *kind = sniff_format(bytes, size);
@@ -113,7 +155,24 @@ int ml_image_decode(const void *data, size_t size, const char *where, MlImage *i
     if (!side_ok(w) || !side_ok(h))
         return ml_error_set(err, ML_ERR_RANGE, "%s: image is %dx%d, sides must be 1..%d", where, w, h,
                             ML_IMAGE_MAX_SIDE);
-    if (comp == 1 && stbi_is_16_bit_from_memory(bytes, len)) return decode_grey16(bytes, len, where, img, err);
+    *width = w;
+    *height = h;
+    return ML_OK;
+}
+
+int ml_image_decode(const void *data, size_t size, const char *where, MlImage *img, MlError *err) {
+    img->width = img->height = 0;
+    img->rgb = NULL;
+    if (!where) where = "image";
+    /* The header first, so absurd declared sizes are refused before the
+       decoder allocates anything. */
+    int w, h;
+    int rc = ml_image_info(data, size, where, &w, &h, err);
+    if (rc) return rc;
+    const uint8_t *bytes = data;
+    int len = (int)size, comp;
+    if (stbi_is_16_bit_from_memory(bytes, len) && stbi_info_from_memory(bytes, len, &w, &h, &comp) && comp == 1)
+        return decode_grey16(bytes, len, where, img, err);
 
     int dw, dh, dn;
     uint8_t *rgb = stbi_load_from_memory(bytes, len, &dw, &dh, &dn, 3);
@@ -276,12 +335,13 @@ typedef struct Source {
     const MlImage *img;
     int width, height; /* of the (virtual) source */
     int ox, oy;        /* where img sits in it */
+    uint8_t bg[3];     /* background colour */
     uint8_t *bg_row;   /* width*3 bytes of background; NULL when not padded */
     uint8_t *scratch;  /* background with the current image row pasted at ox */
 } Source;
 
 static Source source_plain(const MlImage *img) {
-    Source s = {img, img->width, img->height, 0, 0, NULL, NULL};
+    Source s = {img, img->width, img->height, 0, 0, {0, 0, 0}, NULL, NULL};
     return s;
 }
 
@@ -292,7 +352,7 @@ static void source_free(Source *s) {
 
 static int source_padded(Source *s, const MlImage *img, const uint8_t bg[3], MlError *err) {
     int side = img->width > img->height ? img->width : img->height;
-    *s = (Source){img, side, side, (side - img->width) / 2, (side - img->height) / 2, NULL, NULL};
+    *s = (Source){img, side, side, (side - img->width) / 2, (side - img->height) / 2, {bg[0], bg[1], bg[2]}, NULL, NULL};
     s->bg_row = malloc((size_t)side * 3);
     s->scratch = malloc((size_t)side * 3);
     if (!s->bg_row || !s->scratch) {
@@ -319,8 +379,49 @@ static const uint8_t *source_row(Source *s, int y) {
     return s->scratch;
 }
 
+/* A source padded left and right (a tall image made square) spends most
+   horizontal taps on background.  Integer sums are exact and associative, so
+   bg * (sum of those weights) equals Pillow's tap-by-tap sum: per kept output
+   column, precompute the weight falling on background, then run only the
+   taps over the image. */
+typedef struct PadTaps {
+    int64_t *bg_weight; /* per kept output column */
+} PadTaps;
+
+static int pad_taps_init(PadTaps *pt, const Source *s, const Axis *ax, int x0, int cw, MlError *err) {
+    pt->bg_weight = NULL;
+    if (!s->bg_row || s->img->width == s->width) return ML_OK;
+    pt->bg_weight = malloc((size_t)cw * sizeof *pt->bg_weight);
+    if (!pt->bg_weight) return ml_error_set(err, ML_ERR_NOMEM, "preprocess: out of memory");
+    int a = s->ox, b = s->ox + s->img->width; /* image columns [a, b) */
+    for (int x = 0; x < cw; x++) {
+        int lo = ax->lo[x0 + x], n = ax->n[x0 + x];
+        const int32_t *k = ax->w + (size_t)(x0 + x) * ax->ksize;
+        int64_t sum = 0;
+        for (int t = 0; t < n; t++)
+            if (lo + t < a || lo + t >= b) sum += k[t];
+        pt->bg_weight[x] = sum;
+    }
+    return ML_OK;
+}
+
+static void pad_row(uint8_t *out, const Source *s, const uint8_t *img_row, const PadTaps *pt, const Axis *ax, int x0,
+                    int cw) {
+    int a = s->ox, b = s->ox + s->img->width;
+    for (int x = 0; x < cw; x++) {
+        int lo = ax->lo[x0 + x], hi = lo + ax->n[x0 + x];
+        const int32_t *k = ax->w + (size_t)(x0 + x) * ax->ksize;
+        int64_t acc[3];
+        for (int c = 0; c < 3; c++) acc[c] = (1 << (PRECISION_BITS - 1)) + (int64_t)s->bg[c] * pt->bg_weight[x];
+        for (int j = lo > a ? lo : a; j < (hi < b ? hi : b); j++)
+            for (int c = 0; c < 3; c++) acc[c] += (int64_t)img_row[(size_t)(j - a) * 3 + c] * k[j - lo];
+        for (int c = 0; c < 3; c++) out[3 * x + c] = clip8(acc[c]);
+    }
+}
+
 /* Output columns [x0, x0+cw) of source rows [row0, row0+nrows), into dst (cw wide). */
-static void resample_horizontal(uint8_t *dst, Source *src, int row0, int nrows, const Axis *ax, int x0, int cw) {
+static void resample_horizontal(uint8_t *dst, Source *src, int row0, int nrows, const Axis *ax, int x0, int cw,
+                                const PadTaps *pt) {
     size_t nb = (size_t)cw * 3;
     const uint8_t *bg_out = NULL; /* an already computed background row */
     for (int r = 0; r < nrows; r++) {
@@ -328,6 +429,10 @@ static void resample_horizontal(uint8_t *dst, Source *src, int row0, int nrows, 
         int bg = source_is_bg(src, row0 + r);
         if (bg && bg_out) {
             memcpy(out, bg_out, nb);
+            continue;
+        }
+        if (!bg && pt->bg_weight) {
+            pad_row(out, src, src->img->rgb + (size_t)(row0 + r - src->oy) * src->img->width * 3, pt, ax, x0, cw);
             continue;
         }
         const uint8_t *in = source_row(src, row0 + r);
@@ -381,13 +486,15 @@ static int resize_region(Source *src, int out_w, int out_h, int x0, int y0, int 
         return ML_OK;
     }
     Axis hx = {0}, vy = {0};
+    PadTaps pt = {0};
     uint8_t *tmp = NULL;
     int64_t *acc = NULL;
     int rc = ML_OK;
     if (need_h && (rc = axis_init(&hx, src->width, out_w, err))) goto done;
+    if (need_h && (rc = pad_taps_init(&pt, src, &hx, x0, cw, err))) goto done;
     if (need_v && (rc = axis_init(&vy, src->height, out_h, err))) goto done;
     if (!need_v) {
-        resample_horizontal(dst, src, y0, ch, &hx, x0, cw);
+        resample_horizontal(dst, src, y0, ch, &hx, x0, cw, &pt);
         goto done;
     }
     acc = malloc(row_bytes * sizeof *acc);
@@ -407,7 +514,7 @@ static int resize_region(Source *src, int out_w, int out_h, int x0, int y0, int 
             rc = ml_error_set(err, ML_ERR_NOMEM, "out of memory resizing to %dx%d", out_w, out_h);
             goto done;
         }
-        resample_horizontal(tmp, src, first, last - first, &hx, x0, cw);
+        resample_horizontal(tmp, src, first, last - first, &hx, x0, cw, &pt);
         resample_vertical(dst, src, tmp, first, 0, &vy, y0, ch, cw, acc);
     } else {
         resample_vertical(dst, src, NULL, 0, x0, &vy, y0, ch, cw, acc);
@@ -415,6 +522,7 @@ static int resize_region(Source *src, int out_w, int out_h, int x0, int y0, int 
 done:
     axis_free(&hx);
     axis_free(&vy);
+    free(pt.bg_weight);
     free(tmp);
     free(acc);
     return rc;

@@ -63,6 +63,10 @@ typedef enum MlAspect {
 int ml_image_alloc(MlImage *img, int width, int height, MlError *err);
 void ml_image_free(MlImage *img);
 
+/* Reads only the header: the declared size, after the same checks decoding
+   makes (format, sides 1..ML_IMAGE_MAX_SIDE, sane JPEG tables). */
+int ml_image_info(const void *data, size_t size, const char *where, int *width, int *height, MlError *err);
+
 int ml_image_load(const char *path, MlImage *img, MlError *err);
 /* `where` names the source in error messages. */
 int ml_image_decode(const void *data, size_t size, const char *where, MlImage *img, MlError *err);

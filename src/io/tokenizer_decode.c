@@ -55,7 +55,7 @@ static void close_token(List *l) {
 static const char *token(const List *l, size_t k, size_t *n) {
     size_t start = k ? l->end[k - 1] : 0;
     *n = l->end[k] - start;
-    return l->buf + start;
+    return l->buf ? l->buf + start : ""; /* a list of empty tokens has no buffer */
 }
 
 static void clear(List *l) { l->len = l->n = 0; }
@@ -173,7 +173,7 @@ size_t ml_tokenizer_decode(const MlTokenizer *tok, const int32_t *ids, size_t n,
             const char *s = token(&a, k, &len);
             if (!tok->has_decoder && k > 0) out[w++] = ' ';
             size_t take = len < cap - 1 - w ? len : cap - 1 - w;
-            memcpy(out + w, s, take);
+            if (take) memcpy(out + w, s, take);
             w += take;
         }
         out[w < cap ? w : cap - 1] = 0;

@@ -91,7 +91,7 @@ struct MlTokenizer {
     int32_t bos_id, eos_id;
     char *arena;          /* pieces and added contents */
     char **owned;         /* smaller strings (steps, normalized contents), freed one by one */
-    int n_owned;
+    int n_owned, owned_cap;
     char source[256];     /* the file name, for messages from encode */
 };
 

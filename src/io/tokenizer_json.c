@@ -248,11 +248,12 @@ static int read_facts(const cJSON *root, const char *where, MlTokenizerFacts *f,
         return ml_error_set(err, ML_ERR_FORMAT, "%s: model: expected a BPE model", where);
     if (!cJSON_IsObject(vocab)) return ml_error_set(err, ML_ERR_FORMAT, "%s: model.vocab: expected an object", where);
     f->n_merges = cJSON_IsArray(merges) ? cJSON_GetArraySize(merges) : 0;
-    for (const cJSON *v = vocab->child; v; v = v->next) {
+    int piece = 0;
+    for (const cJSON *v = vocab->child; v; v = v->next, piece++) {
         int id;
         if (token_id(v, &id))
-            return ml_error_set(err, ML_ERR_FORMAT, "%s: model.vocab: piece %.60s: expected an id in [0, 2^24)",
-                                where, v->string);
+            return ml_error_set(err, ML_ERR_FORMAT, "%s: model.vocab: expected ids in [0, 2^24) (piece number %d)",
+                                where, piece);
         if (id + 1 > f->n_ids) f->n_ids = id + 1;
         note_special(f, v->string, id);
     }

@@ -126,9 +126,13 @@ static int fmt_err(Ctx *c, int code, const char *what, const char *problem) {
 /* Copy of s owned by the tokenizer (freed by ml_tokenizer_free). */
 static const char *own_copy(Ctx *c, const char *s, size_t n) {
     MlTokenizer *tok = c->tok;
-    char **grown = realloc(tok->owned, (size_t)(tok->n_owned + 1) * sizeof *grown);
-    if (!grown) return NULL;
-    tok->owned = grown;
+    if (tok->n_owned == tok->owned_cap) {
+        int cap = tok->owned_cap ? 2 * tok->owned_cap : 16;
+        char **grown = realloc(tok->owned, (size_t)cap * sizeof *grown);
+        if (!grown) return NULL;
+        tok->owned = grown;
+        tok->owned_cap = cap;
+    }
     char *copy = malloc(n + 1);
     if (!copy) return NULL;
     memcpy(copy, s, n);

@@ -4,7 +4,9 @@
 **   ML_ACT_GELU        0.5 x (1 + erf(x / sqrt 2))       (projector "gelu")
 **   ML_ACT_QUICK_GELU  x * sigmoid(1.702 x)              (CLIP)
 **   ML_ACT_GELU_TANH   0.5 x (1 + tanh(sqrt(2/pi)(x + 0.044715 x^3)))
-** ml_swiglu_forward is LLaMA's act(gate) * up.
+** ml_swiglu_forward is LLaMA's act(gate) * up.  SiLU and quick_gelu run 8 at
+** a time with kernels/vexp.h (within a few ulp of ml_activation_scalar, the
+** reference); the GELUs use libm's erff/tanhf.
 */
 #ifndef ML_KERNELS_ACTIVATION_H
 #define ML_KERNELS_ACTIVATION_H

@@ -2,9 +2,11 @@
    for every key, softmax, then the weighted sum of values. */
 #include "kernels/attention.h"
 
+#include <cblas.h>
 #include <immintrin.h>
 #include <math.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "core/error.h"
 #include "kernels/softmax.h"
@@ -35,8 +37,6 @@ static inline void axpy(float *y, float p, const float *x, int n) {
     for (; i < n; i++) y[i] += p * x[i];
 }
 
-int64_t ml_attention_scratch_floats(int64_t n_keys, int n_threads) { return n_keys * (n_threads > 0 ? n_threads : 1); }
-
 /* Scaled, masked scores of one query row of one head over all keys. */
 static void row_scores(float *s, const float *qv, const MlKVSpan *spans, int n_spans, int64_t limit, int kvh,
                        const MlAttnDims *d) {
@@ -54,12 +54,39 @@ static int64_t total_keys(const MlKVSpan *spans, int n_spans) {
     return n;
 }
 
-void ml_attention_forward(float *out, const float *q, const MlKVSpan *spans, int n_spans, int64_t rows, int64_t pos0,
-                          const MlAttnDims *d, const MlAttnTap *tap, float *scratch, int n_threads) {
-    const int64_t n_keys = total_keys(spans, n_spans);
+int64_t ml_attention_scratch_floats(int64_t n_keys, int64_t max_rows, int head_dim, int n_threads) {
+    int64_t per = max_rows >= ML_ATTN_BLOCK_MIN_ROWS ? max_rows * n_keys + 2 * n_keys * head_dim : n_keys;
+    return per * (n_threads > 0 ? n_threads : 1);
+}
+
+/* The keys and values of one kv head, gathered from the spans into kh, vh
+   (n_keys, hd): the sgemms then see one layout whatever the span split, so a
+   forked session computes exactly what one holding all rows computes. */
+static void gather_head(float *kh, float *vh, const MlKVSpan *spans, int n_spans, const MlAttnDims *d, int kvh) {
+    const int hd = d->head_dim;
+    int64_t j = 0;
+    for (int sp = 0; sp < n_spans; sp++)
+        for (int64_t t = 0; t < spans[sp].n; t++, j++) {
+            size_t off = (size_t)t * d->kv_stride + (size_t)kvh * hd;
+            memcpy(kh + (size_t)j * hd, spans[sp].k + off, sizeof(float) * hd);
+            memcpy(vh + (size_t)j * hd, spans[sp].v + off, sizeof(float) * hd);
+        }
+}
+
+static inline int thread_id(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+/* Few rows (decode): one (head, query row) at a time. */
+static void attention_rows(float *out, const float *q, const MlKVSpan *spans, int n_spans, int64_t rows, int64_t pos0,
+                           const MlAttnDims *d, const MlAttnTap *tap, int tapped, int64_t n_keys, float *scratch,
+                           int n_threads) {
     const int H = d->n_heads, hd = d->head_dim, group = d->n_heads / d->n_kv_heads;
     const size_t qstride = (size_t)H * hd;
-    const int tapped = tap && (tap->on_scores || tap->on_probs) && tap->row_count > 0;
     /* Pass A: scores of the tapped rows for every head, handed to the caller. */
     if (tapped && tap->on_scores) {
 #pragma omp parallel for collapse(2) schedule(static) num_threads(n_threads)
@@ -75,11 +102,7 @@ void ml_attention_forward(float *out, const float *q, const MlKVSpan *spans, int
     /* Pass B: softmax and the weighted sum of values, row by row. */
 #pragma omp parallel num_threads(n_threads)
     {
-#ifdef _OPENMP
-        float *s = scratch + (size_t)omp_get_thread_num() * n_keys;
-#else
-        float *s = scratch;
-#endif
+        float *s = scratch + (size_t)thread_id() * n_keys;
 #pragma omp for collapse(2) schedule(dynamic, 4)
         for (int h = 0; h < H; h++)
             for (int64_t i = 0; i < rows; i++) {
@@ -100,6 +123,75 @@ void ml_attention_forward(float *out, const float *q, const MlKVSpan *spans, int
                             axpy(o, p[j], spans[sp].v + (size_t)t * d->kv_stride + (size_t)(h / group) * hd, hd);
             }
     }
+}
+
+/* sc (rows, n_keys) = scale * q_h k_h^T, masked; kh (n_keys, hd) gathered. */
+static void head_scores(float *sc, const float *q, const float *kh, int64_t rows, int64_t pos0, const MlAttnDims *d,
+                        int h, int64_t n_keys) {
+    const int hd = d->head_dim;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)n_keys, hd, d->scale, q + (size_t)h * hd,
+                d->n_heads * hd, kh, hd, 0.0f, sc, (int)n_keys);
+    if (d->causal)
+        for (int64_t i = 0; i < rows; i++)
+            for (int64_t j = pos0 + i + 1; j < n_keys; j++) sc[(size_t)i * n_keys + j] = -INFINITY;
+}
+
+/* Many rows (prefill): per head, scores and values through sgemm (OpenBLAS
+   runs single-threaded inside each of our threads). */
+static void attention_blocked(float *out, const float *q, const MlKVSpan *spans, int n_spans, int64_t rows,
+                              int64_t pos0, const MlAttnDims *d, const MlAttnTap *tap, int tapped, int64_t n_keys,
+                              float *scratch, int n_threads) {
+    const int H = d->n_heads, hd = d->head_dim, kvgroup = d->n_heads / d->n_kv_heads;
+    const int64_t R = tapped ? tap->row_count : 0, r0 = tapped ? tap->row_first : 0;
+    const size_t per_thread = (size_t)rows * n_keys + 2 * (size_t)n_keys * hd;
+    if (n_keys == 0) {
+        memset(out, 0, sizeof(float) * rows * H * hd);
+        return;
+    }
+    /* Pass A: the tapped rows' scores, computed by the very call pass B makes
+       so that a hook that changes nothing changes no bit. */
+    if (tapped && tap->on_scores) {
+#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads)
+        for (int h = 0; h < H; h++) {
+            float *sc = scratch + (size_t)thread_id() * per_thread, *kh = sc + (size_t)rows * n_keys,
+                  *vh = kh + (size_t)n_keys * hd;
+            gather_head(kh, vh, spans, n_spans, d, h / kvgroup);
+            head_scores(sc, q, kh, rows, pos0, d, h, n_keys);
+            memcpy(tap->buf + (size_t)h * R * n_keys, sc + (size_t)r0 * n_keys, sizeof(float) * R * n_keys);
+        }
+        tap->on_scores(tap->buf, tap->ctx);
+    }
+#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads)
+    for (int h = 0; h < H; h++) {
+        float *sc = scratch + (size_t)thread_id() * per_thread, *kh = sc + (size_t)rows * n_keys,
+              *vh = kh + (size_t)n_keys * hd;
+        gather_head(kh, vh, spans, n_spans, d, h / kvgroup);
+        head_scores(sc, q, kh, rows, pos0, d, h, n_keys);
+        if (tapped && tap->on_scores)
+            memcpy(sc + (size_t)r0 * n_keys, tap->buf + (size_t)h * R * n_keys, sizeof(float) * R * n_keys);
+        for (int64_t i = 0; i < rows; i++) {
+            float *p = sc + (size_t)i * n_keys;
+            int in_tap = tapped && i >= r0 && i < r0 + R;
+            /* untapped causal rows: only keys up to the row's position can be nonzero */
+            int64_t len = (d->causal && !in_tap) ? pos0 + i + 1 : n_keys;
+            ml_softmax_forward(p, p, 1, len);
+            for (int64_t j = len; j < n_keys; j++) p[j] = 0.0f;
+        }
+        if (tapped && tap->on_probs)
+            memcpy(tap->buf + (size_t)h * R * n_keys, sc + (size_t)r0 * n_keys, sizeof(float) * R * n_keys);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, hd, (int)n_keys, 1.0f, sc, (int)n_keys, vh,
+                    hd, 0.0f, out + (size_t)h * hd, H * hd);
+    }
+}
+
+void ml_attention_forward(float *out, const float *q, const MlKVSpan *spans, int n_spans, int64_t rows, int64_t pos0,
+                          const MlAttnDims *d, const MlAttnTap *tap, float *scratch, int n_threads) {
+    const int64_t n_keys = total_keys(spans, n_spans);
+    const int tapped = tap && (tap->on_scores || tap->on_probs) && tap->row_count > 0;
+    if (rows >= ML_ATTN_BLOCK_MIN_ROWS)
+        attention_blocked(out, q, spans, n_spans, rows, pos0, d, tap, tapped, n_keys, scratch, n_threads);
+    else
+        attention_rows(out, q, spans, n_spans, rows, pos0, d, tap, tapped, n_keys, scratch, n_threads);
     if (tapped && tap->on_probs) tap->on_probs(tap->buf, tap->ctx);
 }
 

@@ -44,12 +44,19 @@ typedef struct MlAttnTap {
     void *ctx;
 } MlAttnTap;
 
-/* Floats of scratch the forward needs: n_threads rows of n_keys. */
-int64_t ml_attention_scratch_floats(int64_t n_keys, int n_threads);
+/* Calls with at least this many query rows run per head through sgemm
+   (prefill); fewer go one (head, row) at a time (decode).  The two round
+   differently, as the matmul paths do. */
+#define ML_ATTN_BLOCK_MIN_ROWS 8
+
+/* Floats of scratch a forward of up to max_rows rows over up to n_keys keys
+   needs with n_threads threads. */
+int64_t ml_attention_scratch_floats(int64_t n_keys, int64_t max_rows, int head_dim, int n_threads);
 
 /* out [rows, n_heads*head_dim]; q [rows, n_heads*head_dim] (RoPE applied);
    spans hold n_keys = sum(n) keys; tap may be NULL; scratch from
-   ml_attention_scratch_floats, used by at most n_threads threads. */
+   ml_attention_scratch_floats, used by at most n_threads threads.  A tap
+   that changes nothing leaves every output bit as without it. */
 void ml_attention_forward(float *out, const float *q, const MlKVSpan *spans, int n_spans, int64_t rows, int64_t pos0,
                           const MlAttnDims *d, const MlAttnTap *tap, float *scratch, int n_threads);
 

@@ -36,36 +36,54 @@ static inline float hsum8(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-/* dot of up to 4 input rows with one weight row: two 8-lane accumulators per
-   input row over 16-element steps, then one 8-step, then scalars.  The
+/* dot of nr (1..4) input rows with one weight row: two 8-lane accumulators
+   per input row over 16-element steps, then one 8-step, then scalars.  The
    accumulation pattern of a row does not depend on how many rows share the
-   call, which keeps the dot path row-independent. */
-#define DEFINE_DOT_ROWS(SUFFIX)                                                                              \
-    static inline void dot_rows_##SUFFIX(float *res, const float *const *x, int nr, const void *w, int64_t k) { \
-        __m256 a0[4], a1[4];                                                                                 \
-        for (int r = 0; r < 4; r++) a0[r] = a1[r] = _mm256_setzero_ps();                                      \
-        int64_t i = 0;                                                                                       \
-        for (; i + 16 <= k; i += 16) {                                                                       \
-            __m256 w0 = load8_##SUFFIX(w, i), w1 = load8_##SUFFIX(w, i + 8);                                 \
-            for (int r = 0; r < nr; r++) {                                                                   \
-                a0[r] = _mm256_fmadd_ps(_mm256_loadu_ps(x[r] + i), w0, a0[r]);                               \
-                a1[r] = _mm256_fmadd_ps(_mm256_loadu_ps(x[r] + i + 8), w1, a1[r]);                           \
-            }                                                                                                \
-        }                                                                                                    \
-        if (i + 8 <= k) {                                                                                    \
-            __m256 w0 = load8_##SUFFIX(w, i);                                                                \
-            for (int r = 0; r < nr; r++) a0[r] = _mm256_fmadd_ps(_mm256_loadu_ps(x[r] + i), w0, a0[r]);       \
-            i += 8;                                                                                          \
-        }                                                                                                    \
-        for (int r = 0; r < nr; r++) {                                                                       \
-            float s = hsum8(_mm256_add_ps(a0[r], a1[r]));                                                    \
-            for (int64_t j = i; j < k; j++) s += x[r][j] * load1_##SUFFIX(w, j);                             \
-            res[r] = s;                                                                                      \
+   call, which keeps the dot path row-independent.  Always inlined with
+   constant nr and dt, so the accumulators stay in registers. */
+static inline __attribute__((always_inline)) void dot_rows(float *res, const float *const *x, const int nr,
+                                                           const void *w, int64_t k, const MlDType dt) {
+    __m256 a0[4], a1[4];
+#pragma GCC unroll 4
+    for (int r = 0; r < nr; r++) a0[r] = a1[r] = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= k; i += 16) {
+        __m256 w0 = dt == ML_F32 ? load8_f32(w, i) : dt == ML_F16 ? load8_f16(w, i) : load8_bf16(w, i);
+        __m256 w1 = dt == ML_F32 ? load8_f32(w, i + 8) : dt == ML_F16 ? load8_f16(w, i + 8) : load8_bf16(w, i + 8);
+    #pragma GCC unroll 4
+    for (int r = 0; r < nr; r++) {
+            a0[r] = _mm256_fmadd_ps(_mm256_loadu_ps(x[r] + i), w0, a0[r]);
+            a1[r] = _mm256_fmadd_ps(_mm256_loadu_ps(x[r] + i + 8), w1, a1[r]);
+        }
+    }
+    if (i + 8 <= k) {
+        __m256 w0 = dt == ML_F32 ? load8_f32(w, i) : dt == ML_F16 ? load8_f16(w, i) : load8_bf16(w, i);
+    #pragma GCC unroll 4
+    for (int r = 0; r < nr; r++) a0[r] = _mm256_fmadd_ps(_mm256_loadu_ps(x[r] + i), w0, a0[r]);
+        i += 8;
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < nr; r++) {
+        float s = hsum8(_mm256_add_ps(a0[r], a1[r]));
+        for (int64_t j = i; j < k; j++)
+            s += x[r][j] * (dt == ML_F32 ? load1_f32(w, j) : dt == ML_F16 ? load1_f16(w, j) : load1_bf16(w, j));
+        res[r] = s;
+    }
+}
+
+/* One call per (dtype, row count) so each gets its own compiled loop. */
+#define DOT_CASES(DT)                                                                                        \
+    static void dot_##DT(float *res, const float *const *x, int nr, const void *w, int64_t k) {              \
+        switch (nr) {                                                                                        \
+        case 1: dot_rows(res, x, 1, w, k, DT); break;                                                        \
+        case 2: dot_rows(res, x, 2, w, k, DT); break;                                                        \
+        case 3: dot_rows(res, x, 3, w, k, DT); break;                                                        \
+        default: dot_rows(res, x, 4, w, k, DT); break;                                                       \
         }                                                                                                    \
     }
-DEFINE_DOT_ROWS(f32)
-DEFINE_DOT_ROWS(f16)
-DEFINE_DOT_ROWS(bf16)
+DOT_CASES(ML_F32)
+DOT_CASES(ML_F16)
+DOT_CASES(ML_BF16)
 
 void ml_matmul_forward_dot(float *out, const float *inp, const MlTensor *w, const float *bias, int64_t rows,
                            int64_t n_in, int64_t n_out) {
@@ -80,9 +98,9 @@ void ml_matmul_forward_dot(float *out, const float *inp, const MlTensor *w, cons
         for (int64_t o = 0; o < n_out; o++) {
             const void *wrow = wbase + (size_t)o * n_in * wsize;
             float res[4];
-            if (dt == ML_F32) dot_rows_f32(res, x, nr, wrow, n_in);
-            else if (dt == ML_F16) dot_rows_f16(res, x, nr, wrow, n_in);
-            else dot_rows_bf16(res, x, nr, wrow, n_in);
+            if (dt == ML_F32) dot_ML_F32(res, x, nr, wrow, n_in);
+            else if (dt == ML_F16) dot_ML_F16(res, x, nr, wrow, n_in);
+            else dot_ML_BF16(res, x, nr, wrow, n_in);
             float b = bias ? bias[o] : 0.0f;
             for (int r = 0; r < nr; r++) out[(size_t)(r0 + r) * n_out + o] = bias ? res[r] + b : res[r];
         }
@@ -103,9 +121,10 @@ static void convert_row(float *dst, const void *src, MlDType dt, int64_t n) {
     for (; i < n; i++) dst[i] = dt == ML_F16 ? load1_f16(src, i) : load1_bf16(src, i);
 }
 
-/* Rows of weights per converted panel: about 16 MB of float32, at least 64 rows. */
+/* Rows of weights per converted panel: about 2 MB of float32 (it stays in L2
+   until sgemm packs it), at least 64 rows. */
 static int64_t panel_rows(int64_t n_out, int64_t n_in) {
-    int64_t p = ((int64_t)1 << 22) / (n_in > 0 ? n_in : 1);
+    int64_t p = ((int64_t)1 << 19) / (n_in > 0 ? n_in : 1);
     if (p < 64) p = 64;
     p = (p + 15) / 16 * 16;
     return p < n_out ? p : n_out;

@@ -4,6 +4,8 @@
 #include <math.h>
 #include <stddef.h>
 
+#include "kernels/vexp.h"
+
 void ml_softmax_forward(float *out, const float *inp, int64_t rows, int64_t n) {
     for (int64_t r = 0; r < rows; r++) {
         const float *x = inp + (size_t)r * n;
@@ -14,12 +16,22 @@ void ml_softmax_forward(float *out, const float *inp, int64_t rows, int64_t n) {
             for (int64_t i = 0; i < n; i++) y[i] = 0.0f;
             continue;
         }
-        float sum = 0.0f;
-        for (int64_t i = 0; i < n; i++) {
+        __m256 m8 = _mm256_set1_ps(mx), s8 = _mm256_setzero_ps();
+        int64_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            __m256 e = ml_exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), m8));
+            _mm256_storeu_ps(y + i, e);
+            s8 = _mm256_add_ps(s8, e);
+        }
+        float lanes[8], sum = 0.0f;
+        _mm256_storeu_ps(lanes, s8);
+        for (int k = 0; k < 8; k++) sum += lanes[k];
+        for (; i < n; i++) {
             y[i] = expf(x[i] - mx);
             sum += y[i];
         }
-        float inv = 1.0f / sum;
-        for (int64_t i = 0; i < n; i++) y[i] *= inv;
+        __m256 inv = _mm256_set1_ps(1.0f / sum);
+        for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_loadu_ps(y + i), inv));
+        for (; i < n; i++) y[i] *= 1.0f / sum;
     }
 }

@@ -89,7 +89,7 @@ int ml_decoder_state_init(MlDecoderState *st, const MlDecoder *dec, MlError *err
     st->cos_t = malloc(sizeof(float) * T * (c->head_dim / 2));
     st->sin_t = malloc(sizeof(float) * T * (c->head_dim / 2));
     st->vec = malloc(sizeof(float) * vec);
-    st->attn_scratch = malloc(sizeof(float) * ml_attention_scratch_floats(st->max_keys, st->n_threads));
+    st->attn_scratch = malloc(sizeof(float) * ml_attention_scratch_floats(st->max_keys, T, c->head_dim, st->n_threads));
     int bad = !st->x || !st->xb || !st->q || !st->att || !st->hb || !st->hb2 || !st->cos_t || !st->sin_t ||
               !st->vec || !st->attn_scratch;
     bad = bad || ml_matmul_scratch_reserve(&st->mm, qd, D) || ml_matmul_scratch_reserve(&st->mm, kvd, D) ||

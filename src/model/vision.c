@@ -102,7 +102,7 @@ int ml_vision_state_init(MlVisionState *st, const MlVision *vis, MlError *err) {
     st->h = malloc(sizeof(float) * N * I);
     st->vec = malloc(sizeof(float) * vec);
     st->vec2 = malloc(sizeof(float) * vec);
-    st->attn_scratch = malloc(sizeof(float) * ml_attention_scratch_floats(N, st->n_threads));
+    st->attn_scratch = malloc(sizeof(float) * ml_attention_scratch_floats(N, N, (int)(D / vis->cfg.n_heads), st->n_threads));
     int bad = !st->patches || !st->x || !st->xb || !st->q || !st->k || !st->v || !st->att || !st->h || !st->vec ||
               !st->vec2 || !st->attn_scratch;
     bad = bad || ml_matmul_scratch_reserve(&st->mm, D, P) || ml_matmul_scratch_reserve(&st->mm, D, D) ||

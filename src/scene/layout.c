@@ -87,8 +87,9 @@ typedef struct Scratch {
     int *pixels;      /* the candidate's covered pixels */
 } Scratch;
 
-/* Covered pixels (>= half the samples) of an object at its current centre. */
-static int object_pixels(const MlSceneObject *o, int size, int *out) {
+/* Covered pixels (>= half the samples) of an object at its current centre.
+   With `blocked`, stops and returns -1 at the first covered pixel that is blocked. */
+static int object_pixels(const MlSceneObject *o, int size, const uint8_t *blocked, int *out) {
     int n = 0;
     int x0 = (int)floor(o->cx - o->half) - 1, x1 = (int)ceil(o->cx + o->half) + 1;
     int y0 = (int)floor(o->cy - o->half) - 1, y1 = (int)ceil(o->cy + o->half) + 1;
@@ -97,9 +98,11 @@ static int object_pixels(const MlSceneObject *o, int size, int *out) {
     if (x1 > size) x1 = size;
     if (y1 > size) y1 = size;
     for (int y = y0; y < y1; y++)
-        for (int x = x0; x < x1; x++)
-            if (__builtin_popcount(ml_shape_coverage(o->category, o->cx, o->cy, o->half, x, y)) >= ML_SHAPE_OWN_SAMPLES)
-                out[n++] = y * size + x;
+        for (int x = x0; x < x1; x++) {
+            if (!ml_shape_covers(o->category, o->cx, o->cy, o->half, x, y)) continue;
+            if (blocked && blocked[y * size + x]) return -1;
+            out[n++] = y * size + x;
+        }
     return n;
 }
 
@@ -112,12 +115,12 @@ static int try_position(const MlWorld *w, Scratch *sc, MlScene *s, int k, MlRng 
     double lo = o->half + 1, hi = size - o->half - 1;
     o->cx = quantize_eighth(lo + ml_rng_uniform(r) * (hi - lo));
     o->cy = quantize_eighth(lo + ml_rng_uniform(r) * (hi - lo));
-    int n = object_pixels(o, size, sc->pixels);
+    /* Without overlap, a blocked centre rejects at once (the usual case in a busy scene). */
+    int centre = (int)o->cy * size + (int)o->cx;
+    if (w->max_occlusion <= 0 && sc->blocked[centre]) return 0;
+    int n = object_pixels(o, size, w->max_occlusion <= 0 ? sc->blocked : NULL, sc->pixels);
     if (n < w->min_visible_pixels) return 0;
-    if (w->max_occlusion <= 0) {
-        for (int i = 0; i < n; i++)
-            if (sc->blocked[sc->pixels[i]]) return 0;
-    } else {
+    if (w->max_occlusion > 0) {
         int hidden[ML_WORLD_MAX_OBJECTS] = {0};
         for (int i = 0; i < n; i++)
             if (sc->owner[sc->pixels[i]] != 0xFF) hidden[sc->owner[sc->pixels[i]]]++;

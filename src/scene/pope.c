@@ -34,7 +34,7 @@ static int draw_random(const MlSceneStats *st, const int *cats, int n_cats, cons
 
 static int negative_severity(const MlSceneStats *st, const int *cats, int n_cats, int c) {
     for (int i = 0; i < n_cats; i++)
-        if (ml_scene_stats_lift(st, cats[i], c) >= ML_POPE_COOCCUR_LIFT) return 1;
+        if (ml_scene_stats_lift(st, cats[i], c) > ML_POPE_COOCCUR_LIFT) return 1;
     return 2;
 }
 

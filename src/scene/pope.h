@@ -14,7 +14,7 @@
 ** least 3 distinct categories get questions (POPE's own rule).
 **
 ** Severity of a negative: 1 when it co-occurs with an object of the image
-** (lift >= 1.5 over the set: seen together 1.5x more often than chance),
+** (lift > 1 over the set: seen together more often than chance),
 ** else 2 (an object that does not go with the scene).
 **
 **     MlScenePopeQuestion q[6];
@@ -29,7 +29,7 @@
 typedef enum MlScenePopeStrategy { ML_POPE_RANDOM = 0, ML_POPE_POPULAR = 1, ML_POPE_ADVERSARIAL = 2 } MlScenePopeStrategy;
 
 #define ML_POPE_POSITIVES 3
-#define ML_POPE_COOCCUR_LIFT 1.5
+#define ML_POPE_COOCCUR_LIFT 1.0
 
 typedef struct MlScenePopeQuestion {
     int category;

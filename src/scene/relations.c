@@ -64,7 +64,9 @@ int ml_relation_severity(const MlWorld *w, const MlSceneObject *a, const MlScene
     double dx, dy;
     claimed_direction(r, &dx, &dy);
     double ox = a->cx - b->cx, oy = a->cy - b->cy;
-    /* cos(angle) <= cos(135 deg) means the claim points (nearly) away from the truth. */
-    double cosang = (ox * dx + oy * dy) / sqrt(ox * ox + oy * oy);
-    return cosang <= -sqrt(0.5) ? 2 : 1;
+    /* The angle is at least 135 degrees exactly when the offset points back
+       along the claim at least as far as it points across it.  Centres are
+       multiples of 1/8, so this comparison is exact even on the diagonal. */
+    double along = ox * dx + oy * dy, across = fabs(ox * dy - oy * dx);
+    return -along >= across ? 2 : 1;
 }

@@ -67,3 +67,18 @@ unsigned ml_shape_coverage(int category, double cx, double cy, double half, int 
     }
     return mask;
 }
+
+int ml_shape_covers(int category, double cx, double cy, double half, int px, int py) {
+    int in = 0, seen = 0;
+    double inv = 1.0 / half;
+    for (int j = 0; j < 4; j++) {
+        double v = (py + ml_shape_sample_offset(j) - cy) * inv;
+        for (int i = 0; i < 4; i++, seen++) {
+            if (in >= ML_SHAPE_OWN_SAMPLES) return 1;
+            if (in + (ML_SHAPE_SAMPLES - seen) < ML_SHAPE_OWN_SAMPLES) return 0;
+            double u = (px + ml_shape_sample_offset(i) - cx) * inv;
+            in += ml_shape_inside(category, u, v);
+        }
+    }
+    return in >= ML_SHAPE_OWN_SAMPLES;
+}

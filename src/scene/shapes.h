@@ -26,6 +26,10 @@ int ml_shape_inside(int category, double u, double v);
    (px + (i + 0.5) / 4, py + (j + 0.5) / 4); its bit is j * 4 + i. */
 unsigned ml_shape_coverage(int category, double cx, double cy, double half, int px, int py);
 
+/* 1 when at least ML_SHAPE_OWN_SAMPLES of the 16 samples are inside: the same
+   answer as popcount(ml_shape_coverage(...)) >= 8, stopping as soon as it is known. */
+int ml_shape_covers(int category, double cx, double cy, double half, int px, int py);
+
 /* Sample offset inside a pixel for index i (0..3). */
 static inline double ml_shape_sample_offset(int i) { return (i + 0.5) * 0.25; }
 

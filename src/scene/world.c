@@ -311,6 +311,11 @@ static int parse_tree(const cJSON *root, MlWorld *w, Ctx *c) {
     }
     if ((rc = parse_value_list(root, "colors", ML_VOCAB_COLOR, w->color_enabled, ML_N_COLORS, c))) return rc;
     if ((rc = parse_value_list(root, "textures", ML_VOCAB_TEXTURE, w->texture_enabled, ML_N_TEXTURES, c))) return rc;
+    /* Built-in priors on values this file left out go with them (the file's own priors come next). */
+    for (int k = 0; k < ML_N_CATEGORIES; k++)
+        for (int a = 0; a < ML_N_ATTRS; a++)
+            for (int v = 0; v < ml_attr_count((MlAttr)a); v++)
+                if (!ml_world_value_enabled(w, (MlAttr)a, v)) w->category[k].prior_spec[a][v] = -1;
 
     if ((rc = get_section(root, "", "categories", NULL, &sec, c))) return rc;
     if (sec) {
@@ -459,21 +464,6 @@ int ml_world_validate(MlWorld *w, const char *where, MlError *err) {
         return ml_error_set(err, ML_ERR_FORMAT,
                             "%s: training.caption_noise: wrong + mismatched is %g, more than every caption", where,
                             w->caption_wrong + w->caption_mismatched);
-    int n_cat = ml_world_n_categories(w);
-    /* POPE asks about 3 absent categories per image, so even a full scene must leave 3 out. */
-    if (n_cat < w->objects_max + 3)
-        return ml_error_set(err, ML_ERR_FORMAT,
-                            "%s: categories: %d categories are too few for scenes of up to %d objects (need objects.max "
-                            "+ 3 = %d so POPE finds 3 absent ones)",
-                            where, n_cat, w->objects_max, w->objects_max + 3);
-    /* Feasibility: random placement reliably packs up to about 60% of the
-       image with bounding squares plus clearance; beyond that layouts fail. */
-    double side = ml_world_px(w, ml_size_fraction(ML_N_SIZES - 1)) + ml_world_px(w, w->min_gap);
-    double room = 0.6 * w->image_size * (double)w->image_size;
-    int fit = (int)floor(room / (side * side));
-    if (w->objects_max > fit)
-        return ml_error_set(err, ML_ERR_FORMAT, "%s: objects.max: %d large objects do not fit in a %d px image (at most %d)",
-                            where, w->objects_max, w->image_size, fit);
     for (int c = 0; c < ML_N_CATEGORIES; c++) {
         MlWorldCategory *k = &w->category[c];
         if (!k->enabled) continue;
@@ -490,6 +480,23 @@ int ml_world_validate(MlWorld *w, const char *where, MlError *err) {
         if (k->group >= 0 && k->group >= w->n_groups)
             return ml_error_set(err, ML_ERR_FORMAT, "%s: cooccurrence.groups: bad group index", where);
     }
+    int n_cat = ml_world_n_categories(w);
+    /* POPE asks about 3 absent categories per image, so even a full scene must leave 3 out. */
+    if (n_cat < w->objects_max + 3)
+        return ml_error_set(err, ML_ERR_FORMAT,
+                            "%s: categories: %d categories are too few for scenes of up to %d objects (need objects.max "
+                            "+ 3 = %d so POPE finds 3 absent ones)",
+                            where, n_cat, w->objects_max, w->objects_max + 3);
+    /* Feasibility: random placement reliably packs up to about 60% of the
+       image with bounding squares plus clearance; beyond that layouts fail.
+       Allowed overlap (no clearance then) lets each object claim less room. */
+    double side = ml_world_px(w, ml_size_fraction(ML_N_SIZES - 1));
+    if (w->max_occlusion <= 0) side += ml_world_px(w, w->min_gap);
+    double room = 0.6 * w->image_size * (double)w->image_size;
+    int fit = (int)floor(room / (side * side * (1 - w->max_occlusion)));
+    if (w->objects_max > fit)
+        return ml_error_set(err, ML_ERR_FORMAT, "%s: objects.max: %d large objects do not fit in a %d px image (at most %d)",
+                            where, w->objects_max, w->image_size, fit);
     for (int g = 0; g < w->n_groups; g++) {
         int members = 0;
         for (int c = 0; c < ML_N_CATEGORIES; c++)
@@ -509,6 +516,16 @@ int ml_world_validate(MlWorld *w, const char *where, MlError *err) {
 
 /* ---- writing ----------------------------------------------------------- */
 
+/* Shortest of %.15g..%.17g that reads back as the same double, so files stay
+   readable ("0.4", not "0.40000000000000002") and round trips stay exact. */
+static const char *num(char *buf, double v) {
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, 32, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    return buf;
+}
+
 static void write_name_list(MlStrBuf *b, MlVocabKind kind, const int *enabled) {
     ml_strbuf_puts(b, "[");
     int first = 1;
@@ -521,16 +538,17 @@ static void write_name_list(MlStrBuf *b, MlVocabKind kind, const int *enabled) {
 }
 
 void ml_world_to_json(const MlWorld *w, MlStrBuf *b) {
-    /* %.17g keeps every double exact, so writing and reading back is lossless. */
+    char n1[32], n2[32], n3[32], n4[32], n5[32];
     ml_strbuf_printf(b, "{\n  \"version\": %d,\n", w->version);
-    ml_strbuf_printf(b, "  \"image\": {\"size\": %d, \"noise\": %.17g, \"background_variation\": %.17g},\n",
-                     w->image_size, w->noise, w->background_variation);
+    ml_strbuf_printf(b, "  \"image\": {\"size\": %d, \"noise\": %s, \"background_variation\": %s},\n",
+                     w->image_size, num(n1, w->noise), num(n2, w->background_variation));
     ml_strbuf_printf(b,
-                     "  \"objects\": {\"min\": %d, \"max\": %d, \"repeat\": %.17g, \"min_visible_pixels\": %d, "
-                     "\"max_occlusion\": %.17g, \"min_gap\": %.17g},\n",
-                     w->objects_min, w->objects_max, w->repeat, w->min_visible_pixels, w->max_occlusion, w->min_gap);
-    ml_strbuf_printf(b, "  \"relations\": {\"margin\": %.17g, \"near\": %.17g, \"far\": %.17g},\n", w->margin, w->near,
-                     w->far);
+                     "  \"objects\": {\"min\": %d, \"max\": %d, \"repeat\": %s, \"min_visible_pixels\": %d, "
+                     "\"max_occlusion\": %s, \"min_gap\": %s},\n",
+                     w->objects_min, w->objects_max, num(n1, w->repeat), w->min_visible_pixels,
+                     num(n2, w->max_occlusion), num(n3, w->min_gap));
+    ml_strbuf_printf(b, "  \"relations\": {\"margin\": %s, \"near\": %s, \"far\": %s},\n", num(n1, w->margin),
+                     num(n2, w->near), num(n3, w->far));
     ml_strbuf_puts(b, "  \"colors\": ");
     write_name_list(b, ML_VOCAB_COLOR, w->color_enabled);
     ml_strbuf_puts(b, ",\n  \"textures\": ");
@@ -540,22 +558,23 @@ void ml_world_to_json(const MlWorld *w, MlStrBuf *b) {
     for (int c = 0; c < ML_N_CATEGORIES; c++) {
         const MlWorldCategory *k = &w->category[c];
         if (!k->enabled) continue;
-        ml_strbuf_printf(b, "%s\n    \"%s\": {\"weight\": %.17g", first ? "" : ",", ml_category_name(c), k->weight);
+        ml_strbuf_printf(b, "%s\n    \"%s\": {\"weight\": %s", first ? "" : ",", ml_category_name(c),
+                         num(n1, k->weight));
         first = 0;
         for (int a = 0; a < ML_N_ATTRS; a++) {
             int any = 0;
             for (int v = 0; v < ml_attr_count((MlAttr)a); v++) {
                 if (k->prior_spec[a][v] < 0) continue;
                 if (!any) ml_strbuf_printf(b, ", \"%s\": {", ml_attr_name((MlAttr)a));
-                ml_strbuf_printf(b, "%s\"%s\": %.17g", any ? ", " : "", ml_attr_value_name((MlAttr)a, v),
-                                 k->prior_spec[a][v]);
+                ml_strbuf_printf(b, "%s\"%s\": %s", any ? ", " : "", ml_attr_value_name((MlAttr)a, v),
+                                 num(n1, k->prior_spec[a][v]));
                 any = 1;
             }
             if (any) ml_strbuf_puts(b, "}");
         }
         ml_strbuf_puts(b, "}");
     }
-    ml_strbuf_printf(b, "\n  },\n  \"cooccurrence\": {\"strength\": %.17g, \"groups\": [", w->cooc_strength);
+    ml_strbuf_printf(b, "\n  },\n  \"cooccurrence\": {\"strength\": %s, \"groups\": [", num(n1, w->cooc_strength));
     for (int g = 0; g < w->n_groups; g++) {
         ml_strbuf_puts(b, g ? ", [" : "[");
         int f = 1;
@@ -566,10 +585,10 @@ void ml_world_to_json(const MlWorld *w, MlStrBuf *b) {
             }
         ml_strbuf_puts(b, "]");
     }
-    ml_strbuf_printf(b,
-                     "]},\n  \"training\": {\"yes_ratio\": %.17g, \"captions_per_image\": %d, \"qa_per_image\": %d,\n"
-                     "    \"caption_noise\": {\"wrong\": %.17g, \"mismatched\": %.17g},\n"
-                     "    \"defects\": {\"blur\": %.17g, \"noise\": %.17g, \"crop\": %.17g}}\n}\n",
-                     w->yes_ratio, w->captions_per_image, w->qa_per_image, w->caption_wrong, w->caption_mismatched,
-                     w->defect_blur, w->defect_noise, w->defect_crop);
+    ml_strbuf_printf(b, "]},\n  \"training\": {\"yes_ratio\": %s, \"captions_per_image\": %d, \"qa_per_image\": %d,\n",
+                     num(n1, w->yes_ratio), w->captions_per_image, w->qa_per_image);
+    ml_strbuf_printf(b, "    \"caption_noise\": {\"wrong\": %s, \"mismatched\": %s},\n", num(n1, w->caption_wrong),
+                     num(n2, w->caption_mismatched));
+    ml_strbuf_printf(b, "    \"defects\": {\"blur\": %s, \"noise\": %s, \"crop\": %s}}\n}\n", num(n3, w->defect_blur),
+                     num(n4, w->defect_noise), num(n5, w->defect_crop));
 }

@@ -88,12 +88,13 @@ for dtype in f32 f16 bf16; do
     expect_equal "$dtype-text" "$m" "$m" - resize
 done
 
-# Variant: CLS kept ("full") from the last vision layer; the prompt then holds one more image token.
+# Variant: CLS kept ("full") from the last vision layer (the prompt then holds one more image token),
+# another RoPE base, and rms_norm_eps left to the LlamaConfig default (1e-6).
 if [ -d "$T/tiny-f32" ]; then
     cp -r "$T/tiny-f32" "$T/tiny-full"
     tokens=$($PY -c "import json; c=json.load(open('$T/tiny-f32/config.json')); v=c['vision_config']; print((v['image_size']//v['patch_size'])**2+1)")
     $PY $TOOLS edit-config "$T/tiny-full" 'vision_feature_select_strategy="full"' vision_feature_layer=-1 \
-        image_seq_length="$tokens"
+        image_seq_length="$tokens" text_config.rope_theta=1000 -text_config.rms_norm_eps
     expect_equal full-lastlayer "$T/tiny-full" "$T/tiny-full" "$T/wide.png" resize
     expect_equal full-pad "$T/tiny-full" "$T/tiny-full" "$T/tall.png" pad
 

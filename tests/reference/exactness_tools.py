@@ -7,7 +7,7 @@
                                            .npy when both exist, greedy ids in engine.json / ref.json); prints one
                                            line; exit status = 1 (logits) | 2 (features) | 4 (tokens) that differ,
                                            8 when a file is missing or malformed
-    edit-config DIR KEY=JSON...            sets top-level keys of DIR/config.json
+    edit-config DIR KEY=JSON|-KEY...       sets / deletes keys of DIR/config.json (dotted for nested keys)
     perturb SRC DST TENSOR FLAT_INDEX DELTA
                                            copies checkpoint folder SRC to DST and adds DELTA to one element
                                            of TENSOR in DST/model.safetensors (in the tensor's own dtype)
@@ -74,13 +74,22 @@ def compare(folder, logit_tol, feature_tol):
     return status
 
 
-def edit_config(folder, *assignments):
+def edit_config(folder, *edits):
+    """Each edit is KEY=JSON (set) or -KEY (delete); KEY may be dotted (text_config.rope_theta)."""
     path = f"{folder}/config.json"
     with open(path) as f:
         cfg = json.load(f)
-    for a in assignments:
-        key, value = a.split("=", 1)
-        cfg[key] = json.loads(value)
+    for e in edits:
+        delete = e.startswith("-")
+        key, _, value = e.lstrip("-").partition("=")
+        *parents, leaf = key.split(".")
+        node = cfg
+        for p in parents:
+            node = node[p]
+        if delete:
+            del node[leaf]
+        else:
+            node[leaf] = json.loads(value)
     with open(path, "w") as f:
         json.dump(cfg, f, indent=2)
 

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# CLI tests of `misalign score` and `misalign report`: the official POPE output
+# on the cd_rethink answer files, CHAIR/AMBER through the binary, scene probes
+# written by `misalign scenes` and answered by an oracle and by "always yes",
+# a report over run directories, and bad input (one error line, exit 1 or 2).
+source tests/cli_lib.sh
+tmp=$ML_TEST_TMP/score_cli
+rm -rf "$tmp" && mkdir -p "$tmp"
+data=$ML_SHARED/data
+py=/usr/bin/python3
+
+# --help lists every flag
+out=$($ML_BIN score --help)
+missing=""
+for flag in --questions --answers --parser --captions --gt --synonyms --id-key --caption-key --responses \
+    --annotations --relation --safe-words --queries --probes --json; do
+    grep -q -- "$flag" <<<"$out" || missing="$missing $flag"
+done
+[ -z "$missing" ] && pass || fail "score help lacks:$missing"
+out=$($ML_BIN report --help)
+grep -q -- "--out" <<<"$out" && grep -q -- "--title" <<<"$out" && pass || fail "report help"
+
+# POPE: evaluate.py's printout, numbers as Python prints them (expected_metrics.json)
+q=$data/cd_rethink/data/coco/coco_pope_adversarial.json
+a=$data/cd_rethink/outputs/pope/baseline/llava-7b-coco-adversarial-greedy.jsonl
+want=$(printf 'TP\tFP\tTN\tFN\t\n1148\t148\t1352\t352\nAccuracy: 0.8333333333333334\nPrecision: 0.8858024691358025\nRecall: 0.7653333333333333\nF1 score: 0.8211731044349071\nYes ratio: 0.432')
+got=$($ML_BIN score pope --questions "$q" --answers "$a")
+[ "$got" = "$want" ] && pass || fail "pope adversarial printout: $got"
+for p in official opera vcd; do
+    j=$($ML_BIN score pope --questions "$q" --answers "$a" --parser $p --json)
+    $py -c 'import json,sys; d=json.loads(sys.argv[1]); sys.exit(0 if (d["TP"],d["FP"],d["TN"],d["FN"])==(1148,148,1352,352) and d["parser"]==sys.argv[2] else 1)' "$j" $p && pass || fail "pope --json $p"
+done
+
+# CHAIR on an OPERA log, AMBER on responses built from the annotations
+out=$($ML_BIN score chair --captions "$data/OPERA/log/chair_eval_results/llava-1.5/greedy.jsonl" \
+    --gt "$data/derived/chair_gt_objects_subset.json" --synonyms "$data/Hallucination/data/synonyms.txt" --json)
+$py -c 'import json,sys; d=json.loads(sys.argv[1]); sys.exit(0 if d["captions"]==500 and 0<d["CHAIRi"]<d["CHAIRs"]<1 else 1)' "$out" \
+    && pass || fail "chair: $out"
+printf '[{"id": 1005, "response": "Yes"}, {"id": 1006, "response": "Yes"}, {"id": 1, "response": "A dog on the grass."}]' >"$tmp/amber.json"
+out=$($ML_BIN score amber --responses "$tmp/amber.json" --annotations "$data/AMBER/data/annotations.json")
+# 1005 yes/Yes right, 1006 no/Yes wrong: Acc 1/2.001; id 1: dog hallucinated, grass covered
+grep -q "^Accuracy:.*50.0" <<<"$out" && grep -q "^CHAIR:.*50.0" <<<"$out" && grep -q "^Cover:.*14.3" <<<"$out" \
+    && pass || fail "amber: $out"
+
+# scene probes from `misalign scenes`: an oracle gets 100 %, "always yes" 50 % with yes-ratio 100 %
+$ML_BIN scenes --out "$tmp/split" --n 40 --seed 3 --quiet >/dev/null || fail "scenes generator"
+$py - "$tmp/split" "$tmp" <<'EOF'
+import glob, json, os, sys
+split, out = sys.argv[1], sys.argv[2]
+with open(os.path.join(out, "oracle.jsonl"), "w") as o, open(os.path.join(out, "yes.jsonl"), "w") as y:
+    for f in sorted(glob.glob(os.path.join(split, "probes", "*.jsonl"))):
+        name = os.path.basename(f)[:-6]
+        if name == "describe":
+            continue
+        for line in open(f):
+            r = json.loads(line)
+            qid = "%s/%d" % (name, r["question_id"])
+            o.write(json.dumps({"question_id": qid, "text": "Yes" if r["label"] == "yes" else "No"}) + "\n")
+            y.write(json.dumps({"question_id": qid, "text": "Yes"}) + "\n")
+EOF
+j=$($ML_BIN score scenes --probes "$tmp/split" --answers "$tmp/oracle.jsonl" --json)
+$py -c 'import json,sys; d=json.loads(sys.argv[1])["families"]; sys.exit(0 if set(d)=={"object","attribute","relation","count"} and all(v["accuracy"]==1 for v in d.values()) else 1)' "$j" \
+    && pass || fail "scenes oracle"
+j=$($ML_BIN score scenes --probes "$tmp/split" --answers "$tmp/yes.jsonl" --json)
+$py -c 'import json,sys; d=json.loads(sys.argv[1])["families"]; sys.exit(0 if all(v["accuracy"]==0.5 and v["yes_ratio"]==1 and v["fp_severity_weighted"]==1 for v in d.values()) else 1)' "$j" \
+    && pass || fail "scenes always-yes"
+head -n 5 "$tmp/oracle.jsonl" >"$tmp/partial.jsonl"
+expect_fail "scenes partial" "partial.jsonl: no answer for attribute/6 \\(" \
+    $ML_BIN score scenes --probes "$tmp/split" --answers "$tmp/partial.jsonl"
+
+# report: run directories with summaries from the scorer
+for s in random popular adversarial; do
+    mkdir -p "$tmp/run_$s"
+    printf '{"benchmark": "pope", "split": "%s", "method": "greedy", "params": {}}\n' $s >"$tmp/run_$s/run.json"
+    $ML_BIN score pope --questions "$data/cd_rethink/data/coco/coco_pope_$s.json" \
+        --answers "$data/cd_rethink/outputs/pope/baseline/llava-7b-coco-$s-greedy.jsonl" --json >"$tmp/run_$s/summary.json"
+done
+$ML_BIN report "$tmp/run_adversarial" "$tmp/run_random" "$tmp/run_popular" --out "$tmp/r.md" &&
+    grep -q "| greedy | defaults | 87.0 / 96.6 / 76.7 / 85.5 | 85.9 / 94.0 / 76.7 / 84.5 | 83.3 / 88.6 / 76.5 / 82.1 | 39.7 / 40.8 / 43.2 | – |" "$tmp/r.md" \
+    && pass || fail "report table: $(grep greedy "$tmp/r.md" | head -1)"
+$ML_BIN report "$tmp/run_random" --out "$tmp/r.html" && grep -q "<table>" "$tmp/r.html" && pass || fail "report html"
+
+# bad input
+expect_fail "unknown benchmark" "unknown benchmark 'mme'" $ML_BIN score mme --answers x
+expect_fail "unknown parser" "--parser: 'llava' is not official, opera or vcd" $ML_BIN score pope --questions "$q" --answers "$a" --parser llava
+expect_fail "no answers flag" "--answers is required" $ML_BIN score pope --questions "$q"
+expect_fail "unknown option" "unknown option '--bogus'" $ML_BIN score pope --bogus
+head -n 2999 "$a" >"$tmp/short.jsonl"
+expect_fail "missing answer" "short.jsonl: no answer for question_id 3000" $ML_BIN score pope --questions "$q" --answers "$tmp/short.jsonl"
+{ cat "$a"; tail -n 1 "$a"; } >"$tmp/dup.jsonl"
+expect_fail "duplicate answer" "dup.jsonl:3001: question_id 3000 answered twice" $ML_BIN score pope --questions "$q" --answers "$tmp/dup.jsonl"
+{ head -n 10 "$a"; echo '{"question_id": 11, "text": '; } >"$tmp/torn.jsonl"
+expect_fail "malformed line" "torn.jsonl:11: malformed JSON" $ML_BIN score pope --questions "$q" --answers "$tmp/torn.jsonl"
+expect_fail "missing file" "nope.jsonl: cannot open" $ML_BIN score pope --questions "$q" --answers "$tmp/nope.jsonl"
+expect_fail "chair without gt" "--gt is required" $ML_BIN score chair --captions x
+expect_fail "chair bad synonyms" "nope.txt: cannot open" $ML_BIN score chair --captions x --gt y --synonyms "$tmp/nope.txt"
+expect_fail "report format" "--out: 'r.txt' must end in .md or .html" $ML_BIN report "$tmp/run_random" --out r.txt
+expect_fail "report no summary" "summary.json: cannot open" $ML_BIN report "$tmp" --out "$tmp/x.md"
+cli_summary score.sh
