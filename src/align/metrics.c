@@ -244,9 +244,11 @@ int ml_align_scores(const float *X, const float *Y, int64_t n, int64_t dx, int64
                             (long long)n, (long long)dx, (long long)n, (long long)dy);
     if (o.k < 1 || o.k > n - 1)
         return ml_error_set(err, ML_ERR_ARG, "alignment: k = %d must be in [1, %lld]", o.k, (long long)(n - 1));
-    if (n > 46340 || dx > (int64_t)1 << 31 || dy > (int64_t)1 << 31 || (uint64_t)n * (uint64_t)(dx > dy ? dx : dy) > ((uint64_t)1 << 40))
+    /* BLAS takes int sizes, and n x n kernels of more than 46340 rows would not fit an int index */
+    int64_t d = dx > dy ? dx : dy;
+    if (n > 46340 || d >= (int64_t)1 << 31 || (uint64_t)n * (uint64_t)d > ((uint64_t)1 << 40))
         return ml_error_set(err, ML_ERR_RANGE, "alignment: %lld pairs x %lld features is too large", (long long)n,
-                            (long long)(dx > dy ? dx : dy));
+                            (long long)d);
     size_t nn = (size_t)n * (size_t)n;
     double *A = to_unit_rows(X, n, dx), *B = to_unit_rows(Y, n, dy);
     double *K = malloc(nn * sizeof *K), *L = malloc(nn * sizeof *L);

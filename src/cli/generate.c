@@ -32,7 +32,7 @@ static void help(void) {
            "  --json                   print one JSON object instead of streaming: prompt_ids, ids (generated,\n"
            "                           EOS included when it stopped generation), text, image_seconds,\n"
            "                           prefill_seconds, decode_tokens_per_second  [off]\n"
-           "  --threads N              threads for OpenMP and OpenBLAS, 0 = all cores  [0]\n");
+           "  --threads N              worker threads (OpenMP; OpenBLAS runs inside them), 0 = all cores  [0]\n");
 }
 
 typedef struct Opts {

@@ -42,6 +42,16 @@ static inline void *stb_safe_memset(void *dst, int c, size_t n) { return n ? mem
 #define memcpy(d, s, n) stb_safe_memcpy(d, s, n)
 #define memset(d, c, n) stb_safe_memset(d, c, n)
 
+/* stb 2.27 mallocs its JPEG state and never initialises a Huffman table a
+   file uses without defining (libjpeg rejects such files): decoding then
+   follows garbage lookup tables and reads out of bounds.  Zeroed memory makes
+   an undefined table decode every code as symbol 0 without consuming bits:
+   wrong pixels for a broken file, but deterministic and memory-safe. */
+#include <stdlib.h>
+#define STBI_MALLOC(size) calloc(1, size)
+#define STBI_REALLOC(p, size) realloc(p, size)
+#define STBI_FREE(p) free(p)
+
 #define STBI_ONLY_PNG
 #define STBI_ONLY_JPEG
 #define STBI_NO_STDIO

@@ -121,8 +121,9 @@ static void add_piece(cJSON *vocab, const char *piece, int *next_id) {
     cJSON_AddNumberToObject(vocab, piece, (*next_id)++);
 }
 
-static cJSON *bpe_model(int *n_pieces) {
-    cJSON *m = cJSON_CreateObject(), *vocab = cJSON_CreateObject(), *merges = cJSON_CreateArray();
+/* The BPE model object with LLaMA's settings, before its vocab and merges. */
+static cJSON *bpe_model_settings(void) {
+    cJSON *m = cJSON_CreateObject();
     cJSON_AddStringToObject(m, "type", "BPE");
     cJSON_AddNullToObject(m, "dropout");
     cJSON_AddStringToObject(m, "unk_token", "<unk>");
@@ -131,6 +132,11 @@ static cJSON *bpe_model(int *n_pieces) {
     cJSON_AddTrueToObject(m, "fuse_unk");
     cJSON_AddTrueToObject(m, "byte_fallback");
     cJSON_AddFalseToObject(m, "ignore_merges");
+    return m;
+}
+
+static cJSON *bpe_model(int *n_pieces) {
+    cJSON *m = bpe_model_settings(), *vocab = cJSON_CreateObject(), *merges = cJSON_CreateArray();
     int id = 0;
     char piece[64];
     add_piece(vocab, "<unk>", &id);
@@ -162,11 +168,9 @@ static cJSON *bpe_model(int *n_pieces) {
     return m;
 }
 
-int ml_tokenizer_json_builtin(char **text, size_t *len, MlError *err) {
-    *text = NULL;
-    *len = 0;
-    int n_pieces;
-    cJSON *model = bpe_model(&n_pieces);
+/* The whole file around a model with ids 0..n_pieces-1: <image> and <pad>
+   follow.  Takes ownership of model. */
+static int write_file(cJSON *model, int n_pieces, char **text, size_t *len, MlError *err) {
     cJSON *root = cJSON_CreateObject(), *added = cJSON_CreateArray();
     cJSON_AddStringToObject(root, "version", "1.0");
     cJSON_AddNullToObject(root, "truncation");
@@ -187,6 +191,61 @@ int ml_tokenizer_json_builtin(char **text, size_t *len, MlError *err) {
     if (!*text) return ml_error_set(err, ML_ERR_NOMEM, "out of memory writing tokenizer.json");
     *len = strlen(*text);
     return ML_OK;
+}
+
+int ml_tokenizer_json_builtin(char **text, size_t *len, MlError *err) {
+    *text = NULL;
+    *len = 0;
+    int n_pieces;
+    cJSON *model = bpe_model(&n_pieces);
+    return write_file(model, n_pieces, text, len, err);
+}
+
+static int compare_strings(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* 0 when all n strings differ (n log n, so a 32k vocab stays instant). */
+static int has_duplicate(const char *const *s, int n, const char **dup) {
+    const char **sorted = malloc((size_t)n * sizeof *sorted);
+    if (!sorted) return -1;
+    memcpy(sorted, s, (size_t)n * sizeof *sorted);
+    qsort(sorted, (size_t)n, sizeof *sorted, compare_strings);
+    int found = 0;
+    for (int i = 1; i < n && !found; i++)
+        if (!strcmp(sorted[i - 1], sorted[i])) {
+            *dup = sorted[i]; /* points into the caller's pieces, which outlive this call */
+            found = 1;
+        }
+    free(sorted);
+    return found;
+}
+
+int ml_tokenizer_json_bpe(const char *const *pieces, int n_pieces, const char *const *merges, int n_merges,
+                          char **text, size_t *len, MlError *err) {
+    *text = NULL;
+    *len = 0;
+    static const char *const specials[3] = {"<unk>", "<s>", "</s>"};
+    if (n_pieces < 3 || n_pieces > (1 << 24) - 2 || n_merges < 0)
+        return ml_error_set(err, ML_ERR_ARG, "tokenizer.json: %d pieces (need 3 .. 2^24-2)", n_pieces);
+    for (int i = 0; i < 3; i++)
+        if (!pieces[i] || strcmp(pieces[i], specials[i]))
+            return ml_error_set(err, ML_ERR_ARG, "tokenizer.json: piece %d must be %s", i, specials[i]);
+    for (int i = 0; i < n_pieces; i++) {
+        if (!pieces[i] || !*pieces[i]) return ml_error_set(err, ML_ERR_ARG, "tokenizer.json: piece %d is empty", i);
+        if (!strcmp(pieces[i], "<image>") || !strcmp(pieces[i], "<pad>"))
+            return ml_error_set(err, ML_ERR_ARG, "tokenizer.json: piece %d is the added token %s", i, pieces[i]);
+    }
+    const char *dup = NULL;
+    int d = has_duplicate(pieces, n_pieces, &dup);
+    if (d < 0) return ml_error_set(err, ML_ERR_NOMEM, "out of memory writing tokenizer.json");
+    if (d) return ml_error_set(err, ML_ERR_ARG, "tokenizer.json: piece '%s' appears twice", dup);
+    cJSON *m = bpe_model_settings(), *vocab = cJSON_CreateObject(), *list = cJSON_CreateArray();
+    for (int i = 0; i < n_pieces; i++) cJSON_AddNumberToObject(vocab, pieces[i], i);
+    for (int i = 0; i < n_merges; i++) cJSON_AddItemToArray(list, cJSON_CreateStringArray(merges + 2 * i, 2));
+    cJSON_AddItemToObject(m, "vocab", vocab);
+    cJSON_AddItemToObject(m, "merges", list);
+    return write_file(m, n_pieces, text, len, err);
 }
 
 char *ml_json_print_pretty(const cJSON *item) {

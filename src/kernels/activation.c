@@ -37,12 +37,23 @@ static void apply(float *out, const float *inp, const float *up, int64_t n, MlAc
             if (up) y = _mm256_mul_ps(y, _mm256_loadu_ps(up + i));
             _mm256_storeu_ps(out + i, y);
         }
+        if (i < n) {
+            /* the tail goes through the vector path too (zero-padded), so a
+               value never depends on where a call or block ends */
+            float xi[8], ui[8], yo[8];
+            int m = n - i < 8 ? (int)(n - i) : 8;
+            for (int j = 0; j < 8; j++) xi[j] = j < m ? inp[i + j] : 0.0f, ui[j] = up && j < m ? up[i + j] : 0.0f;
+            __m256 y = sigmoid_gate8(_mm256_loadu_ps(xi), k);
+            if (up) y = _mm256_mul_ps(y, _mm256_loadu_ps(ui));
+            _mm256_storeu_ps(yo, y);
+            for (int j = 0; j < m; j++) out[i + j] = yo[j];
+        }
+        return;
     }
     for (; i < n; i++) out[i] = up ? ml_activation_scalar(inp[i], act) * up[i] : ml_activation_scalar(inp[i], act);
 }
 
-/* Threads take blocks of 4096 (a multiple of 8, so the split never changes
-   which elements take the vector path). */
+/* Threads take blocks of 4096 elements. */
 #define BLOCK 4096
 
 void ml_activation_forward(float *out, const float *inp, int64_t n, MlActivation act) {

@@ -1,5 +1,7 @@
-/* attention.c: see attention.h.  One (head, query row) at a time: scores
-   for every key, softmax, then the weighted sum of values. */
+/* attention.c: see attention.h.  Decode (few rows): one (head, query row)
+   at a time, scores for every key, softmax, the weighted sum of values.
+   Prefill (many rows): per head, the keys and values gathered into one
+   block, then sgemm for the scores and for the weighted sum. */
 #include "kernels/attention.h"
 
 #include <cblas.h>

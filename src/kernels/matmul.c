@@ -94,7 +94,8 @@ void ml_matmul_forward_dot(float *out, const float *inp, const MlTensor *w, cons
         int nr = rows - r0 < 4 ? (int)(rows - r0) : 4;
         const float *x[4];
         for (int r = 0; r < 4; r++) x[r] = inp + (size_t)(r0 + (r < nr ? r : 0)) * n_in;
-#pragma omp parallel for schedule(static)
+        /* dynamic: a thread the OS delays (a shared machine) holds up less work */
+#pragma omp parallel for schedule(dynamic, 32)
         for (int64_t o = 0; o < n_out; o++) {
             const void *wrow = wbase + (size_t)o * n_in * wsize;
             float res[4];

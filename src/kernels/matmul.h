@@ -6,8 +6,10 @@
 ** are float32.  Two paths, chosen by the number of rows:
 **   - few rows (decode): AVX2 dot products straight from the mapped weights,
 **     threaded over output rows; each weight row is read once for all rows.
-**   - many rows (prefill): OpenBLAS sgemm; F16/BF16 weights are converted
-**     panel by panel into the caller's scratch first.
+**   - many rows (prefill): OpenBLAS sgemm, the output columns split over the
+**     OpenMP threads (OpenBLAS itself runs single-threaded, see
+**     kernels/threads.h); F16/BF16 weights are converted panel by panel
+**     into the caller's scratch first (about 2 MB per thread).
 ** The dot path is row-independent (a row's result never depends on the other
 ** rows); OpenBLAS gives no such promise, so a prefill and a step-by-step
 ** decode of the same tokens agree to rounding, not bit for bit.
@@ -33,7 +35,9 @@ typedef struct MlMatmulScratch {
     size_t cap;    /* floats */
 } MlMatmulScratch;
 
-/* Grows s to hold a weight panel for an [out, in] matrix; 0 or -1 (no memory). */
+/* Grows s to hold one weight panel per thread (ml_threads_get() now) for an
+   [out, in] matrix; 0 or -1 (no memory).  With more threads later, the
+   GEMM path uses only as many as the scratch holds panels for. */
 int ml_matmul_scratch_reserve(MlMatmulScratch *s, int64_t out, int64_t in);
 void ml_matmul_scratch_free(MlMatmulScratch *s);
 

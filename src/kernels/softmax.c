@@ -23,15 +23,22 @@ void ml_softmax_forward(float *out, const float *inp, int64_t rows, int64_t n) {
             _mm256_storeu_ps(y + i, e);
             s8 = _mm256_add_ps(s8, e);
         }
+        if (i < n) { /* the tail through the same vector exp, padded with -inf (exp 0) */
+            float pad[8];
+            for (int k = 0; k < 8; k++) pad[k] = i + k < n ? x[i + k] : -INFINITY;
+            __m256 e = ml_exp8(_mm256_sub_ps(_mm256_loadu_ps(pad), m8));
+            _mm256_storeu_ps(pad, e);
+            for (int k = 0; i + k < n; k++) y[i + k] = pad[k];
+            s8 = _mm256_add_ps(s8, e);
+        }
+        /* Each element's exp and lane do not depend on n, and padding adds
+           exact zeros: a row cut after its last unmasked key sums exactly as
+           the whole masked row does. */
         float lanes[8], sum = 0.0f;
         _mm256_storeu_ps(lanes, s8);
         for (int k = 0; k < 8; k++) sum += lanes[k];
-        for (; i < n; i++) {
-            y[i] = expf(x[i] - mx);
-            sum += y[i];
-        }
         __m256 inv = _mm256_set1_ps(1.0f / sum);
         for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_loadu_ps(y + i), inv));
-        for (; i < n; i++) y[i] *= 1.0f / sum;
+        for (; i < n; i++) y[i] *= 1.0f / sum; /* as the vector lanes: y * (1/sum) */
     }
 }

@@ -1,6 +1,9 @@
 /*
-** threads.h: how many threads the kernels use (OpenMP for our loops,
-** OpenBLAS for sgemm), and a check for OpenBLAS running a generic kernel.
+** threads.h: how many threads the kernels use, and a check for OpenBLAS
+** running a generic kernel.  All parallel work is OpenMP: ml_threads_set
+** sets the OpenMP thread count and pins OpenBLAS to one thread, because the
+** GEMM paths split their work over OpenMP threads that each call sgemm (two
+** thread pools on the same cores would fight over them).
 **
 **     ml_threads_set(0);          // all cores (the default)
 **     ml_threads_set(2);          // exactly two

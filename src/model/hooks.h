@@ -24,7 +24,9 @@
 **                        Only the query rows selected by attn_rows.
 **   ML_HOOK_ATTN_PROBS   softmax probabilities, same layout, read only.
 ** Vision layers past the one vision_feature_layer selects are not run, so
-** their hooks never fire.
+** their hooks never fire.  Logit lens / DoLa: copy ML_HOOK_RESIDUAL rows and
+** pass them to ml_decoder_logits (model/decoder.h), with or without the
+** final norm.
 **
 ** Site fields: pos0 is the absolute position of the first row (decoder: the
 ** token position in the session; vision: 0 = CLS); for attention points

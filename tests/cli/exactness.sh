@@ -41,7 +41,7 @@ run_case() {
         return 8
     fi
     local ids
-    ids=$($PY $TOOLS ids "$d/engine.json" prompt) || { echo "  $name: no prompt_ids in engine.json"; return 8; }
+    ids=$($PY $TOOLS prompt-ids "$d/engine.json") || { echo "  $name: no prompt_ids in engine.json"; return 8; }
     if ! $PY $REF --model "$ref_model" --ids "$ids" "${ref[@]}" --max-tokens $N_TOKENS \
         --logits "$d/ref_logits.npy" >"$d/ref.json" 2>"$d/ref.err"; then
         echo "  $name: reference: $(tail -n 1 "$d/ref.err")"

@@ -2,7 +2,7 @@
 """exactness_tools.py: small helpers for tests/cli/exactness.sh (Debian /usr/bin/python3: numpy + Pillow).
 
     image OUT.png WIDTH HEIGHT SEED        a deterministic RGB test picture (gradients + blocks + noise)
-    ids GENERATE.json prompt|ids           the prompt_ids / generated ids of `misalign generate --json`, comma-separated
+    prompt-ids GENERATE.json               the prompt_ids of `misalign generate --json`, comma-separated
     compare DIR LOGIT_TOL FEATURE_TOL      compares DIR/engine_* with DIR/ref_* (logits .npy, image features
                                            .npy when both exist, greedy ids in engine.json / ref.json); prints one
                                            line; exit status = 1 (logits) | 2 (features) | 4 (tokens) that differ,
@@ -36,11 +36,9 @@ def make_image(out, width, height, seed):
     Image.fromarray(np.clip(np.rint(img), 0, 255).astype(np.uint8), "RGB").save(out)
 
 
-def ids(path, which):
+def prompt_ids(path):
     with open(path) as f:
-        obj = json.load(f)
-    key = {"prompt": "prompt_ids", "ids": "ids"}[which]
-    print(",".join(str(int(i)) for i in obj[key]))
+        print(",".join(str(int(i)) for i in json.load(f)["prompt_ids"]))
 
 
 def max_abs_diff(engine_npy, reference_npy):
@@ -119,8 +117,8 @@ def main(argv):
     cmd, args = argv[0], argv[1:]
     if cmd == "image":
         make_image(*args)
-    elif cmd == "ids":
-        ids(*args)
+    elif cmd == "prompt-ids":
+        prompt_ids(*args)
     elif cmd == "compare":
         return compare(*args)
     elif cmd == "edit-config":
