@@ -16,13 +16,23 @@ static void put(const char *dir, const char *name, const char *text) {
     fclose(f);
 }
 
-/* star 0: red small striped; circle 1: blue large solid; star 2: green medium
-   checked.  0 is left of 1 and above 2. */
+/* star 0: red small striped, centre (10, 10); circle 1: blue large solid,
+   (40, 12); star 2: green medium checked, (12, 40).  Margin 5.12 px: 0 and 2
+   are left of 1, 0 is above 2, 1 above 2; 0 and 1 differ by 2 px vertically
+   and 0 and 2 by 2 px horizontally, so those are ambiguous.  Box gaps are
+   10 px or more, so nothing is next to anything (far = 9.6 px). */
 #define TRUTH                                                                                                           \
-    "{\"objects\":[{\"id\":0,\"category\":\"star\",\"color\":\"red\",\"size\":\"small\",\"texture\":\"striped\"},"       \
-    "{\"id\":1,\"category\":\"circle\",\"color\":\"blue\",\"size\":\"large\",\"texture\":\"solid\"},"                   \
-    "{\"id\":2,\"category\":\"star\",\"color\":\"green\",\"size\":\"medium\",\"texture\":\"checked\"}],"                \
-    "\"relations\":[[0,\"left of\",1],[1,\"right of\",0],[0,\"above\",2],[2,\"below\",0]]}"
+    "{\"size\":64,\"objects\":["                                                                                        \
+    "{\"id\":0,\"category\":\"star\",\"color\":\"red\",\"size\":\"small\",\"texture\":\"striped\","                \
+    "\"center\":[10,10],\"bbox\":[5,5,16,16]},"                                                                           \
+    "{\"id\":1,\"category\":\"circle\",\"color\":\"blue\",\"size\":\"large\",\"texture\":\"solid\","               \
+    "\"center\":[40,12],\"bbox\":[30,2,50,22]},"                                                                          \
+    "{\"id\":2,\"category\":\"star\",\"color\":\"green\",\"size\":\"medium\",\"texture\":\"checked\","             \
+    "\"center\":[12,40],\"bbox\":[4,32,20,48]}],"                                                                         \
+    "\"relations\":[[0,\"left of\",1],[1,\"right of\",0],[0,\"above\",2],[2,\"below\",0],[2,\"left of\",1],"           \
+    "[1,\"right of\",2],[1,\"above\",2],[2,\"below\",1]],"                                                                 \
+    "\"ambiguous\":[[0,\"above\",1],[0,\"below\",1],[1,\"above\",0],[1,\"below\",0],[0,\"left of\",2],"                 \
+    "[0,\"right of\",2],[2,\"left of\",0],[2,\"right of\",0]]}"
 
 static const char *make_dir(void) {
     static char dir[700];
@@ -145,24 +155,33 @@ static void test_describe_claims(void) {
     MlClaimTally c[ML_N_CLAIMS];
     memset(c, 0, sizeof c);
     /* all true: 2 objects, 2 attributes, 1 relation */
-    CHECK(ml_scenes_describe("A red star is left of a blue circle.", truth, c) == 0);
+    CHECK(ml_scenes_describe("A red star is left of a blue circle.", truth, 9.6, c) == 0);
     CHECK(c[ML_CLAIM_OBJECT].claims == 2 && c[ML_CLAIM_ATTRIBUTE].claims == 2 && c[ML_CLAIM_RELATION].claims == 1);
     /* two stars (right); a small circle (large: 2 size steps); circle left of
-       star (it is right of: reversed, 2); a heart (absent, 2) */
-    CHECK(ml_scenes_describe("Two stars and a small circle. The circle is left of the star. A heart.", truth, c) == 3);
-    /* the striped star is above the checked one: "below" is reversed (2) */
-    CHECK(ml_scenes_describe("A striped star is below a checked star.", truth, c) == 1);
-    /* no star is large (medium is 1 step off); nothing is next to anything (1) */
-    CHECK(ml_scenes_describe("A large star next to the circle.", truth, c) == 2);
+       a star: offsets (30, 2) and (28, -28) are both >= 135 degrees from
+       "left" (the diagonal counts as opposite): 2; a heart (absent, 2) */
+    CHECK(ml_scenes_describe("Two stars and a small circle. The circle is left of the star. A heart.", truth, 9.6, c) == 3);
+    /* the striped star (0) is above the checked one (2): "below" is opposite (2) */
+    CHECK(ml_scenes_describe("A striped star is below a checked star.", truth, 9.6, c) == 1);
+    /* no star is large (medium is 1 step off); nothing is next to the circle,
+       but the gaps (14 and 10 px) are under 2 x far: a near miss (1) */
+    CHECK(ml_scenes_describe("A large star next to the circle.", truth, 9.6, c) == 2);
     CHECK(c[ML_CLAIM_OBJECT].claims == 11 && c[ML_CLAIM_OBJECT].errors == 1 && c[ML_CLAIM_OBJECT].severity == 2);
     CHECK(c[ML_CLAIM_ATTRIBUTE].claims == 6 && c[ML_CLAIM_ATTRIBUTE].errors == 2 && c[ML_CLAIM_ATTRIBUTE].severity == 3);
     CHECK(c[ML_CLAIM_COUNT].claims == 1 && c[ML_CLAIM_COUNT].errors == 0);
     CHECK(c[ML_CLAIM_RELATION].claims == 4 && c[ML_CLAIM_RELATION].errors == 3 && c[ML_CLAIM_RELATION].severity == 5);
     /* a relation with an absent object is not judged again */
     memset(c, 0, sizeof c);
-    CHECK(ml_scenes_describe("The moon is right of the circle", truth, c) == 1);
+    CHECK(ml_scenes_describe("The moon is right of the circle", truth, 9.6, c) == 1);
     CHECK(c[ML_CLAIM_RELATION].claims == 0 && c[ML_CLAIM_OBJECT].errors == 1);
-    CHECK(ml_scenes_describe("", truth, c) == 0);
+    CHECK(ml_scenes_describe("", truth, 9.6, c) == 0);
+    /* inside the ambiguity band: not judged; the green star is left of the circle */
+    memset(c, 0, sizeof c);
+    CHECK(ml_scenes_describe("The red star is above the blue circle. The green star is left of the circle.", truth, 0, c) == 0);
+    CHECK(c[ML_CLAIM_RELATION].claims == 1 && c[ML_CLAIM_RELATION].errors == 0);
+    /* far = 2 px: the 10 px gap to the green star is now more than 2 x far (2) */
+    memset(c, 0, sizeof c);
+    CHECK(ml_scenes_describe("The green star is next to the circle.", truth, 2, c) == 1 && c[ML_CLAIM_RELATION].severity == 2);
     cJSON_Delete(truth);
     /* through the file: rates and severity-weighted rates */
     const char *dir = make_dir();

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "core/file.h"
+#include "core/json.h"
 #include "eval/strmap.h"
 #include "eval/words.h"
 #include "scene/vocab.h"
@@ -54,6 +55,18 @@ int ml_scenes_load(MlSceneProbes *p, const char *dir, MlError *err) {
     memset(p, 0, sizeof *p);
     if (!(p->dir = strdup(dir))) return ml_error_set(err, ML_ERR_NOMEM, "%s: out of memory", dir);
     int found = 0, rc = ML_OK;
+    char manifest[4200];
+    snprintf(manifest, sizeof manifest, "%s/manifest.json", dir);
+    if (ml_file_exists(manifest)) {
+        cJSON *m = NULL;
+        if ((rc = ml_json_load(manifest, &m, err))) {
+            ml_scenes_free(p);
+            return rc;
+        }
+        const cJSON *far = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(m, "thresholds_px"), "far");
+        if (cJSON_IsNumber(far) && far->valuedouble > 0 && far->valuedouble < 1e6) p->far_px = far->valuedouble;
+        cJSON_Delete(m);
+    }
     for (int f = 0; f < ML_SCENES_FILES && !rc; f++) {
         char path[4200];
         snprintf(path, sizeof path, "%s/probes/%s.jsonl", dir, file_names[f]);
@@ -293,7 +306,7 @@ static int relation_severity(const Facts *f, const Obj *a, const Obj *b, int rel
         int gy = b->bbox[1] - a->bbox[3], gy2 = a->bbox[1] - b->bbox[3];
         int gap = gx > gx2 ? gx : gx2, g2 = gy > gy2 ? gy : gy2;
         if (g2 > gap) gap = g2;
-        return gap < 2 * f->far_px ? 1 : 2;
+        return gap < 2 * f->far_px ? 1 : 2; /* a negative gap (overlap) is near */
     }
     double dx = rel == REL_LEFT ? -1 : rel == REL_RIGHT ? 1 : 0, dy = rel == REL_ABOVE ? -1 : rel == REL_BELOW ? 1 : 0;
     double ox = a->cx - b->cx, oy = a->cy - b->cy;
@@ -384,6 +397,10 @@ int ml_scenes_describe(const char *text, const cJSON *truth, double far_px, MlCl
     rm = calloc(w.count + 1, sizeof *rm);
     if (!ph || !rm) goto done;
     read_objects(objects, objs);
+    if (!(far_px > 0)) {
+        const cJSON *size = cJSON_GetObjectItemCaseSensitive(truth, "size");
+        far_px = 0.15 * (cJSON_IsNumber(size) && size->valuedouble > 0 && size->valuedouble < 1e6 ? size->valuedouble : 64);
+    }
     Facts f = {objs, n_objs, (const int(*)[3])rel, (const int(*)[3])amb, read_triples(relations, n_objs, rel),
                read_triples(ambiguous, n_objs, amb), far_px};
     /* noun phrases (modifiers in front of a category) and relation words */

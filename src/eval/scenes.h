@@ -21,8 +21,12 @@
 **              differs (severity 1 when off by one, else 2, as the count probes);
 **   relation   "A left of / right of / above / below / next to B" within one
 **              sentence (also "to the left of"), both categories present:
-**              wrong if no matching pair holds it in the scene graph
-**              (severity 2 when a pair holds the opposite direction, else 1).
+**              wrong if no pair the phrases can mean holds it in the scene
+**              graph; not judged when such a pair is in the graph's
+**              "ambiguous" band; severity as docs/scenes.md grades relation
+**              negatives (direction: 2 when the true offset is 135 degrees or
+**              more from the claim; next to: 2 when the boxes are 2 x far
+**              apart or more), the mildest over the pairs.
 ** Each kind reports the error rate (errors / claims) and the
 ** severity-weighted rate (sum of severities / (2 x claims)).
 **
@@ -59,6 +63,7 @@ const char *ml_scenes_claim_name(int kind);  /* "object", "attribute", "count", 
 typedef struct MlSceneProbes {
     MlRecords file[ML_SCENES_FILES]; /* count 0 when the file is absent */
     char *dir;
+    double far_px; /* manifest.json thresholds_px.far, or 0: 0.15 x the scene's size */
 } MlSceneProbes;
 
 int ml_scenes_load(MlSceneProbes *p, const char *dir, MlError *err);
@@ -91,9 +96,10 @@ int ml_scenes_score(const MlSceneProbes *p, const char *answers, MlYesNoParser p
                     MlError *err);
 
 /* Claims of one description against a scene graph (the describe record's
-   "truth"), added to claim[ML_N_CLAIMS]; returns the number of wrong claims
-   or -1 when out of memory. */
-int ml_scenes_describe(const char *text, const cJSON *truth, MlClaimTally *claim);
+   "truth"), added to claim[ML_N_CLAIMS]; far_px is the world's "far"
+   threshold (0: 0.15 x the scene's size).  Returns the number of wrong
+   claims, or -1 when out of memory. */
+int ml_scenes_describe(const char *text, const cJSON *truth, double far_px, MlClaimTally *claim);
 
 /* The scores as a summary object: families, files, negative kinds, describe. */
 cJSON *ml_scenes_json(const MlSceneScore *s);

@@ -50,17 +50,25 @@ split, out = sys.argv[1], sys.argv[2]
 with open(os.path.join(out, "oracle.jsonl"), "w") as o, open(os.path.join(out, "yes.jsonl"), "w") as y:
     for f in sorted(glob.glob(os.path.join(split, "probes", "*.jsonl"))):
         name = os.path.basename(f)[:-6]
-        if name == "describe":
-            continue
         for line in open(f):
             r = json.loads(line)
             qid = "%s/%d" % (name, r["question_id"])
+            if name == "describe":  # true sentences only: every object, then every relation that holds
+                objs = r["truth"]["objects"]
+                np_ = lambda o: "%s %s %s %s" % (o["size"], o["color"], o["texture"], o["category"])
+                text = " ".join("There is a %s." % np_(o) for o in objs)
+                text += " " + " ".join("The %s is %s the %s." % (np_(objs[a]), rel, np_(objs[b]))
+                                       for a, rel, b in r["truth"]["relations"])
+                o.write(json.dumps({"question_id": qid, "text": text}) + "\n")
+                continue
             o.write(json.dumps({"question_id": qid, "text": "Yes" if r["label"] == "yes" else "No"}) + "\n")
             y.write(json.dumps({"question_id": qid, "text": "Yes"}) + "\n")
 EOF
 j=$($ML_BIN score scenes --probes "$tmp/split" --answers "$tmp/oracle.jsonl" --json)
 $py -c 'import json,sys; d=json.loads(sys.argv[1])["families"]; sys.exit(0 if set(d)=={"object","attribute","relation","count"} and all(v["accuracy"]==1 for v in d.values()) else 1)' "$j" \
     && pass || fail "scenes oracle"
+$py -c 'import json,sys; d=json.loads(sys.argv[1])["describe"]; sys.exit(0 if d["n"]==40 and all(d[k]["claims"]>0 and d[k]["errors"]==0 for k in ("object","attribute","relation")) else 1)' "$j" \
+    && pass || fail "scenes oracle descriptions: $j"
 j=$($ML_BIN score scenes --probes "$tmp/split" --answers "$tmp/yes.jsonl" --json)
 $py -c 'import json,sys; d=json.loads(sys.argv[1])["families"]; sys.exit(0 if all(v["accuracy"]==0.5 and v["yes_ratio"]==1 and v["fp_severity_weighted"]==1 for v in d.values()) else 1)' "$j" \
     && pass || fail "scenes always-yes"
