@@ -121,10 +121,24 @@ static void fuzz_describe(const char *s, size_t n) {
     cJSON_Delete(truth);
 }
 
+static char runlog_dir[64];
+
+static void remove_runlog_dir(void) {
+    char path[128];
+    snprintf(path, sizeof path, "%s/items.jsonl", runlog_dir);
+    remove(path);
+    snprintf(path, sizeof path, "%s/run.json", runlog_dir);
+    remove(path);
+    rmdir(runlog_dir);
+}
+
 /* A run log's items.jsonl as written by a crashed run. */
 static void fuzz_runlog(const char *s, size_t n) {
-    static char dir[64];
-    if (!dir[0]) snprintf(dir, sizeof dir, "/tmp/fuzz_answers_%d", (int)getpid());
+    const char *dir = runlog_dir;
+    if (!runlog_dir[0]) {
+        snprintf(runlog_dir, sizeof runlog_dir, "/tmp/fuzz_answers_%d", (int)getpid());
+        atexit(remove_runlog_dir);
+    }
     char path[128];
     snprintf(path, sizeof path, "%s/items.jsonl", dir);
     cJSON *run = cJSON_Parse("{\"method\": \"vcd\", \"params\": {\"alpha\": 1}}");

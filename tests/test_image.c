@@ -443,7 +443,7 @@ static void truncations(const char *file, const char *where) {
     MlError err = {0};
     CHECK_OK(ml_file_read(file, &data, &n, &err), &err);
     if (!data) return;
-    /* Every prefix shorter than the header, then a spread of longer cuts. */
+    /* Every prefix of up to 64 bytes (the headers), then a spread of longer cuts. */
     for (size_t cut = 0; cut < n; cut += cut < 64 ? 1 : 1 + n / 40) {
         MlImage img;
         int rc = ml_image_decode(data, cut, where, &img, &err);

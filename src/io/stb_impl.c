@@ -32,6 +32,18 @@ static unsigned char *stbi__resample_row_hv_2_simd(unsigned char *out, unsigned 
 #define stbi__resample_row_hv_2(o, n, f, w, hs) stb_original_hv_2(o, n, f, w, hs)
 #define stbi__resample_row_hv_2_simd(o, n, f, w, hs) stb_original_hv_2_simd(o, n, f, w, hs)
 
+/* stb 2.27's JPEG bit reader can over-consume bits just before a marker,
+   leaving code_bits negative; its next refill then shifts by 32 or more
+   (undefined; 2.28 stops reading instead).  Its calls are routed through a
+   wrapper that resets an overdrawn bit buffer first: past the marker stb feeds
+   zero bits anyway.  The token paste tells the definition, whose argument
+   starts with the type name, from the calls, whose argument is j or z. */
+static void stb_grow_checked(void *jpeg);
+#define stbi__grow_buffer_unsafe(arg) STB_GROW_##arg)
+#define STB_GROW_stbi__jpeg stb_original_grow(stbi__jpeg
+#define STB_GROW_j stb_grow_checked(j
+#define STB_GROW_z stb_grow_checked(z
+
 /* stb calls memcpy(NULL, src, 0) for a zero-length IDAT chunk (legal PNG):
    undefined behaviour that UBSan rightly stops on.  Route stb's memcpy and
    memset through wrappers that skip empty copies.  <string.h> is included
@@ -59,6 +71,17 @@ static inline void *stb_safe_memset(void *dst, int c, size_t n) { return n ? mem
 #define STBI_NO_HDR
 #define STB_IMAGE_IMPLEMENTATION
 #include <stb/stb_image.h>
+
+#undef stbi__grow_buffer_unsafe
+
+static void stb_grow_checked(void *jpeg) {
+    stbi__jpeg *j = jpeg;
+    if (j->code_bits < 0) {
+        j->code_buffer = 0;
+        j->code_bits = 0;
+    }
+    stb_original_grow(j);
+}
 
 #undef stbi__resample_row_h_2
 #undef stbi__resample_row_hv_2

@@ -19,6 +19,28 @@ float ml_activation_scalar(float x, MlActivation act) {
     return x;
 }
 
+/* d act / dx, from the same formulas. */
+float ml_activation_grad_scalar(float x, MlActivation act) {
+    switch (act) {
+    case ML_ACT_SILU:
+    case ML_ACT_QUICK_GELU: {
+        /* x s(kx): s + k x s (1 - s) */
+        float k = act == ML_ACT_SILU ? 1.0f : 1.702f, s = 1.0f / (1.0f + expf(-k * x));
+        return s + k * x * s * (1.0f - s);
+    }
+    case ML_ACT_GELU: {
+        const float inv_sqrt_2pi = 0.3989422804014327f;
+        return 0.5f * (1.0f + erff(x * (float)M_SQRT1_2)) + x * inv_sqrt_2pi * expf(-0.5f * x * x);
+    }
+    case ML_ACT_GELU_TANH: {
+        const float k = 0.7978845608028654f, c = 0.044715f;
+        float t = tanhf(k * (x + c * x * x * x));
+        return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * k * (1.0f + 3.0f * c * x * x);
+    }
+    }
+    return 1.0f;
+}
+
 /* x * sigmoid(k x) for 8 values: the SiLU (k = 1) and quick_gelu (k = 1.702) forms above. */
 static inline __m256 sigmoid_gate8(__m256 x, float k) {
     __m256 e = ml_exp8(_mm256_mul_ps(_mm256_set1_ps(-k), x));
@@ -64,4 +86,24 @@ void ml_activation_forward(float *out, const float *inp, int64_t n, MlActivation
 void ml_swiglu_forward(float *out, const float *gate, const float *up, int64_t n, MlActivation act) {
 #pragma omp parallel for schedule(static) if (n > 65536)
     for (int64_t b = 0; b < n; b += BLOCK) apply(out + b, gate + b, up + b, n - b < BLOCK ? n - b : BLOCK, act);
+}
+
+void ml_activation_backward(float *dinp, const float *dout, const float *inp, int64_t n, MlActivation act) {
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (int64_t i = 0; i < n; i++) dinp[i] += dout[i] * ml_activation_grad_scalar(inp[i], act);
+}
+
+void ml_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up, int64_t n,
+                        MlActivation act) {
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (int64_t b = 0; b < n; b += BLOCK) {
+        int64_t m = n - b < BLOCK ? n - b : BLOCK;
+        float a[BLOCK]; /* act(gate) exactly as the forward computed it */
+        apply(a, gate + b, NULL, m, act);
+        for (int64_t i = 0; i < m; i++) {
+            float dy = dout[b + i];
+            dgate[b + i] += dy * up[b + i] * ml_activation_grad_scalar(gate[b + i], act);
+            dup[b + i] += dy * a[i];
+        }
+    }
 }

@@ -230,3 +230,54 @@ void ml_attention_forward_naive(float *out, const float *q, const MlKVSpan *span
             for (int c = 0; c < hd; c++) out[((size_t)i * H + h) * hd + c] = sum > 0 ? (float)(acc[c] / sum) : 0.0f;
         }
 }
+
+/* ---- training: the backward of self-attention ---- */
+
+int64_t ml_attention_backward_scratch_floats(int64_t rows, int head_dim, int n_threads) {
+    return (2 * rows * rows + 2 * rows * head_dim) * (n_threads > 0 ? n_threads : 1);
+}
+
+/* Per kv head (threads never share one, so dk and dv columns have one
+   writer, and the heads of a GQA group add into them in head order): the
+   probabilities recomputed with the forward's own gather, scores and
+   softmax, then
+     dV += P^T dO,  dP = dO V^T,  dS = P * (dP - rowsum(P * dP)),
+     dQ += scale dS K,  dK += scale dS^T Q. */
+void ml_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
+                           const float *v, int64_t rows, const MlAttnDims *d, float *scratch, int n_threads) {
+    const int H = d->n_heads, hd = d->head_dim, group = d->n_heads / d->n_kv_heads;
+    const size_t per_thread = 2 * (size_t)rows * rows + 2 * (size_t)rows * hd;
+    const MlKVSpan span = {k, v, rows};
+    if (rows == 0) return;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads)
+    for (int kvh = 0; kvh < d->n_kv_heads; kvh++) {
+        float *P = scratch + (size_t)thread_id() * per_thread, *dP = P + (size_t)rows * rows,
+              *kh = dP + (size_t)rows * rows, *vh = kh + (size_t)rows * hd;
+        gather_head(kh, vh, &span, 1, d, kvh);
+        for (int h = kvh * group; h < (kvh + 1) * group; h++) {
+            head_scores(P, q, kh, rows, 0, d, h, rows);
+            for (int64_t i = 0; i < rows; i++) {
+                float *p = P + (size_t)i * rows;
+                int64_t len = d->causal ? i + 1 : rows;
+                ml_softmax_forward(p, p, 1, len);
+                for (int64_t j = len; j < rows; j++) p[j] = 0.0f;
+            }
+            const float *dO = dout + (size_t)h * hd;
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)rows, hd, (int)rows, 1.0f, P, (int)rows, dO,
+                        H * hd, 1.0f, dv + (size_t)kvh * hd, (int)d->kv_stride);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)rows, hd, 1.0f, dO, H * hd, vh, hd,
+                        0.0f, dP, (int)rows);
+            for (int64_t i = 0; i < rows; i++) {
+                const float *p = P + (size_t)i * rows;
+                float *g = dP + (size_t)i * rows;
+                double dot = 0.0;
+                for (int64_t j = 0; j < rows; j++) dot += (double)p[j] * g[j];
+                for (int64_t j = 0; j < rows; j++) g[j] = p[j] * (g[j] - (float)dot);
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, hd, (int)rows, d->scale, dP, (int)rows,
+                        kh, hd, 1.0f, dq + (size_t)h * hd, H * hd);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)rows, hd, (int)rows, d->scale, dP, (int)rows,
+                        q + (size_t)h * hd, H * hd, 1.0f, dk + (size_t)kvh * hd, (int)d->kv_stride);
+        }
+    }
+}

@@ -60,6 +60,17 @@ int64_t ml_attention_scratch_floats(int64_t n_keys, int64_t max_rows, int head_d
 void ml_attention_forward(float *out, const float *q, const MlKVSpan *spans, int n_spans, int64_t rows, int64_t pos0,
                           const MlAttnDims *d, const MlAttnTap *tap, float *scratch, int n_threads);
 
+/* ---- training ----
+   Backward of self-attention as training runs it: the keys are the rows
+   themselves (one span, pos0 = 0).  q and k as the forward got them (after
+   RoPE); dq [rows, n_heads*head_dim], dk, dv [rows, kv_stride] accumulate
+   (+=).  The probabilities are recomputed with the forward's prefill code;
+   the heads of a GQA group add into their shared kv head in head order, so
+   the result is the same for any thread count.  Scratch: */
+int64_t ml_attention_backward_scratch_floats(int64_t rows, int head_dim, int n_threads);
+void ml_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
+                           const float *v, int64_t rows, const MlAttnDims *d, float *scratch, int n_threads);
+
 /* Reference: one key at a time, double accumulation, no tap. */
 void ml_attention_forward_naive(float *out, const float *q, const MlKVSpan *spans, int n_spans, int64_t rows,
                                 int64_t pos0, const MlAttnDims *d);

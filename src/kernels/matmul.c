@@ -236,3 +236,65 @@ const float *ml_tensor_as_f32(const MlTensor *t, float *scratch) {
     convert_row(scratch, t->data, t->dtype, ml_tensor_numel(t));
     return scratch;
 }
+
+/* ---- training: backward passes (F32 master weights) ---- */
+
+/* Thread t's share [lo, hi) of n items, in multiples of 16 (full sgemm kernel widths). */
+static void share(int64_t n, int t, int nt, int64_t *lo, int64_t *hi) {
+    int64_t per = (n + nt - 1) / nt;
+    per = (per + 15) / 16 * 16;
+    *lo = (int64_t)t * per < n ? (int64_t)t * per : n;
+    *hi = *lo + per < n ? *lo + per : n;
+}
+
+void ml_matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                        const float *weight, int64_t rows, int64_t n_in, int64_t n_out) {
+    if (rows == 0 || n_in == 0 || n_out == 0) return;
+    ML_ASSERT(rows < INT32_MAX && n_in < INT32_MAX && n_out < INT32_MAX);
+    /* Each thread owns a slice of dinp's columns and of dweight's rows, so
+       every output value is summed by one sgemm call in one order. */
+#pragma omp parallel
+    {
+#ifdef _OPENMP
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+#else
+        int t = 0, nt = 1;
+#endif
+        int64_t c0, c1, o0, o1;
+        share(n_in, t, nt, &c0, &c1);
+        share(n_out, t, nt, &o0, &o1);
+        /* dinp [rows, n_in] += dout [rows, n_out] W [n_out, n_in] */
+        if (dinp && c1 > c0)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)(c1 - c0), (int)n_out, 1.0f, dout,
+                        (int)n_out, weight + c0, (int)n_in, 1.0f, dinp + c0, (int)n_in);
+        /* dweight [n_out, n_in] += dout^T [n_out, rows] inp [rows, n_in] */
+        if (dweight && o1 > o0)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(o1 - o0), (int)n_in, (int)rows, 1.0f, dout + o0,
+                        (int)n_out, inp, (int)n_in, 1.0f, dweight + (size_t)o0 * n_in, (int)n_in);
+        if (dbias)
+            for (int64_t o = o0; o < o1; o++) {
+                float acc = 0.0f;
+                for (int64_t r = 0; r < rows; r++) acc += dout[(size_t)r * n_out + o];
+                dbias[o] += acc;
+            }
+    }
+}
+
+void ml_embedding_forward(float *out, const MlTensor *table, const int32_t *ids, int64_t rows) {
+    int64_t dim = table->shape[table->ndim - 1];
+    for (int64_t r = 0; r < rows; r++) ml_tensor_row_f32(out + (size_t)r * dim, table, ids[r]);
+}
+
+void ml_embedding_backward(float *dtable, const float *dout, const int32_t *ids, int64_t rows, int64_t dim) {
+    /* Column blocks in parallel, rows in order within each: a token seen
+       twice sums in the same order whatever the thread count. */
+#pragma omp parallel for schedule(static) if (rows * dim > 65536)
+    for (int64_t c = 0; c < dim; c += 16) {
+        int64_t n = dim - c < 16 ? dim - c : 16;
+        for (int64_t r = 0; r < rows; r++) {
+            float *dst = dtable + (size_t)ids[r] * dim + c;
+            const float *src = dout + (size_t)r * dim + c;
+            for (int64_t i = 0; i < n; i++) dst[i] += src[i];
+        }
+    }
+}

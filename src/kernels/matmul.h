@@ -58,6 +58,19 @@ void ml_matmul_forward_naive(float *out, const float *inp, const MlTensor *w, co
 /* Row r of a 2-D weight view, converted to float32 (embedding lookup). */
 void ml_tensor_row_f32(float *dst, const MlTensor *t, int64_t r);
 
+/* Embedding lookup: out [rows, dim] = rows ids[r] of table [vocab, dim]. */
+void ml_embedding_forward(float *out, const MlTensor *table, const int32_t *ids, int64_t rows);
+
+/* ---- backwards (training, F32 weights); gradients accumulate (+=) ----
+   Backward of ml_matmul_forward: dinp [rows, n_in] += dout W; dweight
+   [n_out, n_in] += dout^T inp; dbias [n_out] += the column sums of dout
+   (dinp, dweight, dbias may each be NULL).  sgemm on OpenMP slices as the
+   forward: the same bits for a given thread count. */
+void ml_matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                        const float *weight, int64_t rows, int64_t n_in, int64_t n_out);
+/* dtable [vocab, dim] rows ids[r] += dout [rows, dim] rows r. */
+void ml_embedding_backward(float *dtable, const float *dout, const int32_t *ids, int64_t rows, int64_t dim);
+
 /* A weight vector (norm weight, bias) as float32: t->data itself when it is
    F32, else converted into scratch (numel floats).  NULL when t is NULL or
    has no data (an absent optional tensor). */

@@ -19,7 +19,9 @@ void ml_rope_tables(float *cos_out, float *sin_out, int64_t pos0, int64_t rows, 
     }
 }
 
-void ml_rope_forward(float *x, const float *cos_t, const float *sin_t, int64_t rows, int n_heads, int head_dim) {
+/* Rotates every (j, j + d/2) pair of x by the table angle, or by minus it. */
+static void rotate(float *x, const float *cos_t, const float *sin_t, int64_t rows, int n_heads, int head_dim,
+                   float sign) {
     int half = head_dim / 2;
 #pragma omp parallel for schedule(static) if (rows > 16)
     for (int64_t r = 0; r < rows; r++) {
@@ -27,10 +29,19 @@ void ml_rope_forward(float *x, const float *cos_t, const float *sin_t, int64_t r
         for (int h = 0; h < n_heads; h++) {
             float *v = x + ((size_t)r * n_heads + h) * head_dim;
             for (int j = 0; j < half; j++) {
-                float a = v[j], b = v[j + half];
-                v[j] = a * c[j] - b * s[j];
-                v[j + half] = b * c[j] + a * s[j];
+                float a = v[j], b = v[j + half], sn = sign * s[j];
+                v[j] = a * c[j] - b * sn;
+                v[j + half] = b * c[j] + a * sn;
             }
         }
     }
+}
+
+void ml_rope_forward(float *x, const float *cos_t, const float *sin_t, int64_t rows, int n_heads, int head_dim) {
+    rotate(x, cos_t, sin_t, rows, n_heads, head_dim, 1.0f);
+}
+
+/* The rotation is orthogonal: its backward is the inverse rotation. */
+void ml_rope_backward(float *dx, const float *cos_t, const float *sin_t, int64_t rows, int n_heads, int head_dim) {
+    rotate(dx, cos_t, sin_t, rows, n_heads, head_dim, -1.0f);
 }

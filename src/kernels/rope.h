@@ -18,5 +18,8 @@
 void ml_rope_tables(float *cos_out, float *sin_out, int64_t pos0, int64_t rows, int head_dim, float theta);
 /* x [rows, n_heads * head_dim] rotated in place; row stride n_heads*head_dim. */
 void ml_rope_forward(float *x, const float *cos_t, const float *sin_t, int64_t rows, int n_heads, int head_dim);
+/* Backward (training): turns dx, the gradient at the rotated x, into the
+   gradient at x before rotation, in place (the inverse rotation). */
+void ml_rope_backward(float *dx, const float *cos_t, const float *sin_t, int64_t rows, int n_heads, int head_dim);
 
 #endif

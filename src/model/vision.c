@@ -9,6 +9,7 @@
 #include "kernels/activation.h"
 #include "kernels/attention.h"
 #include "kernels/norm.h"
+#include "kernels/patch.h"
 #include "kernels/threads.h"
 
 #define VM "vision_tower.vision_model."
@@ -131,21 +132,6 @@ void ml_vision_state_free(MlVisionState *st) {
     memset(st, 0, sizeof *st);
 }
 
-/* Unfolds the (3, S, S) image into one row per patch, in conv weight order (c, ky, kx). */
-static void unfold_patches(float *out, const float *px, int image_size, int patch, int grid) {
-    const int64_t P = 3 * (int64_t)patch * patch;
-    for (int gy = 0; gy < grid; gy++)
-        for (int gx = 0; gx < grid; gx++) {
-            float *row = out + ((size_t)gy * grid + gx) * P;
-            for (int c = 0; c < 3; c++)
-                for (int ky = 0; ky < patch; ky++) {
-                    const float *src = px + ((size_t)c * image_size + (size_t)gy * patch + ky) * image_size +
-                                       (size_t)gx * patch;
-                    memcpy(row + ((size_t)c * patch + ky) * patch, src, sizeof(float) * patch);
-                }
-        }
-}
-
 static void add_into(float *x, const float *y, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] += y[i];
 }
@@ -157,7 +143,7 @@ int ml_vision_forward(const MlVision *vis, MlVisionState *st, float *features, c
     const int64_t P = 3 * (int64_t)c->patch_size * c->patch_size;
     float *x = st->x, *xb = st->xb;
     /* embeddings */
-    unfold_patches(st->patches, pixels, c->image_size, c->patch_size, vis->grid);
+    ml_patch_unfold(st->patches, pixels, c->image_size, c->patch_size);
     ml_matmul_forward(x + D, st->patches, &vis->patch_w, NULL, N - 1, P, D, &st->mm);
     ml_tensor_row_f32(x, &vis->class_emb, 0);
     for (int64_t i = 0; i < N; i++) {

@@ -1,0 +1,356 @@
+/* run.c: the model-running loop (see run.h). */
+#include "eval/run.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/file.h"
+#include "core/progress.h"
+#include "decode/contrast.h"
+#include "decode/session.h"
+#include "eval/strmap.h"
+#include "mitigate/noise.h"
+
+MlEvalOptions ml_eval_defaults(void) {
+    return (MlEvalOptions){.prompt_suffix = "",
+                           .prompt = {.tmpl = ML_TEMPLATE_HF, .system = NULL, .drop_space_after_image = 0},
+                           .aspect = ML_ASPECT_RESIZE,
+                           .max_tokens = 8,
+                           .max_tokens_open = 512,
+                           .seed = 0,
+                           .prefix_cache = 1,
+                           .parser = ML_YESNO_OFFICIAL};
+}
+
+/* Everything one run allocates once. */
+typedef struct Work {
+    MlLvlm *m;
+    const MlEvalOptions *o;
+    const MlMethodConfig *cfg;
+    int n_passes;
+    int64_t n_img, V, pixel_n, max_budget;
+    float *pixels, *pass_pixels;
+    float *feats[ML_LOCKSTEP_MAX_PASSES];
+    float *logits[ML_LOCKSTEP_MAX_PASSES];
+    float *scores;
+    int32_t *out;
+    char *text;
+    size_t text_cap;
+    MlSession *prefix[ML_LOCKSTEP_MAX_PASSES]; /* image sessions (prefix cache) */
+    int32_t *prefix_ids;
+    size_t prefix_len;
+} Work;
+
+static void work_free_prefix(Work *w) {
+    for (int p = 0; p < w->n_passes; p++) {
+        ml_session_free(w->prefix[p]);
+        w->prefix[p] = NULL;
+    }
+    free(w->prefix_ids);
+    w->prefix_ids = NULL;
+    w->prefix_len = 0;
+}
+
+static void work_free(Work *w) {
+    work_free_prefix(w);
+    free(w->pixels);
+    free(w->pass_pixels);
+    for (int p = 0; p < ML_LOCKSTEP_MAX_PASSES; p++) {
+        free(w->feats[p]);
+        free(w->logits[p]);
+    }
+    free(w->scores);
+    free(w->out);
+    free(w->text);
+}
+
+static int work_init(Work *w, MlLvlm *m, const MlEvalOptions *o, MlError *err) {
+    memset(w, 0, sizeof *w);
+    w->m = m;
+    w->o = o;
+    w->cfg = o->method;
+    w->n_passes = o->method->method->n_passes;
+    if (w->n_passes < 1 || w->n_passes > ML_LOCKSTEP_MAX_PASSES)
+        return ml_error_set(err, ML_ERR_ARG, "method %s: %d passes", o->method->method->name, w->n_passes);
+    if (o->max_tokens < 1 || o->max_tokens_open < 1)
+        return ml_error_set(err, ML_ERR_ARG, "eval: max tokens must be at least 1");
+    w->n_img = ml_lvlm_image_tokens(m);
+    w->V = ml_lvlm_vocab(m);
+    w->pixel_n = ml_lvlm_pixel_floats(m);
+    w->max_budget = o->max_tokens > o->max_tokens_open ? o->max_tokens : o->max_tokens_open;
+    const size_t feat_n = (size_t)(w->n_img * ml_lvlm_hidden(m));
+    w->pixels = malloc(sizeof(float) * (size_t)w->pixel_n);
+    w->pass_pixels = malloc(sizeof(float) * (size_t)w->pixel_n);
+    w->scores = malloc(sizeof(float) * (size_t)w->V);
+    w->out = malloc(sizeof(int32_t) * (size_t)w->max_budget);
+    int ok = w->pixels && w->pass_pixels && w->scores && w->out;
+    for (int p = 0; p < w->n_passes && ok; p++) {
+        w->feats[p] = malloc(sizeof(float) * feat_n);
+        w->logits[p] = malloc(sizeof(float) * (size_t)w->V);
+        ok = w->feats[p] && w->logits[p];
+    }
+    if (!ok) return ml_error_set(err, ML_ERR_NOMEM, "eval: out of memory");
+    return ML_OK;
+}
+
+/* Loads and encodes the image for every pass (contrast passes see their own pixels). */
+static int encode_image(Work *w, const MlEvalItem *it, MlError *err) {
+    char path[4096];
+    int rc = ml_path_join(path, sizeof path, w->o->images, it->image, err);
+    if (rc) return rc;
+    if ((rc = ml_lvlm_load_image(w->m, path, w->o->aspect, w->pixels, err))) return rc;
+    if ((rc = ml_lvlm_encode_image(w->m, w->feats[0], w->pixels, NULL, err))) return rc;
+    const MlMethod *method = w->cfg->method;
+    const size_t feat_n = (size_t)(w->n_img * ml_lvlm_hidden(w->m));
+    for (int p = 1; p < w->n_passes && !rc; p++) {
+        if (!method->pass_pixels) {
+            memcpy(w->feats[p], w->feats[0], sizeof(float) * feat_n);
+            continue;
+        }
+        char tag[32];
+        snprintf(tag, sizeof tag, "pass %d", p);
+        uint64_t seed = ml_seed_mix(ml_seed_mix(w->o->seed, tag), it->image);
+        if (!(rc = method->pass_pixels(w->cfg, p, w->pass_pixels, w->pixels, w->pixel_n, seed, err)))
+            rc = ml_lvlm_encode_image(w->m, w->feats[p], w->pass_pixels, NULL, err);
+    }
+    return rc;
+}
+
+/* The user's text as asked: the question, plus the suffix for yes/no questions. */
+static char *asked_text(const Work *w, const MlEvalItem *it) {
+    const char *suffix = it->kind == ML_ITEM_OPEN || !w->o->prompt_suffix ? "" : w->o->prompt_suffix;
+    size_t a = strlen(it->text), b = strlen(suffix);
+    char *s = malloc(a + b + 1);
+    if (!s) return NULL;
+    memcpy(s, it->text, a);
+    memcpy(s + a, suffix, b + 1);
+    return s;
+}
+
+static int build_prompt(const Work *w, const char *asked, int32_t **ids, size_t *n, size_t *image_end, MlError *err) {
+    int rc = ml_prompt_build(w->m->tok, &w->o->prompt, asked, 1, w->m->cfg->image_token_id, (int)w->n_img, ids, n,
+                             image_end, err);
+    if (rc) return rc;
+    if (*image_end >= *n) {
+        free(*ids);
+        *ids = NULL;
+        return ml_error_set(err, ML_ERR_ARG, "the prompt ends with the image: nothing is asked after it");
+    }
+    return ML_OK;
+}
+
+/* Encodes the group's image and prefills its prefix once per pass. */
+static int prepare_prefix(Work *w, const MlEvalItem *first, MlError *err) {
+    work_free_prefix(w);
+    int rc = encode_image(w, first, err);
+    if (rc) return rc;
+    char *asked = asked_text(w, first);
+    if (!asked) return ml_error_set(err, ML_ERR_NOMEM, "eval: out of memory");
+    int32_t *ids;
+    size_t n, image_end;
+    rc = build_prompt(w, asked, &ids, &n, &image_end, err);
+    free(asked);
+    if (rc) return rc;
+    w->prefix_ids = ids;
+    w->prefix_len = image_end;
+    for (int p = 0; p < w->n_passes && !rc; p++) {
+        if (!(rc = ml_session_new(&w->prefix[p], w->m, (int64_t)image_end, err)))
+            rc = ml_session_prefill(w->prefix[p], ids, (int64_t)image_end, w->feats[p], w->n_img, NULL, NULL, err);
+    }
+    return rc;
+}
+
+static int is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+
+/* Decodes the answer without special tokens and strips surrounding white space (LLaVA's .strip()). */
+static const char *decode_answer(Work *w, int64_t n_out, MlError *err) {
+    size_t need = ml_tokenizer_decode(w->m->tok, w->out, (size_t)n_out, 1, w->text, w->text_cap);
+    if (need + 1 > w->text_cap) {
+        char *t = realloc(w->text, need + 1);
+        if (!t) {
+            ml_error_set(err, ML_ERR_NOMEM, "eval: out of memory");
+            return NULL;
+        }
+        w->text = t;
+        w->text_cap = need + 1;
+        need = ml_tokenizer_decode(w->m->tok, w->out, (size_t)n_out, 1, w->text, w->text_cap);
+    }
+    if (!w->text) {
+        w->text = calloc(1, 1);
+        if (!w->text) return NULL;
+        w->text_cap = 1;
+    }
+    w->text[need < w->text_cap ? need : w->text_cap - 1] = 0;
+    char *s = w->text;
+    while (is_space(*s)) s++;
+    size_t len = strlen(s);
+    while (len && is_space(s[len - 1])) s[--len] = 0;
+    return s;
+}
+
+static const char *parse_answer(const Work *w, const MlEvalItem *it, const char *text) {
+    switch (it->kind) {
+    case ML_ITEM_YESNO:
+        return ml_yesno_parse(w->o->parser, text, it->label == 1) ? "yes" : "no";
+    case ML_ITEM_YESNO_EXACT: /* AMBER counts only these two answers */
+        return !strcmp(text, "Yes") ? "yes" : !strcmp(text, "No") ? "no" : NULL;
+    default:
+        return NULL;
+    }
+}
+
+/* Answers one item and appends its line; shared_s = its share of the image's work. */
+static int answer_item(Work *w, const MlEvalItem *it, double shared_s, MlRunlog *log, MlError *err) {
+    const double t0 = ml_time_now();
+    const int64_t budget = it->kind == ML_ITEM_OPEN ? w->o->max_tokens_open : w->o->max_tokens;
+    MlSession *s[ML_LOCKSTEP_MAX_PASSES] = {0};
+    MlSampler smp = {0};
+    cJSON *extra = NULL;
+    int32_t *ids = NULL;
+    size_t n = 0, image_end = 0;
+    int rc = ML_OK;
+    char *asked = asked_text(w, it);
+    if (!asked) return ml_error_set(err, ML_ERR_NOMEM, "eval: out of memory");
+    if ((rc = build_prompt(w, asked, &ids, &n, &image_end, err))) goto done;
+    if (!w->o->prefix_cache && (rc = encode_image(w, it, err))) goto done;
+    const int shared = w->o->prefix_cache && image_end == w->prefix_len &&
+                       !memcmp(ids, w->prefix_ids, sizeof(int32_t) * image_end);
+    const int64_t rest = (int64_t)(n - image_end);
+    for (int p = 0; p < w->n_passes && !rc; p++) {
+        if (shared) {
+            rc = ml_session_fork(&s[p], w->prefix[p], rest + budget, err);
+        } else {
+            /* from scratch with the same two calls as the cached path: bit-identical answers */
+            if (!(rc = ml_session_new(&s[p], w->m, (int64_t)n + budget, err)))
+                rc = ml_session_prefill(s[p], ids, (int64_t)image_end, w->feats[p], w->n_img, NULL, NULL, err);
+        }
+        if (!rc) rc = ml_session_prefill(s[p], ids + image_end, rest, NULL, 0, NULL, w->logits[p], err);
+    }
+    if (rc) goto done;
+    MlSamplerConfig sc;
+    ml_method_sampler(w->cfg, ml_seed_mix(w->o->seed, it->id), &sc);
+    if ((rc = ml_sampler_init(&smp, &sc, (int)w->V, err))) goto done;
+    int64_t n_out = 0;
+    if ((rc = ml_lockstep_generate(s, w->n_passes, w->logits, w->cfg->method->combine, (void *)w->cfg, &smp, budget,
+                                   ml_tokenizer_eos_id(w->m->tok), NULL, w->scores, w->out, &n_out, err)))
+        goto done;
+    const char *text = decode_answer(w, n_out, err);
+    if (!text) {
+        rc = ML_ERR_NOMEM;
+        goto done;
+    }
+    extra = cJSON_CreateObject();
+    int ok = extra && cJSON_AddStringToObject(extra, "image", it->image) &&
+             cJSON_AddNumberToObject(extra, "tokens", (double)n_out);
+    if (ok && it->amber_id)
+        ok = cJSON_AddNumberToObject(extra, "id", (double)it->amber_id) && cJSON_AddStringToObject(extra, "response", text);
+    if (!ok) {
+        rc = ml_error_set(err, ML_ERR_NOMEM, "eval: out of memory");
+        goto done;
+    }
+    MlRunItem item = {.id = it->id,
+                      .id_is_number = it->id_is_number,
+                      .prompt = asked,
+                      .answer = text,
+                      .parsed = parse_answer(w, it, text),
+                      .label = it->label < 0 ? NULL : it->label ? "yes" : "no",
+                      .seconds = ml_time_now() - t0 + shared_s,
+                      .extra = extra};
+    rc = ml_runlog_append(log, &item, err);
+done:
+    for (int p = 0; p < w->n_passes; p++) ml_session_free(s[p]);
+    ml_sampler_free(&smp);
+    cJSON_Delete(extra);
+    free(ids);
+    free(asked);
+    if (rc && err && !strstr(err->msg, it->where)) {
+        char where[4200];
+        snprintf(where, sizeof where, "%s:%zu", it->where, it->line);
+        ml_error_prefix(err, where);
+    }
+    return rc;
+}
+
+/* order[]: item indexes grouped by image (groups by first appearance), file order inside;
+   group_end[g]: one past the group's last position in order. */
+static int group_by_image(const MlEvalSet *s, size_t *order, size_t *group_end, size_t *n_groups, MlError *err) {
+    MlStrMap groups = {0};
+    size_t *group_of = malloc(sizeof(size_t) * (s->count ? s->count : 1));
+    size_t *count = calloc(s->count ? s->count : 1, sizeof(size_t));
+    int rc = group_of && count ? ML_OK : ml_error_set(err, ML_ERR_NOMEM, "eval: out of memory");
+    size_t ng = 0;
+    for (size_t i = 0; i < s->count && !rc; i++) {
+        const size_t *known = ml_strmap_get(&groups, s->items[i].image);
+        if (known) {
+            group_of[i] = *known;
+        } else {
+            if (ml_strmap_put(&groups, s->items[i].image, ng, NULL, NULL)) {
+                rc = ml_error_set(err, ML_ERR_NOMEM, "eval: out of memory");
+                break;
+            }
+            group_of[i] = ng++;
+        }
+        count[group_of[i]]++;
+    }
+    if (!rc) {
+        size_t pos = 0;
+        for (size_t g = 0; g < ng; g++) {
+            size_t c = count[g];
+            count[g] = pos; /* becomes the write cursor */
+            pos += c;
+            group_end[g] = pos;
+        }
+        for (size_t i = 0; i < s->count; i++) order[count[group_of[i]]++] = i;
+        *n_groups = ng;
+    }
+    ml_strmap_free(&groups);
+    free(group_of);
+    free(count);
+    return rc;
+}
+
+int ml_eval_run(MlLvlm *m, const MlEvalSet *s, const MlEvalOptions *o, MlRunlog *log, MlError *err) {
+    if (!o->method || !o->images) return ml_error_set(err, ML_ERR_ARG, "eval: no method or images folder given");
+    Work w;
+    size_t *order = malloc(sizeof(size_t) * (s->count ? s->count : 1));
+    size_t *group_end = malloc(sizeof(size_t) * (s->count ? s->count : 1));
+    size_t n_groups = 0;
+    int rc = order && group_end ? ML_OK : ml_error_set(err, ML_ERR_NOMEM, "eval: out of memory");
+    if (!rc) rc = group_by_image(s, order, group_end, &n_groups, err);
+    if (!rc) rc = work_init(&w, m, o, err);
+    else memset(&w, 0, sizeof w);
+    size_t done = 0;
+    for (size_t i = 0; i < s->count; i++) done += ml_runlog_done(log, s->items[i].id) != 0;
+    if (!rc && o->progress) o->progress(o->progress_user, done, s->count);
+    size_t start = 0;
+    for (size_t g = 0; g < n_groups && !rc; start = group_end[g++]) {
+        size_t todo = 0, first = 0;
+        for (size_t k = start; k < group_end[g]; k++)
+            if (!ml_runlog_done(log, s->items[order[k]].id) && !todo++) first = order[k];
+        if (!todo) continue; /* every question about this image is answered (a resumed run) */
+        double shared_s = 0;
+        if (o->prefix_cache) {
+            const double t0 = ml_time_now();
+            if ((rc = prepare_prefix(&w, &s->items[first], err))) {
+                char where[4200];
+                snprintf(where, sizeof where, "%s:%zu", s->items[first].where, s->items[first].line);
+                if (!strstr(err->msg, s->items[first].where)) ml_error_prefix(err, where);
+                break;
+            }
+            shared_s = (ml_time_now() - t0) / (double)todo;
+        }
+        for (size_t k = start; k < group_end[g] && !rc; k++) {
+            const MlEvalItem *it = &s->items[order[k]];
+            if (ml_runlog_done(log, it->id)) continue;
+            if ((rc = answer_item(&w, it, shared_s, log, err))) break;
+            if (o->progress) o->progress(o->progress_user, ++done, s->count);
+        }
+        work_free_prefix(&w);
+    }
+    work_free(&w);
+    free(order);
+    free(group_end);
+    return rc;
+}

@@ -1,0 +1,16 @@
+/* sample.c: the sampling baseline (VCD's "regular" decoding): the model's
+   logits, sampled with temperature 1 and top_p 1 by default, VCD's prompt. */
+#include "mitigate/method.h"
+
+static const MlParamSpec params[] = {ML_SAMPLING_PARAMS(1)};
+
+const MlMethod ml_method_sample = {
+    .name = "sample",
+    .summary = "plain sampling (VCD's regular baseline): temperature 1, top_p 1",
+    .prompt_suffix = " Please answer this question with one word.",
+    .params = params,
+    .n_params = sizeof params / sizeof params[0],
+    .n_passes = 1,
+    .pass_pixels = NULL,
+    .combine = NULL,
+};
