@@ -94,6 +94,10 @@ fuzz:
 test-fuzz: fuzz
 	bash fuzz/smoke.sh build-fuzz
 
+# The main job: fresh scenes, baseline vs VCD vs APC-only, the survey's Table 1 (scripts/demo.sh).
+demo: deps $(BIN)
+	ML_BIN=$(BIN) bash scripts/demo.sh
+
 bench: deps $(BIN) $(BENCHES)
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
 

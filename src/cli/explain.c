@@ -200,6 +200,19 @@ static void explanation_json(const MlLvlm *m, const MlExplanation *e, cJSON *j) 
 
 /* ---- tables for people ---- */
 
+/* Prints s in a column `width` characters wide (UTF-8 aware, cut when longer). */
+static void print_padded(const char *s, int width) {
+    int chars = 0;
+    const char *p = s;
+    for (; *p; p++) {
+        if (((unsigned char)*p & 0xC0) == 0x80) continue; /* continuation byte */
+        if (chars == width) break;
+        chars++;
+    }
+    fwrite(s, 1, (size_t)(p - s), stdout);
+    printf("%*s", width - chars, "");
+}
+
 static void print_tables(const MlLvlm *m, const MlExplanation *e) {
     char *text = answer_text(m, e);
     printf("answer: \"%s\" (%lld tokens; prompt %lld tokens, image at %lld..%lld)\n\n", text ? text : "",
@@ -225,8 +238,10 @@ static void print_tables(const MlLvlm *m, const MlExplanation *e) {
             printf("%6d %8.4f %8.4f %8.4f", l - 1, ml_explain_head_mean(e, e->attn_image, l - 1),
                    ml_explain_head_mean(e, e->attn_bos, l - 1), ml_explain_head_mean(e, e->attn_text, l - 1));
         const char *piece = ml_tokenizer_piece(m->tok, e->lens_top[(size_t)l * e->top_k]);
-        printf("   %-24.24s %8.4f %12lld %10.4g\n", piece ? piece : "?", e->lens_prob[(size_t)l * e->top_k],
-               (long long)e->answer_rank[l], e->answer_prob[l]);
+        printf("   ");
+        print_padded(piece ? piece : "?", 24);
+        printf(" %8.4f %12lld %10.4g\n", e->lens_prob[(size_t)l * e->top_k], (long long)e->answer_rank[l],
+               e->answer_prob[l]);
     }
 }
 

@@ -177,8 +177,13 @@ static void add_into(float *x, const float *y, size_t n) {
 }
 
 /* One chunk of at most max_rows rows; x already holds its embeddings. */
+#define SAVE(dst, src, n) \
+    do { \
+        if (R) memcpy((dst), (src), sizeof(float) * (size_t)(n)); \
+    } while (0)
+
 static int forward_chunk(const MlDecoder *dec, MlDecoderState *st, MlKVCache *kv, int64_t T, const MlHooks *hooks,
-                         MlError *err) {
+                         MlDecoderRecord *rec, MlError *err) {
     const MlTextConfig *c = &dec->cfg;
     const int64_t D = c->hidden, I = c->intermediate, hd = c->head_dim, qd = (int64_t)c->n_heads * hd;
     const int64_t kvd = kv->kv_dim, pos0 = ml_kv_cache_length(kv);
@@ -189,6 +194,8 @@ static int forward_chunk(const MlDecoder *dec, MlDecoderState *st, MlKVCache *kv
                        .scale = 1.0f / sqrtf((float)hd), .kv_stride = kvd};
     for (int l = 0; l < c->n_layers; l++) {
         const MlDecoderLayer *L = &dec->layers[l];
+        MlDecoderLayerRecord *R = rec ? &rec->layers[l] : NULL;
+        SAVE(R->x_in, x, T * D);
         float *kc = kv->k + ((size_t)l * kv->cap + kv->n) * kvd;
         float *vc = kv->v + ((size_t)l * kv->cap + kv->n) * kvd;
         /* attention block */
@@ -198,6 +205,10 @@ static int forward_chunk(const MlDecoder *dec, MlDecoderState *st, MlKVCache *kv
         ml_matmul_forward(vc, xb, &L->v, NULL, T, D, kvd, &st->mm);
         ml_rope_forward(st->q, st->cos_t, st->sin_t, T, c->n_heads, (int)hd);
         ml_rope_forward(kc, st->cos_t, st->sin_t, T, c->n_kv_heads, (int)hd);
+        SAVE(R->ln1, xb, T * D);
+        SAVE(R->q, st->q, T * qd);
+        SAVE(R->k, kc, T * kvd);
+        SAVE(R->v, vc, T * kvd);
         MlKVSpan spans[MAX_SPANS];
         int ns = collect_spans(spans, kv, l, pos0 + T);
         MlAttnTap tap;
@@ -208,14 +219,20 @@ static int forward_chunk(const MlDecoder *dec, MlDecoderState *st, MlKVCache *kv
         ml_attention_forward(st->att, st->q, spans, ns, T, pos0, &dims, tapped ? &tap : NULL, st->attn_scratch,
                              st->n_threads);
         ml_hooks_call(hooks, ML_TOWER_TEXT, ML_HOOK_ATTN_HEADS, l, pos0, T, qd, st->att);
+        SAVE(R->att, st->att, T * qd);
         ml_matmul_forward(xb, st->att, &L->o, NULL, T, qd, D, &st->mm);
         ml_hooks_call(hooks, ML_TOWER_TEXT, ML_HOOK_ATTN_OUT, l, pos0, T, D, xb);
         add_into(x, xb, (size_t)T * D);
+        SAVE(R->x_mid, x, T * D);
         /* MLP block */
         ml_rmsnorm_forward(xb, x, ml_tensor_as_f32(&L->post_norm, st->vec), T, D, c->rms_eps);
         ml_matmul_forward(st->hb, xb, &L->gate, NULL, T, D, I, &st->mm);
         ml_matmul_forward(st->hb2, xb, &L->up, NULL, T, D, I, &st->mm);
+        SAVE(R->ln2, xb, T * D);
+        SAVE(R->gate, st->hb, T * I);
+        SAVE(R->up, st->hb2, T * I);
         ml_swiglu_forward(st->hb, st->hb, st->hb2, T * I, c->act);
+        SAVE(R->sw, st->hb, T * I);
         ml_matmul_forward(xb, st->hb, &L->down, NULL, T, I, D, &st->mm);
         ml_hooks_call(hooks, ML_TOWER_TEXT, ML_HOOK_MLP_OUT, l, pos0, T, D, xb);
         add_into(x, xb, (size_t)T * D);
@@ -241,7 +258,15 @@ void ml_decoder_logits(const MlDecoder *dec, MlDecoderState *st, float *logits, 
 
 int ml_decoder_forward(const MlDecoder *dec, MlDecoderState *st, MlKVCache *kv, const float *x, int64_t T,
                        const MlHooks *hooks, float *logits, int all_logits, MlError *err) {
+    return ml_decoder_forward_rec(dec, st, kv, x, T, hooks, logits, all_logits, NULL, err);
+}
+
+int ml_decoder_forward_rec(const MlDecoder *dec, MlDecoderState *st, MlKVCache *kv, const float *x, int64_t T,
+                           const MlHooks *hooks, float *logits, int all_logits, MlDecoderRecord *rec, MlError *err) {
     const MlTextConfig *c = &dec->cfg;
+    if (rec && (T > rec->cap || T > st->max_rows || ml_kv_cache_length(kv) != 0))
+        return ml_error_set(err, ML_ERR_ARG, "decoder: a recorded forward runs at most %lld rows from position 0",
+                            (long long)(rec->cap < st->max_rows ? rec->cap : st->max_rows));
     const int64_t D = c->hidden, V = c->vocab;
     if (T <= 0) return ml_error_set(err, ML_ERR_ARG, "decoder: nothing to run (0 tokens)");
     if (ml_kv_cache_length(kv) + T > c->max_pos)
@@ -254,10 +279,126 @@ int ml_decoder_forward(const MlDecoder *dec, MlDecoderState *st, MlKVCache *kv, 
     for (int64_t r0 = 0; r0 < T; r0 += st->max_rows) {
         int64_t n = T - r0 < st->max_rows ? T - r0 : st->max_rows;
         memcpy(st->x, x + (size_t)r0 * D, sizeof(float) * n * D);
-        int rc = forward_chunk(dec, st, kv, n, hooks, err);
+        int rc = forward_chunk(dec, st, kv, n, hooks, rec, err);
         if (rc) return rc;
+        if (rec) {
+            rec->T = n;
+            memcpy(rec->x_final, st->x, sizeof(float) * (size_t)(n * D));
+        }
         if (logits && all_logits) ml_decoder_logits(dec, st, logits + (size_t)r0 * V, st->x, n, 1);
         else if (logits && r0 + n == T) ml_decoder_logits(dec, st, logits, st->x + (size_t)(n - 1) * D, 1, 1);
     }
     return ML_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Training: record and backward */
+
+int ml_decoder_record_alloc(MlDecoderRecord *rec, const MlDecoder *dec, int64_t rows, MlError *err) {
+    memset(rec, 0, sizeof *rec);
+    const MlTextConfig *c = &dec->cfg;
+    if (rows > ML_DECODER_CHUNK) rows = ML_DECODER_CHUNK;
+    if (rows > c->max_pos) rows = c->max_pos;
+    const size_t T = (size_t)rows, D = (size_t)c->hidden, I = (size_t)c->intermediate,
+                 qd = (size_t)c->n_heads * c->head_dim, kvd = (size_t)c->n_kv_heads * c->head_dim,
+                 L = (size_t)c->n_layers, h2 = (size_t)c->head_dim / 2;
+    size_t attn = (size_t)ml_attention_backward_scratch_floats(rows, c->head_dim, 1);
+    size_t per_layer = T * (4 * D + 2 * qd + 2 * kvd + 3 * I);
+    size_t total = L * per_layer + 2 * T * D + T * (2 * D + 2 * qd + 2 * kvd + 3 * I) + 2 * T * h2 + attn;
+    rec->memory = calloc(total, sizeof(float));
+    rec->layers = calloc(L, sizeof *rec->layers);
+    if (!rec->memory || !rec->layers) {
+        ml_decoder_record_free(rec);
+        return ml_error_set(err, ML_ERR_NOMEM, "decoder: out of memory for the training record");
+    }
+    rec->cap = rows;
+    float *p = rec->memory;
+#define TAKE(n) (p += (n), p - (n))
+    for (size_t l = 0; l < L; l++) {
+        MlDecoderLayerRecord *R = &rec->layers[l];
+        R->x_in = TAKE(T * D);
+        R->ln1 = TAKE(T * D);
+        R->q = TAKE(T * qd);
+        R->k = TAKE(T * kvd);
+        R->v = TAKE(T * kvd);
+        R->att = TAKE(T * qd);
+        R->x_mid = TAKE(T * D);
+        R->ln2 = TAKE(T * D);
+        R->gate = TAKE(T * I);
+        R->up = TAKE(T * I);
+        R->sw = TAKE(T * I);
+    }
+    rec->x_final = TAKE(T * D);
+    rec->xn = TAKE(T * D);
+    rec->dx = TAKE(T * D);
+    rec->dxb = TAKE(T * D);
+    rec->dq = TAKE(T * qd);
+    rec->datt = TAKE(T * qd);
+    rec->dk = TAKE(T * kvd);
+    rec->dv = TAKE(T * kvd);
+    rec->dh = TAKE(T * I);
+    rec->dh2 = TAKE(T * I);
+    rec->dh3 = TAKE(T * I);
+    rec->cos_t = TAKE(T * h2);
+    rec->sin_t = TAKE(T * h2);
+    rec->attn_scratch = TAKE(attn);
+#undef TAKE
+    return ML_OK;
+}
+
+void ml_decoder_record_free(MlDecoderRecord *rec) {
+    free(rec->memory);
+    free(rec->layers);
+    memset(rec, 0, sizeof *rec);
+}
+
+static float *wf(const MlTensor *t) { return (float *)t->data; }
+static float *gf(const MlDecoder *g, const MlTensor *t) { return g ? (float *)t->data : NULL; }
+static void zero(float *x, size_t n) { memset(x, 0, n * sizeof *x); }
+
+void ml_decoder_backward(const MlDecoder *dec, const MlDecoder *grad, MlDecoderRecord *rec, float *dx,
+                         const float *dlogits) {
+    const MlTextConfig *c = &dec->cfg;
+    const int64_t T = rec->T, D = c->hidden, I = c->intermediate, V = c->vocab, hd = c->head_dim,
+                  qd = (int64_t)c->n_heads * hd, kvd = (int64_t)c->n_kv_heads * hd;
+    const float eps = c->rms_eps;
+    float *dxb = rec->dxb;
+    /* logits = lm_head(norm(x_final)) */
+    ml_rmsnorm_forward(rec->xn, rec->x_final, wf(&dec->norm), T, D, eps);
+    zero(dxb, (size_t)(T * D));
+    ml_matmul_backward(dxb, grad ? gf(grad, &grad->lm_head) : NULL, NULL, dlogits, rec->xn, wf(&dec->lm_head), T, D, V);
+    zero(dx, (size_t)(T * D));
+    ml_rmsnorm_backward(dx, grad ? gf(grad, &grad->norm) : NULL, dxb, rec->x_final, wf(&dec->norm), T, D, eps);
+    ml_rope_tables(rec->cos_t, rec->sin_t, 0, T, (int)hd, c->rope_theta);
+    MlAttnDims dims = {.n_heads = c->n_heads, .n_kv_heads = c->n_kv_heads, .head_dim = (int)hd, .causal = 1,
+                       .scale = 1.0f / sqrtf((float)hd), .kv_stride = kvd};
+    for (int l = c->n_layers - 1; l >= 0; l--) {
+        const MlDecoderLayer *L = &dec->layers[l], *G = grad ? &grad->layers[l] : NULL;
+        const MlDecoderLayerRecord *R = &rec->layers[l];
+        /* x_out = x_mid + down(act(gate(n)) * up(n)), n = rmsnorm(x_mid) */
+        zero(rec->dh, (size_t)(T * I));
+        ml_matmul_backward(rec->dh, G ? wf(&G->down) : NULL, NULL, dx, R->sw, wf(&L->down), T, I, D);
+        zero(rec->dh2, (size_t)(T * I));
+        float *dup = rec->dh3;
+        zero(dup, (size_t)(T * I));
+        ml_swiglu_backward(rec->dh2, dup, rec->dh, R->gate, R->up, T * I, c->act);
+        zero(dxb, (size_t)(T * D));
+        ml_matmul_backward(dxb, G ? wf(&G->gate) : NULL, NULL, rec->dh2, R->ln2, wf(&L->gate), T, D, I);
+        ml_matmul_backward(dxb, G ? wf(&G->up) : NULL, NULL, dup, R->ln2, wf(&L->up), T, D, I);
+        ml_rmsnorm_backward(dx, G ? wf(&G->post_norm) : NULL, dxb, R->x_mid, wf(&L->post_norm), T, D, eps);
+        /* x_mid = x_in + o(attn(rope(q), rope(k), v)) */
+        zero(rec->datt, (size_t)(T * qd));
+        ml_matmul_backward(rec->datt, G ? wf(&G->o) : NULL, NULL, dx, R->att, wf(&L->o), T, qd, D);
+        zero(rec->dq, (size_t)(T * qd));
+        zero(rec->dk, (size_t)(T * kvd));
+        zero(rec->dv, (size_t)(T * kvd));
+        ml_attention_backward(rec->dq, rec->dk, rec->dv, rec->datt, R->q, R->k, R->v, T, &dims, rec->attn_scratch, 1);
+        ml_rope_backward(rec->dq, rec->cos_t, rec->sin_t, T, c->n_heads, (int)hd);
+        ml_rope_backward(rec->dk, rec->cos_t, rec->sin_t, T, c->n_kv_heads, (int)hd);
+        zero(dxb, (size_t)(T * D));
+        ml_matmul_backward(dxb, G ? wf(&G->q) : NULL, NULL, rec->dq, R->ln1, wf(&L->q), T, D, qd);
+        ml_matmul_backward(dxb, G ? wf(&G->k) : NULL, NULL, rec->dk, R->ln1, wf(&L->k), T, D, kvd);
+        ml_matmul_backward(dxb, G ? wf(&G->v) : NULL, NULL, rec->dv, R->ln1, wf(&L->v), T, D, kvd);
+        ml_rmsnorm_backward(dx, G ? wf(&G->in_norm) : NULL, dxb, R->x_in, wf(&L->in_norm), T, D, eps);
+    }
 }

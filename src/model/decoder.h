@@ -107,4 +107,37 @@ int ml_decoder_forward(const MlDecoder *dec, MlDecoderState *st, MlKVCache *kv, 
 void ml_decoder_logits(const MlDecoder *dec, MlDecoderState *st, float *logits, const float *hidden, int64_t rows,
                        int apply_norm);
 
+/* ---- training ----
+   What the backward needs, saved by the same forward when given a record
+   (NULL at inference).  A recorded forward runs one chunk from position 0
+   (an empty cache) of at most rec->cap <= ML_DECODER_CHUNK rows. */
+typedef struct MlDecoderLayerRecord {
+    float *x_in, *ln1, *q, *k, *v, *att, *x_mid, *ln2; /* (T, D), (T, H*hd), (T, KVH*hd) */
+    float *gate, *up, *sw;                           /* (T, I): before the activation, up, act(gate)*up */
+} MlDecoderLayerRecord;
+
+typedef struct MlDecoderRecord {
+    int64_t cap, T;
+    MlDecoderLayerRecord *layers; /* [n_layers] */
+    float *x_final, *xn;          /* (T, D): before and after the final norm */
+    float *dx, *dxb, *dq, *dk, *dv, *datt, *dh, *dh2, *dh3; /* backward scratch */
+    float *cos_t, *sin_t;         /* (T, hd/2) */
+    float *attn_scratch;
+    void *memory;
+} MlDecoderRecord;
+
+int ml_decoder_record_alloc(MlDecoderRecord *rec, const MlDecoder *dec, int64_t rows, MlError *err);
+void ml_decoder_record_free(MlDecoderRecord *rec);
+
+/* ml_decoder_forward that also fills rec (when not NULL). */
+int ml_decoder_forward_rec(const MlDecoder *dec, MlDecoderState *st, MlKVCache *kv, const float *x, int64_t T,
+                           const MlHooks *hooks, float *logits, int all_logits, MlDecoderRecord *rec, MlError *err);
+
+/* Backward of a recorded forward with all_logits: dlogits (T, V) -> dx
+   (T, D) (written, the gradient at the input embeddings) and grad's tensors
+   (a copy of dec pointing at gradient memory; NULL: no weight gradients) +=.
+   The kernel backwards in reverse order of the forward. */
+void ml_decoder_backward(const MlDecoder *dec, const MlDecoder *grad, MlDecoderRecord *rec, float *dx,
+                         const float *dlogits);
+
 #endif

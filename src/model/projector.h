@@ -32,4 +32,26 @@ int ml_projector_bind(MlProjector *pj, const MlCheckpoint *ck, MlError *err);
 void ml_projector_forward(const MlProjector *pj, float *out, float *tmp, float *vec, const float *in, int64_t n,
                           MlMatmulScratch *mm);
 
+/* ---- training ----
+   The forward with a record of what the backward needs (rec NULL: the plain
+   forward): the input, linear_1's output before and after the activation. */
+typedef struct MlProjectorRecord {
+    const float *in; /* (n, Dv), the caller's buffer: must stay unchanged until the backward */
+    float *pre, *act; /* (n, Dt) */
+    float *dact;      /* (n, Dt) backward scratch */
+    int64_t cap;      /* rows the buffers hold */
+} MlProjectorRecord;
+
+int ml_projector_record_alloc(MlProjectorRecord *rec, const MlProjector *pj, int64_t rows, MlError *err);
+void ml_projector_record_free(MlProjectorRecord *rec);
+
+void ml_projector_forward_rec(const MlProjector *pj, float *out, float *tmp, float *vec, const float *in, int64_t n,
+                              MlMatmulScratch *mm, MlProjectorRecord *rec);
+
+/* din (n, Dv) (may be NULL: frozen vision) and grad's tensors (a copy of pj
+   pointing at gradient memory; NULL: no weight gradients) += the gradients
+   of dout (n, Dt). */
+void ml_projector_backward(const MlProjector *pj, const MlProjector *grad, MlProjectorRecord *rec, float *din,
+                           const float *dout, int64_t n);
+
 #endif

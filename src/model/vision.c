@@ -138,6 +138,16 @@ static void add_into(float *x, const float *y, size_t n) {
 
 int ml_vision_forward(const MlVision *vis, MlVisionState *st, float *features, const float *pixels,
                       const MlHooks *hooks, MlError *err) {
+    return ml_vision_forward_rec(vis, st, features, pixels, hooks, NULL, err);
+}
+
+#define SAVE(dst, src, n) \
+    do { \
+        if (rec) memcpy((dst), (src), sizeof(float) * (size_t)(n)); \
+    } while (0)
+
+int ml_vision_forward_rec(const MlVision *vis, MlVisionState *st, float *features, const float *pixels,
+                          const MlHooks *hooks, MlVisionRecord *rec, MlError *err) {
     const MlVisionConfig *c = &vis->cfg;
     const int64_t D = c->hidden, I = c->intermediate, N = vis->n_tokens, hd = D / c->n_heads;
     const int64_t P = 3 * (int64_t)c->patch_size * c->patch_size;
@@ -150,6 +160,10 @@ int ml_vision_forward(const MlVision *vis, MlVisionState *st, float *features, c
         ml_tensor_row_f32(st->vec, &vis->pos_emb, i);
         add_into(x + (size_t)i * D, st->vec, (size_t)D);
     }
+    if (rec) {
+        SAVE(rec->patches, st->patches, (N - 1) * P);
+        SAVE(rec->emb, x, N * D);
+    }
     ml_layernorm_forward(x, x, ml_tensor_as_f32(&vis->pre_ln_w, st->vec), ml_tensor_as_f32(&vis->pre_ln_b, st->vec2),
                          N, D, c->layer_norm_eps);
     ml_hooks_call(hooks, ML_TOWER_VISION, ML_HOOK_RESIDUAL, -1, 0, N, D, x);
@@ -157,11 +171,19 @@ int ml_vision_forward(const MlVision *vis, MlVisionState *st, float *features, c
                        .scale = 1.0f / sqrtf((float)hd), .kv_stride = D};
     for (int l = 0; l < vis->n_run; l++) {
         const MlVisionLayer *L = &vis->layers[l];
+        MlVisionLayerRecord *R = rec ? &rec->layers[l] : NULL;
+        if (R) SAVE(R->x_in, x, N * D);
         ml_layernorm_forward(xb, x, ml_tensor_as_f32(&L->ln1_w, st->vec), ml_tensor_as_f32(&L->ln1_b, st->vec2), N, D,
                              c->layer_norm_eps);
         ml_matmul_forward(st->q, xb, &L->q_w, ml_tensor_as_f32(&L->q_b, st->vec), N, D, D, &st->mm);
         ml_matmul_forward(st->k, xb, &L->k_w, ml_tensor_as_f32(&L->k_b, st->vec), N, D, D, &st->mm);
         ml_matmul_forward(st->v, xb, &L->v_w, ml_tensor_as_f32(&L->v_b, st->vec), N, D, D, &st->mm);
+        if (R) {
+            SAVE(R->ln1, xb, N * D);
+            SAVE(R->q, st->q, N * D);
+            SAVE(R->k, st->k, N * D);
+            SAVE(R->v, st->v, N * D);
+        }
         MlKVSpan span = {st->k, st->v, N};
         MlAttnTap tap;
         MlHookTapCtx tctx;
@@ -171,13 +193,20 @@ int ml_vision_forward(const MlVision *vis, MlVisionState *st, float *features, c
         ml_attention_forward(st->att, st->q, &span, 1, N, 0, &dims, tapped ? &tap : NULL, st->attn_scratch,
                              st->n_threads);
         ml_hooks_call(hooks, ML_TOWER_VISION, ML_HOOK_ATTN_HEADS, l, 0, N, D, st->att);
+        if (R) SAVE(R->att, st->att, N * D);
         ml_matmul_forward(xb, st->att, &L->o_w, ml_tensor_as_f32(&L->o_b, st->vec), N, D, D, &st->mm);
         ml_hooks_call(hooks, ML_TOWER_VISION, ML_HOOK_ATTN_OUT, l, 0, N, D, xb);
         add_into(x, xb, (size_t)N * D);
+        if (R) SAVE(R->x_mid, x, N * D);
         ml_layernorm_forward(xb, x, ml_tensor_as_f32(&L->ln2_w, st->vec), ml_tensor_as_f32(&L->ln2_b, st->vec2), N, D,
                              c->layer_norm_eps);
         ml_matmul_forward(st->h, xb, &L->fc1_w, ml_tensor_as_f32(&L->fc1_b, st->vec), N, D, I, &st->mm);
+        if (R) {
+            SAVE(R->ln2, xb, N * D);
+            SAVE(R->fc1, st->h, N * I);
+        }
         ml_activation_forward(st->h, st->h, N * I, c->act);
+        if (R) SAVE(R->act, st->h, N * I);
         ml_matmul_forward(xb, st->h, &L->fc2_w, ml_tensor_as_f32(&L->fc2_b, st->vec), N, I, D, &st->mm);
         ml_hooks_call(hooks, ML_TOWER_VISION, ML_HOOK_MLP_OUT, l, 0, N, D, xb);
         add_into(x, xb, (size_t)N * D);
@@ -186,4 +215,104 @@ int ml_vision_forward(const MlVision *vis, MlVisionState *st, float *features, c
     const float *src = vis->select_full ? x : x + D;
     memcpy(features, src, sizeof(float) * vis->n_out * D);
     return ML_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Training: record and backward */
+
+int ml_vision_record_alloc(MlVisionRecord *rec, const MlVision *vis, MlError *err) {
+    memset(rec, 0, sizeof *rec);
+    const size_t D = (size_t)vis->cfg.hidden, I = (size_t)vis->cfg.intermediate, N = (size_t)vis->n_tokens,
+                 P = 3 * (size_t)vis->cfg.patch_size * vis->cfg.patch_size, L = (size_t)vis->n_run;
+    const size_t hd = D / (size_t)vis->cfg.n_heads;
+    size_t attn = (size_t)ml_attention_backward_scratch_floats((int64_t)N, (int)hd, 1);
+    size_t per_layer = 8 * N * D + 2 * N * I;
+    size_t total = (N - 1) * P + N * D + L * per_layer + 5 * N * D + 2 * N * I + attn;
+    rec->memory = calloc(total, sizeof(float));
+    rec->layers = calloc(L ? L : 1, sizeof *rec->layers);
+    if (!rec->memory || !rec->layers) {
+        ml_vision_record_free(rec);
+        return ml_error_set(err, ML_ERR_NOMEM, "vision tower: out of memory for the training record");
+    }
+    float *p = rec->memory;
+#define TAKE(n) (p += (n), p - (n))
+    rec->patches = TAKE((N - 1) * P);
+    rec->emb = TAKE(N * D);
+    for (size_t l = 0; l < L; l++) {
+        MlVisionLayerRecord *R = &rec->layers[l];
+        R->x_in = TAKE(N * D);
+        R->ln1 = TAKE(N * D);
+        R->q = TAKE(N * D);
+        R->k = TAKE(N * D);
+        R->v = TAKE(N * D);
+        R->att = TAKE(N * D);
+        R->x_mid = TAKE(N * D);
+        R->ln2 = TAKE(N * D);
+        R->fc1 = TAKE(N * I);
+        R->act = TAKE(N * I);
+    }
+    rec->dx = TAKE(N * D);
+    rec->dxb = TAKE(N * D);
+    rec->dq = TAKE(N * D);
+    rec->dk = TAKE(N * D);
+    rec->dv = TAKE(N * D);
+    rec->dh = TAKE(N * I);
+    rec->dh2 = TAKE(N * I);
+    rec->attn_scratch = TAKE(attn);
+#undef TAKE
+    return ML_OK;
+}
+
+void ml_vision_record_free(MlVisionRecord *rec) {
+    free(rec->memory);
+    free(rec->layers);
+    memset(rec, 0, sizeof *rec);
+}
+
+/* The F32 data of a weight view (training weights are always F32). */
+static float *wf(const MlTensor *t) { return (float *)t->data; }
+
+static void zero(float *x, size_t n) { memset(x, 0, n * sizeof *x); }
+
+void ml_vision_backward(const MlVision *vis, const MlVision *grad, MlVisionRecord *rec, const float *dfeatures) {
+    const MlVisionConfig *c = &vis->cfg;
+    const int64_t D = c->hidden, I = c->intermediate, N = vis->n_tokens, hd = D / c->n_heads;
+    const int64_t P = 3 * (int64_t)c->patch_size * c->patch_size;
+    const float eps = c->layer_norm_eps;
+    float *dx = rec->dx, *dxb = rec->dxb;
+    zero(dx, (size_t)(N * D));
+    memcpy(vis->select_full ? dx : dx + D, dfeatures, sizeof(float) * (size_t)(vis->n_out * D));
+    MlAttnDims dims = {.n_heads = c->n_heads, .n_kv_heads = c->n_heads, .head_dim = (int)hd, .causal = 0,
+                       .scale = 1.0f / sqrtf((float)hd), .kv_stride = D};
+    for (int l = vis->n_run - 1; l >= 0; l--) {
+        const MlVisionLayer *L = &vis->layers[l], *G = &grad->layers[l];
+        const MlVisionLayerRecord *R = &rec->layers[l];
+        /* x_out = x_mid + fc2(act(fc1(ln2(x_mid)))) */
+        zero(rec->dh, (size_t)(N * I));
+        ml_matmul_backward(rec->dh, wf(&G->fc2_w), wf(&G->fc2_b), dx, R->act, wf(&L->fc2_w), N, I, D);
+        zero(rec->dh2, (size_t)(N * I));
+        ml_activation_backward(rec->dh2, rec->dh, R->fc1, N * I, c->act);
+        zero(dxb, (size_t)(N * D));
+        ml_matmul_backward(dxb, wf(&G->fc1_w), wf(&G->fc1_b), rec->dh2, R->ln2, wf(&L->fc1_w), N, D, I);
+        ml_layernorm_backward(dx, wf(&G->ln2_w), wf(&G->ln2_b), dxb, R->x_mid, wf(&L->ln2_w), N, D, eps);
+        /* x_mid = x_in + out_proj(attn(q, k, v of ln1(x_in))) */
+        zero(dxb, (size_t)(N * D));
+        ml_matmul_backward(dxb, wf(&G->o_w), wf(&G->o_b), dx, R->att, wf(&L->o_w), N, D, D);
+        zero(rec->dq, (size_t)(N * D));
+        zero(rec->dk, (size_t)(N * D));
+        zero(rec->dv, (size_t)(N * D));
+        ml_attention_backward(rec->dq, rec->dk, rec->dv, dxb, R->q, R->k, R->v, N, &dims, rec->attn_scratch, 1);
+        zero(dxb, (size_t)(N * D));
+        ml_matmul_backward(dxb, wf(&G->q_w), wf(&G->q_b), rec->dq, R->ln1, wf(&L->q_w), N, D, D);
+        ml_matmul_backward(dxb, wf(&G->k_w), wf(&G->k_b), rec->dk, R->ln1, wf(&L->k_w), N, D, D);
+        ml_matmul_backward(dxb, wf(&G->v_w), wf(&G->v_b), rec->dv, R->ln1, wf(&L->v_w), N, D, D);
+        ml_layernorm_backward(dx, wf(&G->ln1_w), wf(&G->ln1_b), dxb, R->x_in, wf(&L->ln1_w), N, D, eps);
+    }
+    /* embeddings: x = pre_ln(patch_embed(patches) | class) + pos */
+    zero(dxb, (size_t)(N * D));
+    ml_layernorm_backward(dxb, wf(&grad->pre_ln_w), wf(&grad->pre_ln_b), dx, rec->emb, wf(&vis->pre_ln_w), N, D, eps);
+    float *dpos = wf(&grad->pos_emb), *dcls = wf(&grad->class_emb);
+    for (int64_t i = 0; i < N * D; i++) dpos[i] += dxb[i];
+    for (int64_t i = 0; i < D; i++) dcls[i] += dxb[i];
+    ml_patch_embed_backward(wf(&grad->patch_w), dxb + D, rec->patches, N - 1, P, D);
 }

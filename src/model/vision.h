@@ -73,4 +73,32 @@ void ml_vision_state_free(MlVisionState *st);
 int ml_vision_forward(const MlVision *vis, MlVisionState *st, float *features, const float *pixels,
                       const MlHooks *hooks, MlError *err);
 
+/* ---- training ----
+   The activations a backward needs, saved by the same forward when given a
+   record (NULL at inference).  One record holds one image. */
+typedef struct MlVisionLayerRecord {
+    float *x_in, *ln1, *q, *k, *v, *att, *x_mid, *ln2, *fc1, *act; /* (N, D) or (N, I) */
+} MlVisionLayerRecord;
+
+typedef struct MlVisionRecord {
+    float *patches;            /* (N-1, P) */
+    float *emb;                /* (N, D) embeddings before pre_layrnorm */
+    MlVisionLayerRecord *layers; /* [n_run] */
+    float *dx, *dxb, *dq, *dk, *dv, *dh, *dh2; /* backward scratch */
+    float *attn_scratch;
+    void *memory;
+} MlVisionRecord;
+
+int ml_vision_record_alloc(MlVisionRecord *rec, const MlVision *vis, MlError *err);
+void ml_vision_record_free(MlVisionRecord *rec);
+
+/* ml_vision_forward that also fills rec (when not NULL). */
+int ml_vision_forward_rec(const MlVision *vis, MlVisionState *st, float *features, const float *pixels,
+                          const MlHooks *hooks, MlVisionRecord *rec, MlError *err);
+
+/* Backward of the recorded forward: dfeatures (n_out, D) -> gradients added
+   (+=) into grad, a copy of vis whose tensors point at gradient memory (F32
+   weights only).  The kernel backwards in reverse order of the forward. */
+void ml_vision_backward(const MlVision *vis, const MlVision *grad, MlVisionRecord *rec, const float *dfeatures);
+
 #endif

@@ -1,0 +1,194 @@
+/* train/recipe.c: a whole organism from one JSON file (see recipe.h). */
+#include "train/recipe.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/file.h"
+#include "core/json.h"
+#include "model/init.h"
+#include "scene/corpus.h"
+#include "scene/world.h"
+#include "train/bpe.h"
+#include "train/data.h"
+#include "train/loop.h"
+#include "train/model.h"
+
+static int make_split(const char *dir, const MlWorld *w, const char *world_path, int64_t n, uint64_t seed,
+                      int threads, int progress, MlError *err) {
+    MlCorpusOptions co = {.out_dir = dir, .n = n, .seed = seed, .split = ML_SPLIT_TRAIN, .threads = threads,
+                          .world_source = world_path, .progress = progress};
+    MlCorpusSummary sum;
+    return ml_corpus_generate(w, &co, &sum, err);
+}
+
+static int make_tokenizer(const char *split, const char *out, int vocab, MlError *err) {
+    MlBpeWords *words;
+    int rc = ml_bpe_words_new(&words, err);
+    if (rc) return rc;
+    const char *keys[] = {"caption", "question", "answer"};
+    char path[2048];
+    const char *files[] = {"captions.jsonl", "qa.jsonl"};
+    for (int i = 0; i < 2 && !rc; i++) {
+        rc = ml_path_join(path, sizeof path, split, files[i], err);
+        if (!rc) rc = ml_bpe_words_add_file(words, path, keys, 3, err);
+    }
+    MlBpeVocab v = {0};
+    MlBpeOptions bo = ml_bpe_defaults();
+    bo.vocab_size = vocab;
+    if (!rc) rc = ml_bpe_train(words, &bo, &v, err);
+    if (!rc) rc = ml_bpe_vocab_write(&v, out, err);
+    ml_bpe_vocab_free(&v);
+    ml_bpe_words_free(words);
+    return rc;
+}
+
+static int model_config(const cJSON *m, MlLlavaConfig *c, const char *where, MlError *err) {
+    int rc = ml_init_preset("tiny", c, err);
+    if (rc) return rc;
+    long long v[12];
+    const char *k[] = {"image_size",  "patch_size",        "vision_hidden", "vision_layers",
+                       "vision_heads", "vision_intermediate", "text_hidden",  "text_layers",
+                       "text_heads",  "text_kv_heads",     "text_intermediate", "max_pos"};
+    const long long def[] = {64, 16, 96, 3, 4, 384, 128, 2, 4, 4, 344, 512};
+    for (int i = 0; i < 12; i++)
+        if ((rc = ml_json_int(m, k[i], def[i], 1, 1 << 16, &v[i], where, err))) return rc;
+    c->vision.image_size = (int)v[0];
+    c->vision.patch_size = (int)v[1];
+    c->vision.hidden = (int)v[2];
+    c->vision.n_layers = (int)v[3];
+    c->vision.n_heads = (int)v[4];
+    c->vision.intermediate = (int)v[5];
+    c->vision.projection_dim = (int)v[2];
+    c->text.hidden = (int)v[6];
+    c->text.n_layers = (int)v[7];
+    c->text.n_heads = (int)v[8];
+    c->text.n_kv_heads = (int)v[9];
+    c->text.intermediate = (int)v[10];
+    c->text.max_pos = (int)v[11];
+    if (c->vision.image_size % c->vision.patch_size || c->vision.hidden % c->vision.n_heads ||
+        c->text.hidden % c->text.n_heads || c->text.n_heads % c->text.n_kv_heads || (c->text.hidden / c->text.n_heads) % 2)
+        return ml_error_set(err, ML_ERR_ARG, "%s: model: sizes do not divide (patch into image, heads into widths)",
+                            where);
+    c->text.head_dim = c->text.hidden / c->text.n_heads;
+    /* the last vision layer's output feeds the projector, so every layer trains */
+    c->vision_feature_layer = -1;
+    return ML_OK;
+}
+
+static int stage_options(const cJSON *s, MlStageOptions *o, const char *where, MlError *err) {
+    long long stage, steps, batch, warmup, turns, log_every, save_every;
+    int rc = ml_json_int(s, "stage", -1, 0, 3, &stage, where, err);
+    if (rc) return rc;
+    *o = ml_stage_defaults((int)stage);
+    if ((rc = ml_json_int(s, "steps", o->steps, 1, 10000000, &steps, where, err)) ||
+        (rc = ml_json_int(s, "batch", o->batch, 1, 4096, &batch, where, err)) ||
+        (rc = ml_json_int(s, "warmup", o->warmup, 0, 10000000, &warmup, where, err)) ||
+        (rc = ml_json_int(s, "qa_turns", o->qa_turns, 0, 60, &turns, where, err)) ||
+        (rc = ml_json_int(s, "log_every", o->log_every, 1, 1000000, &log_every, where, err)) ||
+        (rc = ml_json_int(s, "save_every", 100, 0, 1000000, &save_every, where, err)) ||
+        (rc = ml_json_num(s, "lr", o->lr, 0, 1, &o->lr, where, err)) ||
+        (rc = ml_json_num(s, "min_ratio", o->min_ratio, 0, 1, &o->min_ratio, where, err)) ||
+        (rc = ml_json_num(s, "weight_decay", o->weight_decay, 0, 1, &o->weight_decay, where, err)) ||
+        (rc = ml_json_num(s, "clip", o->clip, 0, 1e9, &o->clip, where, err)) ||
+        (rc = ml_json_num(s, "caption_prob", o->caption_prob, 0, 1, &o->caption_prob, where, err)))
+        return rc;
+    o->steps = steps;
+    o->batch = batch;
+    o->warmup = warmup;
+    o->qa_turns = (int)turns;
+    o->log_every = (int)log_every;
+    o->save_every = (int)save_every;
+    return ML_OK;
+}
+
+static int copy_text(const char *from, const char *dir, const char *name, MlError *err) {
+    char path[2048], *data;
+    size_t len;
+    int rc = ml_file_read(from, &data, &len, err);
+    if (rc) return rc;
+    if (!(rc = ml_path_join(path, sizeof path, dir, name, err))) rc = ml_file_write(path, data, len, err);
+    free(data);
+    return rc;
+}
+
+int ml_train_recipe(const char *path, const MlRecipeOverrides *ov, MlError *err) {
+    cJSON *root;
+    int rc = ml_json_load(path, &root, err);
+    if (rc) return rc;
+    const char *work, *out, *world_path;
+    long long seed, n, max_images, vocab;
+    const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data");
+    const cJSON *tokj = cJSON_GetObjectItemCaseSensitive(root, "tokenizer");
+    const cJSON *stages = cJSON_GetObjectItemCaseSensitive(root, "stages");
+    MlLlavaConfig cfg;
+    MlWorld world;
+    MlTrainData d = {0};
+    char split[2048], tok[2048], dir[2048], prev[2048], log[2048], state[2048];
+    if ((rc = ml_json_str(root, "work", "build/organism", &work, path, err)) ||
+        (rc = ml_json_str(root, "out", "models/organism", &out, path, err)) ||
+        (rc = ml_json_str(root, "world", NULL, &world_path, path, err)) ||
+        (rc = ml_json_int(root, "seed", 1, 0, (1LL << 62), &seed, path, err)) ||
+        (rc = ml_json_int(data, "n", 20000, 1, ML_CORPUS_MAX_SCENES, &n, path, err)) ||
+        (rc = ml_json_int(data, "max_images", 0, 0, ML_CORPUS_MAX_SCENES, &max_images, path, err)) ||
+        (rc = ml_json_int(tokj, "vocab_size", 1000, ML_BPE_FIXED_PIECES + 1, 1 << 20, &vocab, path, err)) ||
+        (rc = model_config(cJSON_GetObjectItemCaseSensitive(root, "model"), &cfg, path, err)))
+        goto done;
+    if (!cJSON_IsArray(stages) || cJSON_GetArraySize(stages) < 1) {
+        rc = ml_error_set(err, ML_ERR_FORMAT, "%s: stages: a non-empty array is required", path);
+        goto done;
+    }
+    if (ov->out) out = ov->out;
+    if (ov->work) work = ov->work;
+    if (world_path) rc = ml_world_load(world_path, &world, err);
+    else ml_world_default(&world);
+    if (rc) goto done;
+    snprintf(split, sizeof split, "%s/train", work);
+    snprintf(tok, sizeof tok, "%s/tokenizer.json", work);
+    snprintf(log, sizeof log, "%s/train_log.jsonl", work);
+    char probe[2100];
+    snprintf(probe, sizeof probe, "%s/scenes.jsonl", split);
+    if ((rc = ml_mkdirs(work, err))) goto done;
+    if (!ml_file_exists(probe) &&
+        (rc = make_split(split, &world, world_path, n, (uint64_t)seed, ov->threads, ov->progress, err)))
+        goto done;
+    if (!ml_file_exists(tok) && (rc = make_tokenizer(split, tok, (int)vocab, err))) goto done;
+    snprintf(prev, sizeof prev, "%s/init", work);
+    if ((rc = ml_train_init_folder(prev, cfg, tok, (uint64_t)seed, err))) goto done;
+    if ((rc = ml_train_data_load(&d, split, max_images, err))) goto done;
+    remove(log);
+    int n_st = cJSON_GetArraySize(stages);
+    for (int i = 0; i < n_st; i++) {
+        MlStageOptions so;
+        if ((rc = stage_options(cJSON_GetArrayItem(stages, i), &so, path, err))) goto done;
+        if (i == n_st - 1) snprintf(dir, sizeof dir, "%s", out);
+        else snprintf(dir, sizeof dir, "%s/stage%d_%d", work, so.stage, i);
+        snprintf(state, sizeof state, "%s/state_%d.safetensors", work, i);
+        so.in_dir = prev;
+        so.out_dir = dir;
+        so.state_path = state;
+        so.log_path = log;
+        so.data = &d;
+        so.seed = (uint64_t)seed + (uint64_t)i;
+        so.threads = ov->threads;
+        so.progress = ov->progress;
+        MlStageResult res;
+        if ((rc = ml_train_stage(&so, &res, err))) goto done;
+        snprintf(prev, sizeof prev, "%s", dir);
+    }
+    if ((rc = copy_text(path, out, "recipe.json", err)) || (rc = copy_text(log, out, "train_log.jsonl", err)))
+        goto done;
+    {
+        MlStrBuf b = {0};
+        ml_world_to_json(&world, &b);
+        char wpath[2048];
+        if (!(rc = ml_path_join(wpath, sizeof wpath, out, "world.json", err)))
+            rc = ml_file_write(wpath, b.data, b.len, err);
+        free(b.data);
+    }
+done:
+    ml_train_data_free(&d);
+    cJSON_Delete(root);
+    return rc;
+}

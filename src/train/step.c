@@ -1,0 +1,224 @@
+/* train/step.c: one example forward and backward (see step.h). */
+#include "train/step.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/image.h"
+#include "kernels/matmul.h"
+#include "model/prompt.h"
+#include "train/loss.h"
+
+uint64_t ml_train_rand(uint64_t *s) {
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+int ml_train_worker_init(MlTrainWorker *w, const MlTrainModel *m, int64_t cap, MlError *err) {
+    memset(w, 0, sizeof *w);
+    const MlTextConfig *c = &m->dec.cfg;
+    if (cap > ML_DECODER_CHUNK) cap = ML_DECODER_CHUNK;
+    if (cap > c->max_pos) cap = c->max_pos;
+    w->cap = cap;
+    const size_t D = (size_t)c->hidden, V = (size_t)c->vocab, T = (size_t)cap, nimg = (size_t)m->vis.n_out,
+                 Dv = (size_t)m->vis.cfg.hidden, S = (size_t)m->vis.cfg.image_size;
+    int rc;
+    if ((rc = ml_vision_state_init(&w->vst, &m->vis, err)) || (rc = ml_vision_record_alloc(&w->vrec, &m->vis, err)) ||
+        (rc = ml_projector_record_alloc(&w->prec, &m->pj, (int64_t)nimg, err)) ||
+        (rc = ml_decoder_state_init(&w->dst, &m->dec, err)) ||
+        (rc = ml_decoder_record_alloc(&w->drec, &m->dec, cap, err)) ||
+        (rc = ml_kv_cache_init(&w->kv, &m->dec, NULL, cap, err)))
+        goto fail;
+    /* each worker is one thread: the kernels inside run single-threaded */
+    w->vst.n_threads = 1;
+    w->dst.n_threads = 1;
+    w->grad = calloc(m->block.n, sizeof(float));
+    w->pixels = malloc(sizeof(float) * 3 * S * S);
+    w->feats = malloc(sizeof(float) * nimg * Dv);
+    w->dfeat = malloc(sizeof(float) * nimg * Dv);
+    w->proj = malloc(sizeof(float) * nimg * D);
+    w->ptmp = malloc(sizeof(float) * nimg * D);
+    w->pvec = malloc(sizeof(float) * D);
+    w->dproj = malloc(sizeof(float) * nimg * D);
+    w->x = malloc(sizeof(float) * T * D);
+    w->dx = malloc(sizeof(float) * T * D);
+    w->logits = malloc(sizeof(float) * T * V);
+    w->dlogits = malloc(sizeof(float) * T * V);
+    w->losses = malloc(sizeof(float) * T);
+    w->ids = malloc(sizeof(int32_t) * T);
+    w->targets = malloc(sizeof(int32_t) * T);
+    if (!w->grad || !w->pixels || !w->feats || !w->dfeat || !w->proj || !w->ptmp || !w->pvec || !w->dproj || !w->x ||
+        !w->dx || !w->logits || !w->dlogits || !w->losses || !w->ids || !w->targets) {
+        rc = ml_error_set(err, ML_ERR_NOMEM, "training worker: out of memory");
+        goto fail;
+    }
+    if ((rc = ml_train_views_init(&w->g, m, w->grad, err))) goto fail;
+    return ML_OK;
+fail:
+    ml_train_worker_free(w);
+    return rc;
+}
+
+void ml_train_worker_free(MlTrainWorker *w) {
+    ml_vision_state_free(&w->vst);
+    ml_vision_record_free(&w->vrec);
+    ml_projector_record_free(&w->prec);
+    ml_decoder_state_free(&w->dst);
+    ml_decoder_record_free(&w->drec);
+    ml_kv_cache_free(&w->kv);
+    ml_train_views_free(&w->g);
+    void *bufs[] = {w->grad, w->pixels, w->feats, w->dfeat, w->proj, w->ptmp, w->pvec, w->dproj,
+                    w->x,    w->dx,     w->logits, w->dlogits, w->losses, w->ids, w->targets};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
+    memset(w, 0, sizeof *w);
+}
+
+/* Appends the tokens of text (no BOS); 0 when they do not fit. */
+static int append_text(MlTrainWorker *w, const MlTokenizer *tok, const char *text, int32_t target_mark,
+                       MlError *err) {
+    size_t n = 0;
+    if (w->T >= w->cap) return 0;
+    int rc = ml_tokenizer_encode(tok, text, strlen(text), w->ids + w->T, (size_t)(w->cap - w->T), &n, err);
+    if (rc) return 0;
+    for (size_t i = 0; i < n; i++) w->targets[w->T + (int64_t)i] = target_mark;
+    w->T += (int64_t)n;
+    return 1;
+}
+
+/* The answer tokens and </s> are targets: the position before each predicts it. */
+static int64_t append_answer(MlTrainWorker *w, const MlTrainModel *m, const char *answer, int64_t start,
+                             MlError *err) {
+    if (!append_text(w, m->tok, answer, 0, err) || w->T >= w->cap) return -1;
+    w->ids[w->T++] = m->dec.cfg.eos_id;
+    for (int64_t i = start; i < w->T; i++) w->targets[i - 1] = w->ids[i];
+    w->targets[w->T - 1] = ML_LOSS_IGNORE;
+    return w->T - start;
+}
+
+int64_t ml_train_example_build(MlTrainWorker *w, const MlTrainModel *m, const MlTrainData *d, int64_t image,
+                               const MlExampleOptions *o, uint64_t *rng, MlError *err) {
+    w->image = image;
+    w->T = 0;
+    /* the turns: an optional caption, then QA pairs without repeats, shuffled */
+    const MlTrainPair *turn[64];
+    int n_turns = 0;
+    int64_t nq = d->qa_count[image], qa0 = d->qa_first[image];
+    int want = o->qa_turns < nq ? o->qa_turns : (int)nq;
+    if (want > 60) want = 60;
+    int order[64];
+    for (int i = 0; i < nq && i < 64; i++) order[i] = i;
+    int pool = nq < 64 ? (int)nq : 64;
+    for (int i = 0; i < want; i++) {
+        int j = i + (int)(ml_train_rand(rng) % (uint64_t)(pool - i));
+        int t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+        turn[n_turns++] = &d->qa[qa0 + order[i]];
+    }
+    double u = (double)(ml_train_rand(rng) >> 11) * 0x1.0p-53;
+    if (d->cap_count[image] > 0 && u < o->caption_prob) {
+        int64_t c = d->cap_first[image] + (int64_t)(ml_train_rand(rng) % (uint64_t)d->cap_count[image]);
+        int at = (int)(ml_train_rand(rng) % (uint64_t)(n_turns + 1));
+        for (int i = n_turns; i > at; i--) turn[i] = turn[i - 1];
+        turn[at] = &d->cap[c];
+        n_turns++;
+    }
+    int64_t counted = 0;
+    for (int t = 0; t < n_turns; t++) {
+        int64_t start;
+        if (t == 0) {
+            int32_t *ids;
+            size_t n, image_end;
+            int rc = ml_prompt_build(m->tok, NULL, turn[t]->prompt, o->with_image, m->cfg.image_token_id,
+                                     (int)m->vis.n_out, &ids, &n, &image_end, err);
+            if (rc) return -1;
+            if ((int64_t)n + 8 > w->cap) {
+                free(ids);
+                return ml_error_set(err, ML_ERR_RANGE, "a prompt of %zu tokens does not fit %lld", n,
+                                    (long long)w->cap), -1;
+            }
+            memcpy(w->ids, ids, n * sizeof *ids);
+            for (size_t i = 0; i < n; i++) w->targets[i] = ML_LOSS_IGNORE;
+            w->T = (int64_t)n;
+            free(ids);
+        } else {
+            char buf[1024];
+            snprintf(buf, sizeof buf, "USER: %s ASSISTANT:", turn[t]->prompt);
+            int64_t keep = w->T;
+            if (!append_text(w, m->tok, buf, ML_LOSS_IGNORE, err)) {
+                w->T = keep;
+                break;
+            }
+        }
+        start = w->T;
+        int64_t keep = w->T;
+        int64_t k = append_answer(w, m, turn[t]->answer, start, err);
+        if (k < 0) {
+            /* does not fit: drop this turn and stop */
+            for (int64_t i = keep - 1; i < w->T && i >= 0; i++) w->targets[i] = ML_LOSS_IGNORE;
+            w->T = keep;
+            break;
+        }
+        counted += k;
+    }
+    if (w->T > 0) w->targets[w->T - 1] = ML_LOSS_IGNORE;
+    return counted;
+}
+
+int ml_train_pixels(const MlTrainModel *m, const MlTrainData *d, int64_t i, float *px, MlError *err) {
+    MlImage img = {.width = d->side, .height = d->side, .rgb = d->rgb + (size_t)i * d->side * d->side * 3};
+    return ml_image_preprocess(&img, &m->img, ML_ASPECT_RESIZE, px, err);
+}
+
+int ml_train_example_run(MlTrainWorker *w, const MlTrainModel *m, const MlTrainData *d, const MlTrainParts *parts,
+                         float dloss, MlError *err) {
+    const int64_t T = w->T, D = m->dec.cfg.hidden, V = m->dec.cfg.vocab, nimg = m->vis.n_out,
+                  Dv = m->vis.cfg.hidden;
+    const int32_t img_id = m->cfg.image_token_id;
+    int has_image = 0;
+    for (int64_t i = 0; i < T; i++) has_image |= w->ids[i] == img_id;
+    int rc;
+    if (has_image) {
+        if ((rc = ml_train_pixels(m, d, w->image, w->pixels, err)) ||
+            (rc = ml_vision_forward_rec(&m->vis, &w->vst, w->feats, w->pixels, NULL, &w->vrec, err)))
+            return rc;
+        ml_projector_forward_rec(&m->pj, w->proj, w->ptmp, w->pvec, w->feats, nimg, &w->vst.mm, &w->prec);
+    }
+    /* token embeddings, image rows replaced by the projector's output in order */
+    for (int64_t i = 0, r = 0; i < T; i++) {
+        if (w->ids[i] == img_id && has_image) memcpy(w->x + i * D, w->proj + (r++) * D, sizeof(float) * (size_t)D);
+        else ml_tensor_row_f32(w->x + i * D, &m->dec.embed, w->ids[i]);
+    }
+    w->kv.n = 0;
+    if ((rc = ml_decoder_forward_rec(&m->dec, &w->dst, &w->kv, w->x, T, NULL, w->logits, 1, &w->drec, err))) return rc;
+    int64_t n = ml_cross_entropy_forward(w->losses, w->logits, w->targets, T, V);
+    for (int64_t i = 0; i < T; i++) {
+        if (w->targets[i] < 0) continue;
+        w->loss_sum += w->losses[i];
+        const float *row = w->logits + i * V;
+        int64_t best = 0;
+        for (int64_t v = 1; v < V; v++)
+            if (row[v] > row[best]) best = v;
+        w->n_correct += best == w->targets[i];
+    }
+    w->n_counted += n;
+    memset(w->dlogits, 0, sizeof(float) * (size_t)(T * V));
+    ml_cross_entropy_backward(w->dlogits, w->logits, w->targets, dloss, T, V);
+    ml_decoder_backward(&m->dec, parts->text ? &w->g.dec : NULL, &w->drec, w->dx, w->dlogits);
+    for (int64_t i = 0, r = 0; i < T; i++)
+        if (w->ids[i] == img_id && has_image) {
+            memcpy(w->dproj + (r++) * D, w->dx + i * D, sizeof(float) * (size_t)D);
+            memset(w->dx + i * D, 0, sizeof(float) * (size_t)D);
+        }
+    if (parts->text) ml_embedding_backward((float *)w->g.dec.embed.data, w->dx, w->ids, T, D);
+    if (has_image && (parts->projector || parts->vision)) {
+        if (parts->vision) memset(w->dfeat, 0, sizeof(float) * (size_t)(nimg * Dv));
+        ml_projector_backward(&m->pj, parts->projector ? &w->g.pj : NULL, &w->prec, parts->vision ? w->dfeat : NULL,
+                              w->dproj, nimg);
+        if (parts->vision) ml_vision_backward(&m->vis, &w->g.vis, &w->vrec, w->dfeat);
+    }
+    return ML_OK;
+}

@@ -1,0 +1,76 @@
+/*
+** train/step.h: one training example through the engine's forward and the
+** backwards, on one thread (the loop runs one worker per thread, each with
+** its own activations and gradient buffer: the notes' "one thread per
+** example" for small GEMMs).
+**
+** An example is one image (or none, for text-only LM training) followed by
+** several conversation turns in llava-hf's template:
+**   <s>USER: <image>xN\n{q1} ASSISTANT: {a1}</s>USER: {q2} ASSISTANT: {a2}</s>...
+** The loss counts only answer tokens and their </s>.  The first turn is
+** exactly what `misalign generate` / `misalign eval` prefill for one question.
+**
+**     MlTrainWorker w;
+**     ml_train_worker_init(&w, &model, 512, &err);
+**     ml_train_example_build(&w, &model, &data, image, &opts, rng_state, &ex_err);
+**     ml_train_example_run(&w, &model, &data, &parts, dloss, &err);  // grads += into w.grad
+**     ml_train_worker_free(&w);
+*/
+#ifndef ML_TRAIN_STEP_H
+#define ML_TRAIN_STEP_H
+
+#include <stdint.h>
+
+#include "core/error.h"
+#include "train/data.h"
+#include "train/model.h"
+
+typedef struct MlExampleOptions {
+    int with_image;      /* 0: text only (stage 0) */
+    int qa_turns;        /* QA turns per example (at most the image's QA count) */
+    double caption_prob; /* chance of one caption turn */
+} MlExampleOptions;
+
+/* Which parts get gradients. */
+typedef struct MlTrainParts {
+    int vision, projector, text;
+} MlTrainParts;
+
+typedef struct MlTrainWorker {
+    int64_t cap;                      /* longest sequence */
+    MlVisionState vst;
+    MlVisionRecord vrec;
+    MlProjectorRecord prec;
+    MlDecoderState dst;
+    MlDecoderRecord drec;
+    MlKVCache kv;
+    MlTrainViews g;                   /* gradient views into grad */
+    float *grad;                      /* [block.n] */
+    float *pixels, *feats, *proj, *ptmp, *pvec, *dproj, *dfeat;
+    float *x, *logits, *dlogits, *dx, *losses;
+    int32_t *ids, *targets;
+    int64_t T, image;                 /* the built example */
+    double loss_sum;                  /* over this worker's examples since reset */
+    int64_t n_counted, n_correct;
+} MlTrainWorker;
+
+int ml_train_worker_init(MlTrainWorker *w, const MlTrainModel *m, int64_t cap, MlError *err);
+void ml_train_worker_free(MlTrainWorker *w);
+
+/* Tokenizes the example of `image` into w->ids / w->targets (random turns
+   drawn from *rng).  Returns the answer tokens that count. */
+int64_t ml_train_example_build(MlTrainWorker *w, const MlTrainModel *m, const MlTrainData *d, int64_t image,
+                               const MlExampleOptions *o, uint64_t *rng, MlError *err);
+
+/* Forward and backward of the built example; gradients of dloss * (sum of
+   its token losses) are added into w->grad for the parts named. */
+int ml_train_example_run(MlTrainWorker *w, const MlTrainModel *m, const MlTrainData *d, const MlTrainParts *parts,
+                         float dloss, MlError *err);
+
+/* Pixels of image i as the checkpoint's processor prepares them. */
+int ml_train_pixels(const MlTrainModel *m, const MlTrainData *d, int64_t i, float *px, MlError *err);
+
+/* splitmix64: the loop's deterministic random stream. */
+uint64_t ml_train_rand(uint64_t *s);
+
+#endif
