@@ -66,17 +66,19 @@ $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
+# Builds use every core; the tests themselves run one program at a time.
+JOBS ?= $(shell nproc)
 test: deps
-	$(MAKE) test-unit
-	$(MAKE) test-asan
-	$(MAKE) test-fuzz
+	$(MAKE) -j$(JOBS) test-unit
+	$(MAKE) -j$(JOBS) test-asan
+	$(MAKE) -j$(JOBS) test-fuzz
 
 test-unit: $(BIN) $(TESTS)
 	bash tests/run.sh $(BUILD)
 
 # The same tests under AddressSanitizer + UBSan, in their own build folder.
 test-asan:
-	$(MAKE) BUILD=build-asan SAN=1 all
+	$(MAKE) -j$(JOBS) BUILD=build-asan SAN=1 all
 	ASAN_OPTIONS=detect_leaks=1 bash tests/run.sh build-asan
 
 $(BUILD)/fuzz/%: fuzz/%.c $(LIB)
@@ -88,7 +90,7 @@ fuzz-build: $(FUZZERS)
 # Builds every fuzz target with clang + libFuzzer (binaries in build-fuzz/fuzz/).
 # Run one for long: build-fuzz/fuzz/fuzz_X -max_total_time=600 fuzz/corpus/X
 fuzz:
-	$(MAKE) CC=clang BUILD=build-fuzz SAN=fuzz fuzz-build
+	$(MAKE) -j$(JOBS) CC=clang BUILD=build-fuzz SAN=fuzz fuzz-build
 
 # Regression run: every fuzz target replays its seed corpus and fuzzes briefly.
 test-fuzz: fuzz

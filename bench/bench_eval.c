@@ -112,7 +112,7 @@ static int time_run(MlLvlm *m, const MlEvalSet *set, const Options *o, const Tim
     snprintf(images, sizeof images, "%s/images", WORK_DIR);
     eo.images = images;
     eo.method = &mc;
-    eo.prompt_suffix = " Please answer this question with one word."; /* one prompt for every method: only decoding differs */
+    eo.prompt_suffix = ""; /* one prompt for every method, POPE's question as written: only decoding differs */
     eo.max_tokens = o->max_tokens;
     eo.prefix_cache = t->prefix_cache;
     int rc = ml_runlog_open(&log, run_dir, run, err);

@@ -12,6 +12,15 @@
 const char ML_TRAIN_CAPTION_PROMPT[] =
     "Describe this image in detail. Include specific objects, their attributes, and relationships.";
 
+const char *const ML_TRAIN_FAMILY_NAMES[ML_TRAIN_FAMILY_N] = {"existence", "attribute", "relation", "count", "other"};
+
+static int family_of(const cJSON *f) {
+    if (cJSON_IsString(f))
+        for (int i = 0; i < ML_TRAIN_FAMILY_OTHER; i++)
+            if (!strcmp(f->valuestring, ML_TRAIN_FAMILY_NAMES[i])) return i;
+    return ML_TRAIN_FAMILY_OTHER;
+}
+
 /* Image index from a name like "train_000042.png"; -1 when it has none. */
 static int64_t image_index(const char *name) {
     const char *u = strrchr(name, '_');
@@ -59,6 +68,7 @@ static int load_pairs(const char *dir, const char *file, const char *key_q, cons
             if (idx < n_images) {
                 p[n].prompt = strdup(key_q ? q->valuestring : ML_TRAIN_CAPTION_PROMPT);
                 p[n].answer = strdup(a->valuestring);
+                p[n].family = family_of(cJSON_GetObjectItemCaseSensitive(o, "family"));
                 if (!p[n].prompt || !p[n].answer) {
                     free(p[n].prompt);
                     free(p[n].answer);
@@ -122,6 +132,7 @@ int ml_train_data_load(MlTrainData *d, const char *dir, int64_t max_images, MlEr
     if (!rc)
         rc = load_pairs(dir, "captions.jsonl", NULL, "caption", n, &d->cap, &d->n_cap, d->cap_first, d->cap_count,
                         err);
+    if (!rc) rc = ml_train_data_load_objects(d, dir, err);
     if (rc) ml_train_data_free(d);
     return rc;
 }
@@ -152,5 +163,10 @@ void ml_train_data_free(MlTrainData *d) {
     free(d->qa_count);
     free(d->cap_first);
     free(d->cap_count);
+    free(d->obj);
+    free(d->obj_first);
+    free(d->obj_count);
+    for (int a = 0; a < ML_TRAIN_ATTR_N; a++)
+        for (int i = 0; i < d->n_names[a]; i++) free(d->names[a][i]);
     memset(d, 0, sizeof *d);
 }

@@ -12,11 +12,13 @@
 #include "kernels/matmul.h"
 #include "train/checkpoint_io.h"
 #include "train/loss.h"
+#include "train/patch_head.h"
+#include "train/slots.h"
 
 MlStageOptions ml_stage_defaults(int stage) {
     MlStageOptions o = {.stage = stage, .steps = 100, .batch = 32, .warmup = 30, .lr = 2e-3, .min_ratio = 0.05,
                         .weight_decay = 0.05, .beta1 = 0.9, .beta2 = 0.98, .clip = 1.0, .seed = 1, .qa_turns = 6,
-                        .caption_prob = 0.3, .log_every = 10, .save_every = 0, .progress = 1};
+                        .caption_prob = 0.3, .log_every = 10, .save_every = 0, .progress = 1, .infonce = 1.0};
     if (stage == 3) o.lr = 5e-4;
     return o;
 }
@@ -24,17 +26,18 @@ MlStageOptions ml_stage_defaults(int stage) {
 /* Stage 1's training-only text encoder and heads, after the model tensors. */
 enum { CLIP_DIM = 64 };
 typedef struct ClipAux {
-    size_t img_proj, txt_emb, txt_proj, logit_scale; /* offsets in the block */
+    size_t img_proj, txt_emb, txt_proj, logit_scale, head; /* offsets in the block */
     size_t n;
 } ClipAux;
 
-static ClipAux clip_aux(size_t base, int64_t Dv, int64_t V) {
+static ClipAux clip_aux(size_t base, int64_t Dv, int64_t V, size_t head_n) {
     ClipAux a;
     a.img_proj = base;
     a.txt_emb = a.img_proj + (size_t)(CLIP_DIM * Dv);
     a.txt_proj = a.txt_emb + (size_t)(V * CLIP_DIM);
     a.logit_scale = a.txt_proj + CLIP_DIM * CLIP_DIM;
-    a.n = a.logit_scale + 1 - base;
+    a.head = a.logit_scale + 1;
+    a.n = a.head + head_n - base;
     return a;
 }
 
@@ -47,6 +50,8 @@ typedef struct Run {
     MlParamGroup *groups;
     int n_groups;
     ClipAux aux;
+    MlTrainSlots slots;
+    int has_slots;
 } Run;
 
 static uint64_t mix(uint64_t seed, uint64_t a, uint64_t b) {
@@ -128,6 +133,10 @@ static int clip_step(Run *r, const int64_t *images, const int64_t *caps, float *
     MlError *werr = calloc((size_t)r->nw, sizeof(MlError));
     if (!rc && (!wrc || !werr)) rc = ml_error_set(err, ML_ERR_NOMEM, "out of memory");
     if (rc) goto done;
+    const float w_nce = (float)r->o->infonce, w_head = (float)r->o->patch_head;
+    float *P = r->m.block.params;
+    *loss_out = 0.0f;
+    if (w_nce <= 0.0f) goto pass2;
     /* pass 1: features of every image and caption */
 #pragma omp parallel num_threads(r->nw)
     {
@@ -152,12 +161,11 @@ static int clip_step(Run *r, const int64_t *images, const int64_t *caps, float *
             rc = wrc[k];
             goto done;
         }
-    float *P = r->m.block.params;
     /* CLIP clamps the temperature at 100 */
     if (P[r->aux.logit_scale] > logf(100.0f)) P[r->aux.logit_scale] = logf(100.0f);
-    *loss_out = ml_infonce_forward(&acts, img, txt, P[r->aux.logit_scale]);
+    *loss_out = w_nce * ml_infonce_forward(&acts, img, txt, P[r->aux.logit_scale]);
     MlTrainWorker *w0 = &r->w[0];
-    ml_infonce_backward(dimg, dtxt, &w0->grad[r->aux.logit_scale], &acts, 1.0f);
+    ml_infonce_backward(dimg, dtxt, &w0->grad[r->aux.logit_scale], &acts, w_nce);
     /* the small heads, serially into worker 0's gradients */
     float *gWi = w0->grad + r->aux.img_proj, *gWt = w0->grad + r->aux.txt_proj, *gE = w0->grad + r->aux.txt_emb;
     const float *Wt = P + r->aux.txt_proj;
@@ -173,7 +181,9 @@ static int clip_step(Run *r, const int64_t *images, const int64_t *caps, float *
             for (int64_t t = 0; t < nids[e]; t++) gE[(size_t)ids[e * 256 + t] * CLIP_DIM + j] += d / (float)n;
         }
     }
-    /* pass 2: the vision backward of each image, its forward recorded again */
+pass2:
+    /* pass 2: the vision backward of each image, its forward recorded again
+       (with the per-patch head's loss and gradient when it is on) */
 #pragma omp parallel num_threads(r->nw)
     {
         int k = omp_get_thread_num();
@@ -187,8 +197,16 @@ static int clip_step(Run *r, const int64_t *images, const int64_t *caps, float *
             if (wrc[k]) break;
             for (int64_t j = 0; j < Dv; j++) {
                 float d = 0.0f;
-                for (int i = 0; i < CLIP_DIM; i++) d += Wi[i * Dv + j] * dimg[e * CLIP_DIM + i];
+                if (w_nce > 0.0f)
+                    for (int i = 0; i < CLIP_DIM; i++) d += Wi[i * Dv + j] * dimg[e * CLIP_DIM + i];
                 for (int64_t t = 0; t < n_out; t++) w->dfeat[t * Dv + j] = d / (float)n_out;
+            }
+            if (w_head > 0.0f) {
+                ml_train_slot_labels(r->o->data, images[e], r->slots.grid, w->slot_lab);
+                w->aux_sum += ml_patch_head_run(P + r->aux.head, w->grad + r->aux.head, w->feats, n_out, Dv,
+                                                r->slots.n_names, ML_TRAIN_ATTR_N, w->slot_lab, w_head / (float)B,
+                                                w->dfeat, &w->n_correct);
+                w->aux_n++;
             }
             ml_vision_backward(&r->m.vis, &w->g.vis, &w->vrec, w->dfeat);
         }
@@ -218,8 +236,12 @@ done:
 
 static int ce_step(Run *r, int64_t step, const int64_t *images, int64_t *counted, int64_t *tokens, MlError *err) {
     const MlStageOptions *o = r->o;
-    MlExampleOptions ex = {.with_image = o->stage != 0, .qa_turns = o->qa_turns, .caption_prob = o->caption_prob};
-    if (o->stage == 2) ex = (MlExampleOptions){.with_image = 1, .qa_turns = 0, .caption_prob = 1.0};
+    MlExampleOptions ex = {.with_image = o->stage != 0, .qa_turns = o->qa_turns, .caption_prob = o->caption_prob,
+                           .slot_prob = o->stage == 0 || o->stage == 3 ? o->slot_prob : 0.0};
+    if (o->stage == 2 && !o->image_qa) ex = (MlExampleOptions){.with_image = 1, .qa_turns = 0, .caption_prob = 1.0};
+    ex.grid = r->m.vis.grid;
+    const double at = (double)step / (double)o->steps;
+    ex.empty_keep = at >= o->empty_to ? 1.0 : at < o->empty_from ? 0.0 : (at - o->empty_from) / (o->empty_to - o->empty_from);
     int *wrc = calloc((size_t)r->nw, sizeof(int));
     MlError *werr = calloc((size_t)r->nw, sizeof(MlError));
     int64_t *wcount = calloc((size_t)r->nw, sizeof(int64_t)), *wtok = calloc((size_t)r->nw, sizeof(int64_t));
@@ -279,17 +301,32 @@ int ml_train_stage(const MlStageOptions *o, MlStageResult *res, MlError *err) {
         return ml_error_set(err, ML_ERR_ARG, "stage %d: needs steps, batch, data, in and out folders", o->stage);
     Run r = {.o = o};
     r.parts = (MlTrainParts){.vision = o->stage == 1 || o->stage == 3, .projector = o->stage >= 2,
-                             .text = o->stage == 0 || o->stage == 3};
+                             .text = o->stage == 0 || o->stage == 3,
+                             .regress = o->stage >= 2 ? (float)o->regress : 0.0f};
+    const int need_slots = ((o->stage == 0 || o->stage == 3) && o->slot_prob > 0) ||
+                           (o->stage >= 2 && o->regress > 0) || (o->stage == 1 && o->patch_head > 0);
     int rc;
-    size_t n_aux = 0;
+    size_t n_aux = 0, head_n = 0;
     if (o->stage == 1) {
         if ((rc = ml_train_model_open(&r.m, o->in_dir, 0, err))) return rc;
-        n_aux = clip_aux(0, r.m.vis.cfg.hidden, r.m.dec.cfg.vocab).n;
+        if (o->patch_head > 0 && !(head_n = ml_patch_head_size(r.m.vis.cfg.hidden, o->data->n_names, ML_TRAIN_ATTR_N))) {
+            ml_train_model_close(&r.m);
+            return ml_error_set(err, ML_ERR_RANGE, "stage 1: too many attribute values for the patch head");
+        }
+        n_aux = clip_aux(0, r.m.vis.cfg.hidden, r.m.dec.cfg.vocab, head_n).n;
         ml_train_model_close(&r.m);
     }
     if ((rc = ml_train_model_open(&r.m, o->in_dir, n_aux, err))) return rc;
+    if (need_slots) {
+        if ((rc = ml_train_slots_init(&r.slots, &r.m, o->data, err))) {
+            ml_train_model_close(&r.m);
+            return rc;
+        }
+        r.has_slots = 1;
+        r.parts.slots = &r.slots;
+    }
     if (o->stage == 1) {
-        r.aux = clip_aux(r.m.n_model, r.m.vis.cfg.hidden, r.m.dec.cfg.vocab);
+        r.aux = clip_aux(r.m.n_model, r.m.vis.cfg.hidden, r.m.dec.cfg.vocab, head_n);
         uint64_t s = o->seed ^ 0xc11f;
         float *P = r.m.block.params;
         for (size_t i = r.aux.img_proj; i < r.aux.logit_scale; i++) {
@@ -297,8 +334,13 @@ int ml_train_stage(const MlStageOptions *o, MlStageResult *res, MlError *err) {
             P[i] = (float)(0.02 * sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
         }
         P[r.aux.logit_scale] = logf(1.0f / 0.07f); /* CLIP's initial temperature */
+        for (size_t i = r.aux.head; i < r.aux.head + head_n; i++) {
+            double u1 = ((ml_train_rand(&s) >> 11) + 1) * 0x1.0p-53, u2 = (ml_train_rand(&s) >> 11) * 0x1.0p-53;
+            P[i] = (float)(0.02 * sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+        }
     }
-    if (o->stage == 1 && o->data->n_cap == 0) {
+    if (o->stage == 1 && o->data->n_cap == 0 && o->infonce > 0) {
+        if (r.has_slots) ml_train_slots_free(&r.slots);
         ml_train_model_close(&r.m);
         return ml_error_set(err, ML_ERR_ARG, "stage 1 needs captions");
     }
@@ -333,8 +375,9 @@ int ml_train_stage(const MlStageOptions *o, MlStageResult *res, MlError *err) {
         ml_progress_start(&prog, label, o->steps);
         if (step0) ml_progress_resume(&prog, step0);
     }
-    double t0 = ml_time_now(), win_loss = 0.0;
-    int64_t win_n = 0, win_correct = 0, win_steps = 0, first_logged = 0;
+    double t0 = ml_time_now(), win_loss = 0.0, win_aux = 0.0;
+    int64_t win_aux_n = 0, win_fam_n[ML_TRAIN_FAMILY_N] = {0}, win_fam_right[ML_TRAIN_FAMILY_N] = {0};
+    int64_t win_n = 0, win_correct = 0, win_steps = 0, first_logged = 0, win_head_n = 0;
     for (int64_t step = step0; step < o->steps; step++) {
         for (int64_t e = 0; e < o->batch; e++) {
             images[e] = (int64_t)(mix(o->seed, (uint64_t)step + 1, 0x1a6e + (uint64_t)e) % (uint64_t)o->data->n_images);
@@ -347,25 +390,44 @@ int ml_train_stage(const MlStageOptions *o, MlStageResult *res, MlError *err) {
         int64_t counted = 0, tokens = 0;
         if (o->stage == 1) {
             /* images without a caption are rare; take the next one that has one */
-            for (int64_t e = 0; e < o->batch; e++)
+            for (int64_t e = 0; e < o->batch && o->infonce > 0; e++)
                 while (!o->data->cap_count[images[e]]) images[e] = (images[e] + 1) % o->data->n_images;
             for (int64_t e = 0; e < o->batch; e++) caps[e] = o->data->cap_first[images[e]];
             float l;
+            for (int k = 0; k < r.nw; k++) r.w[k].aux_sum = 0, r.w[k].aux_n = 0, r.w[k].n_correct = 0;
             if ((rc = clip_step(&r, images, caps, &l, err))) goto done;
             reduce_grads(&r, 1.0);
-            step_loss = l;
+            double hs = 0.0;
+            int64_t hn = 0;
+            for (int k = 0; k < r.nw; k++) {
+                hs += r.w[k].aux_sum;
+                hn += r.w[k].aux_n;
+                win_correct += r.w[k].n_correct;
+                win_head_n += ML_TRAIN_ATTR_N * r.m.vis.n_out * r.w[k].aux_n;
+            }
+            step_loss = l + (hn ? o->patch_head * hs / (double)hn : 0.0);
+            win_aux += hs;
+            win_aux_n += hn;
             counted = 1;
             tokens = o->batch * r.m.vis.n_tokens;
-            win_loss += l;
+            win_loss += step_loss;
             win_n += 1;
         } else {
-            for (int k = 0; k < r.nw; k++) r.w[k].loss_sum = 0, r.w[k].n_counted = 0, r.w[k].n_correct = 0;
+            for (int k = 0; k < r.nw; k++)
+                r.w[k].loss_sum = 0, r.w[k].n_counted = 0, r.w[k].n_correct = 0, r.w[k].aux_sum = 0, r.w[k].aux_n = 0;
             if ((rc = ce_step(&r, step, images, &counted, &tokens, err))) goto done;
             reduce_grads(&r, counted > 0 ? 1.0 / (double)counted : 0.0);
             double ls = 0.0;
             for (int k = 0; k < r.nw; k++) {
                 ls += r.w[k].loss_sum;
                 win_correct += r.w[k].n_correct;
+                win_aux += r.w[k].aux_sum;
+                win_aux_n += r.w[k].aux_n;
+                for (int f = 0; f < ML_TRAIN_FAMILY_N; f++) {
+                    win_fam_n[f] += r.w[k].fam_n[f];
+                    win_fam_right[f] += r.w[k].fam_right[f];
+                    r.w[k].fam_n[f] = r.w[k].fam_right[f] = 0;
+                }
             }
             step_loss = counted ? ls / (double)counted : 0.0;
             win_loss += ls;
@@ -382,17 +444,33 @@ int ml_train_stage(const MlStageOptions *o, MlStageResult *res, MlError *err) {
         double el = ml_time_now() - t0;
         if (log_now) {
             double mean = win_n ? win_loss / (double)win_n : 0.0;
-            double acc = o->stage == 1 || !win_n ? 0.0 : (double)win_correct / (double)win_n;
-            char line[320];
+            double acc = o->stage == 1 ? (win_head_n ? (double)win_correct / (double)win_head_n : 0.0)
+                         : !win_n    ? 0.0
+                                     : (double)win_correct / (double)win_n;
+            double aux = win_aux_n ? win_aux / (double)win_aux_n : 0.0;
+            /* the early signal: first answer token right, per QA family, on the batches as drawn */
+            char fam[200];
+            int at = snprintf(fam, sizeof fam, "{");
+            for (int f = 0; f < ML_TRAIN_FAMILY_N && at < (int)sizeof fam; f++) {
+                at += snprintf(fam + at, sizeof fam - (size_t)at, "%s\"%s\":%.3f", f ? "," : "",
+                               ML_TRAIN_FAMILY_NAMES[f],
+                               win_fam_n[f] ? (double)win_fam_right[f] / (double)win_fam_n[f] : 0.0);
+                win_fam_n[f] = win_fam_right[f] = 0;
+            }
+            if (at < (int)sizeof fam) snprintf(fam + at, sizeof fam - (size_t)at, "}");
+            char line[640];
             snprintf(line, sizeof line,
-                     "{\"stage\":%d,\"step\":%lld,\"loss\":%.5f,\"answer_token_accuracy\":%.4f,\"lr\":%.3g,"
-                     "\"grad_norm\":%.4g,\"tokens_per_s\":%.0f,\"seconds\":%.1f}\n",
-                     o->stage, (long long)(step + 1), mean, acc, lr, norm, res->tokens / (el > 0 ? el : 1), el);
+                     "{\"stage\":%d,\"step\":%lld,\"loss\":%.5f,\"%s\":%.4f,\"%s\":%.5f,\"family_accuracy\":%s,"
+                     "\"lr\":%.3g,\"grad_norm\":%.4g,\"tokens_per_s\":%.0f,\"seconds\":%.1f}\n",
+                     o->stage, (long long)(step + 1), mean, o->stage == 1 ? "patch_accuracy" : "answer_token_accuracy",
+                     acc, o->stage == 1 ? "patch_loss" : "regress_loss", aux, fam, lr, norm,
+                     res->tokens / (el > 0 ? el : 1), el);
             append_log(o->log_path, line);
             res->last_loss = mean;
             res->last_accuracy = acc;
-            win_loss = 0.0;
-            win_n = win_correct = win_steps = 0;
+            res->last_aux = aux;
+            win_loss = win_aux = 0.0;
+            win_n = win_correct = win_steps = win_aux_n = win_head_n = 0;
         }
         if (o->progress) {
             snprintf(prog.extra, sizeof prog.extra, "loss %.4f lr %.2g %.0f tok/s", step_loss, lr,
@@ -419,6 +497,7 @@ done:
     free(r.groups);
     free(images);
     free(caps);
+    if (r.has_slots) ml_train_slots_free(&r.slots);
     ml_train_model_close(&r.m);
     return rc;
 }

@@ -45,12 +45,22 @@ typedef struct MlStageOptions {
     int qa_turns;              /* stages 0, 3 */
     double caption_prob;       /* stages 0, 3 */
     int log_every, save_every; /* steps */
+    /* the plateau breakers (train/slots.h, train/patch_head.h); 0 = off */
+    double slot_prob;          /* stages 0, 3: chance an example's image tokens are its scene's slots */
+    double empty_from, empty_to; /* text scenes keep no empty slots until this fraction of the steps,
+                                  then a linearly growing share, all from empty_to on (default 0, 0) */
+    double regress;            /* stages 2, 3: weight of projector-onto-slots regression */
+    double infonce;            /* stage 1: weight of InfoNCE (default 1) */
+    double patch_head;         /* stage 1: weight of the per-patch category/colour head */
+    int image_qa;              /* stage 2: QA turns (qa_turns, caption_prob) instead of one caption */
     int progress;              /* progress line on stderr */
 } MlStageOptions;
 
 typedef struct MlStageResult {
     double first_loss, last_loss; /* means over the first and the last log_every steps */
-    double last_accuracy;         /* answer-token argmax accuracy over the last log_every steps */
+    double last_accuracy;         /* answer-token argmax accuracy over the last log_every steps
+                                     (stage 1 with a patch head: its per-patch accuracy) */
+    double last_aux;              /* regression or patch-head loss over the last log_every steps */
     double seconds, tokens_per_s;
     int64_t tokens;               /* tokens run forward and backward */
 } MlStageResult;

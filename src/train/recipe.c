@@ -78,7 +78,7 @@ static int model_config(const cJSON *m, MlLlavaConfig *c, const char *where, MlE
 }
 
 static int stage_options(const cJSON *s, MlStageOptions *o, const char *where, MlError *err) {
-    long long stage, steps, batch, warmup, turns, log_every, save_every;
+    long long stage, steps, batch, warmup, turns, log_every, save_every, image_qa;
     int rc = ml_json_int(s, "stage", -1, 0, 3, &stage, where, err);
     if (rc) return rc;
     *o = ml_stage_defaults((int)stage);
@@ -92,8 +92,16 @@ static int stage_options(const cJSON *s, MlStageOptions *o, const char *where, M
         (rc = ml_json_num(s, "min_ratio", o->min_ratio, 0, 1, &o->min_ratio, where, err)) ||
         (rc = ml_json_num(s, "weight_decay", o->weight_decay, 0, 1, &o->weight_decay, where, err)) ||
         (rc = ml_json_num(s, "clip", o->clip, 0, 1e9, &o->clip, where, err)) ||
-        (rc = ml_json_num(s, "caption_prob", o->caption_prob, 0, 1, &o->caption_prob, where, err)))
+        (rc = ml_json_num(s, "caption_prob", o->caption_prob, 0, 1, &o->caption_prob, where, err)) ||
+        (rc = ml_json_num(s, "slot_prob", o->slot_prob, 0, 1, &o->slot_prob, where, err)) ||
+        (rc = ml_json_num(s, "empty_from", o->empty_from, 0, 1, &o->empty_from, where, err)) ||
+        (rc = ml_json_num(s, "empty_to", o->empty_to, 0, 1, &o->empty_to, where, err)) ||
+        (rc = ml_json_num(s, "regress", o->regress, 0, 1e6, &o->regress, where, err)) ||
+        (rc = ml_json_num(s, "infonce", o->infonce, 0, 1e6, &o->infonce, where, err)) ||
+        (rc = ml_json_num(s, "patch_head", o->patch_head, 0, 1e6, &o->patch_head, where, err)) ||
+        (rc = ml_json_int(s, "image_qa", o->image_qa, 0, 1, &image_qa, where, err)))
         return rc;
+    o->image_qa = (int)image_qa;
     o->steps = steps;
     o->batch = batch;
     o->warmup = warmup;

@@ -48,10 +48,13 @@ int ml_train_worker_init(MlTrainWorker *w, const MlTrainModel *m, int64_t cap, M
     w->logits = malloc(sizeof(float) * T * V);
     w->dlogits = malloc(sizeof(float) * T * V);
     w->losses = malloc(sizeof(float) * T);
+    w->target = malloc(sizeof(float) * nimg * D);
+    w->slot_lab = malloc(sizeof(int) * nimg * ML_TRAIN_ATTR_N);
+    w->slot_keep = malloc(sizeof(int) * nimg);
     w->ids = malloc(sizeof(int32_t) * T);
     w->targets = malloc(sizeof(int32_t) * T);
     if (!w->grad || !w->pixels || !w->feats || !w->dfeat || !w->proj || !w->ptmp || !w->pvec || !w->dproj || !w->x ||
-        !w->dx || !w->logits || !w->dlogits || !w->losses || !w->ids || !w->targets) {
+        !w->dx || !w->logits || !w->dlogits || !w->losses || !w->ids || !w->targets || !w->target || !w->slot_lab || !w->slot_keep) {
         rc = ml_error_set(err, ML_ERR_NOMEM, "training worker: out of memory");
         goto fail;
     }
@@ -71,7 +74,7 @@ void ml_train_worker_free(MlTrainWorker *w) {
     ml_kv_cache_free(&w->kv);
     ml_train_views_free(&w->g);
     void *bufs[] = {w->grad, w->pixels, w->feats, w->dfeat, w->proj, w->ptmp, w->pvec, w->dproj,
-                    w->x,    w->dx,     w->logits, w->dlogits, w->losses, w->ids, w->targets};
+                    w->x,    w->dx,     w->logits, w->dlogits, w->losses, w->ids, w->targets, w->target, w->slot_lab, w->slot_keep};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
     memset(w, 0, sizeof *w);
 }
@@ -102,6 +105,24 @@ int64_t ml_train_example_build(MlTrainWorker *w, const MlTrainModel *m, const Ml
                                const MlExampleOptions *o, uint64_t *rng, MlError *err) {
     w->image = image;
     w->T = 0;
+    w->use_slots = 0;
+    int with_image = o->with_image;
+    if (o->slot_prob > 0) {
+        double us = (double)(ml_train_rand(rng) >> 11) * 0x1.0p-53;
+        if (us < o->slot_prob) w->use_slots = with_image = 1;
+    }
+    w->n_keep = (int)m->vis.n_out;
+    for (int p = 0; p < w->n_keep; p++) w->slot_keep[p] = p;
+    if (w->use_slots && o->empty_keep < 1.0 && o->grid * o->grid == m->vis.n_out) {
+        /* a compact text scene: occupied slots always, empty ones by chance, original order */
+        ml_train_slot_labels(d, image, o->grid, w->slot_lab);
+        w->n_keep = 0;
+        for (int p = 0; p < m->vis.n_out; p++) {
+            double uk = (double)(ml_train_rand(rng) >> 11) * 0x1.0p-53;
+            if (w->slot_lab[p * ML_TRAIN_ATTR_N] >= 0 || uk < o->empty_keep) w->slot_keep[w->n_keep++] = p;
+        }
+        if (!w->n_keep) w->n_keep = 1; /* slot 0 */
+    }
     /* the turns: an optional caption, then QA pairs without repeats, shuffled */
     const MlTrainPair *turn[64];
     int n_turns = 0;
@@ -127,13 +148,14 @@ int64_t ml_train_example_build(MlTrainWorker *w, const MlTrainModel *m, const Ml
         n_turns++;
     }
     int64_t counted = 0;
+    w->n_turns = 0;
     for (int t = 0; t < n_turns; t++) {
         int64_t start;
         if (t == 0) {
             int32_t *ids;
             size_t n, image_end;
-            int rc = ml_prompt_build(m->tok, NULL, turn[t]->prompt, o->with_image, m->cfg.image_token_id,
-                                     (int)m->vis.n_out, &ids, &n, &image_end, err);
+            int rc = ml_prompt_build(m->tok, NULL, turn[t]->prompt, with_image, m->cfg.image_token_id,
+                                     w->n_keep, &ids, &n, &image_end, err);
             if (rc) return -1;
             if ((int64_t)n + 8 > w->cap) {
                 free(ids);
@@ -163,6 +185,8 @@ int64_t ml_train_example_build(MlTrainWorker *w, const MlTrainModel *m, const Ml
             break;
         }
         counted += k;
+        w->turn_family[w->n_turns] = turn[t]->family;
+        w->turn_pos[w->n_turns++] = start - 1;
     }
     if (w->T > 0) w->targets[w->T - 1] = ML_LOSS_IGNORE;
     return counted;
@@ -173,6 +197,19 @@ int ml_train_pixels(const MlTrainModel *m, const MlTrainData *d, int64_t i, floa
     return ml_image_preprocess(&img, &m->img, ML_ASPECT_RESIZE, px, err);
 }
 
+/* The regression term: w->target holds the slots; adds its gradient into dproj. */
+static void regress_backward(MlTrainWorker *w, const MlTrainParts *parts, int64_t nimg, int64_t D, float dloss) {
+    double sum = 0.0;
+    const float g = dloss * parts->regress * 2.0f / (float)D;
+    for (int64_t i = 0; i < nimg * D; i++) {
+        float diff = w->proj[i] - w->target[i];
+        sum += (double)diff * diff;
+        w->dproj[i] += g * diff;
+    }
+    w->aux_sum += sum / (double)(nimg * D);
+    w->aux_n++;
+}
+
 int ml_train_example_run(MlTrainWorker *w, const MlTrainModel *m, const MlTrainData *d, const MlTrainParts *parts,
                          float dloss, MlError *err) {
     const int64_t T = w->T, D = m->dec.cfg.hidden, V = m->dec.cfg.vocab, nimg = m->vis.n_out,
@@ -180,16 +217,24 @@ int ml_train_example_run(MlTrainWorker *w, const MlTrainModel *m, const MlTrainD
     const int32_t img_id = m->cfg.image_token_id;
     int has_image = 0;
     for (int64_t i = 0; i < T; i++) has_image |= w->ids[i] == img_id;
+    const int slots = has_image && w->use_slots, regress = has_image && !slots && parts->regress > 0;
+    if ((slots || regress) && !parts->slots)
+        return ml_error_set(err, ML_ERR_ARG, "training example: slots or regression need the slot tables");
+    if (slots || regress) ml_train_slot_labels(d, w->image, parts->slots->grid, w->slot_lab);
     int rc;
-    if (has_image) {
+    if (slots) {
+        ml_train_slot_embed(parts->slots, m, w->slot_lab, w->proj);
+    } else if (has_image) {
         if ((rc = ml_train_pixels(m, d, w->image, w->pixels, err)) ||
             (rc = ml_vision_forward_rec(&m->vis, &w->vst, w->feats, w->pixels, NULL, &w->vrec, err)))
             return rc;
         ml_projector_forward_rec(&m->pj, w->proj, w->ptmp, w->pvec, w->feats, nimg, &w->vst.mm, &w->prec);
+        if (regress) ml_train_slot_embed(parts->slots, m, w->slot_lab, w->target);
     }
-    /* token embeddings, image rows replaced by the projector's output in order */
+    /* token embeddings, image rows replaced by the projector's output (or the slots kept) in order */
     for (int64_t i = 0, r = 0; i < T; i++) {
-        if (w->ids[i] == img_id && has_image) memcpy(w->x + i * D, w->proj + (r++) * D, sizeof(float) * (size_t)D);
+        if (w->ids[i] == img_id && has_image)
+            memcpy(w->x + i * D, w->proj + (int64_t)w->slot_keep[r++] * D, sizeof(float) * (size_t)D);
         else ml_tensor_row_f32(w->x + i * D, &m->dec.embed, w->ids[i]);
     }
     w->kv.n = 0;
@@ -205,15 +250,33 @@ int ml_train_example_run(MlTrainWorker *w, const MlTrainModel *m, const MlTrainD
         w->n_correct += best == w->targets[i];
     }
     w->n_counted += n;
+    for (int t = 0; t < w->n_turns; t++) {
+        const int64_t i = w->turn_pos[t];
+        if (i < 0 || i >= T || w->targets[i] < 0) continue;
+        const float *row = w->logits + i * V;
+        int64_t best = 0;
+        for (int64_t v = 1; v < V; v++)
+            if (row[v] > row[best]) best = v;
+        w->fam_n[w->turn_family[t]]++;
+        w->fam_right[w->turn_family[t]] += best == w->targets[i];
+    }
     memset(w->dlogits, 0, sizeof(float) * (size_t)(T * V));
     ml_cross_entropy_backward(w->dlogits, w->logits, w->targets, dloss, T, V);
     ml_decoder_backward(&m->dec, parts->text ? &w->g.dec : NULL, &w->drec, w->dx, w->dlogits);
+    if (has_image) memset(w->dproj, 0, sizeof(float) * (size_t)(nimg * D));
     for (int64_t i = 0, r = 0; i < T; i++)
         if (w->ids[i] == img_id && has_image) {
-            memcpy(w->dproj + (r++) * D, w->dx + i * D, sizeof(float) * (size_t)D);
+            memcpy(w->dproj + (int64_t)w->slot_keep[r++] * D, w->dx + i * D, sizeof(float) * (size_t)D);
             memset(w->dx + i * D, 0, sizeof(float) * (size_t)D);
         }
     if (parts->text) ml_embedding_backward((float *)w->g.dec.embed.data, w->dx, w->ids, T, D);
+    if (slots) {
+        /* a text scene: the slot rows are embeddings, so their gradient goes to the table */
+        if (parts->text)
+            ml_train_slot_embed_backward(parts->slots, (float *)w->g.dec.embed.data, w->slot_lab, w->dproj);
+        return ML_OK;
+    }
+    if (regress) regress_backward(w, parts, nimg, D, dloss);
     if (has_image && (parts->projector || parts->vision)) {
         if (parts->vision) memset(w->dfeat, 0, sizeof(float) * (size_t)(nimg * Dv));
         ml_projector_backward(&m->pj, parts->projector ? &w->g.pj : NULL, &w->prec, parts->vision ? w->dfeat : NULL,

@@ -24,16 +24,25 @@
 #include "core/error.h"
 #include "train/data.h"
 #include "train/model.h"
+#include "train/slots.h"
 
 typedef struct MlExampleOptions {
     int with_image;      /* 0: text only (stage 0) */
     int qa_turns;        /* QA turns per example (at most the image's QA count) */
     double caption_prob; /* chance of one caption turn */
+    double slot_prob;    /* chance the image tokens are the scene's slots (train/slots.h) instead of the
+                            image: a "text scene" (the image tokens are then present even in stage 0) */
+    double empty_keep;   /* in a text scene, the chance each empty slot is kept (the rest are left out:
+                            the notes' compact scenes, a curriculum against the haystack plateau) */
+    int grid;            /* patches per side (for the slot labels at build time) */
 } MlExampleOptions;
 
 /* Which parts get gradients. */
 typedef struct MlTrainParts {
     int vision, projector, text;
+    const MlTrainSlots *slots; /* needed by slot examples and regress */
+    float regress;             /* > 0: add regress * sum ||proj - slots||^2 / D over the image tokens
+                                  (slots as a constant target; into the projector and ViT) */
 } MlTrainParts;
 
 typedef struct MlTrainWorker {
@@ -50,6 +59,15 @@ typedef struct MlTrainWorker {
     float *x, *logits, *dlogits, *dx, *losses;
     int32_t *ids, *targets;
     int64_t T, image;                 /* the built example */
+    int use_slots;                    /* its image tokens are slots */
+    int *slot_lab;                    /* [n_out, ML_TRAIN_ATTR_N] labels of the image */
+    int *slot_keep, n_keep;           /* text scene: the slots present, in order */
+    float *target;                    /* [n_out, D] regression target */
+    int n_turns, turn_family[64];     /* the built turns' families and first answer positions */
+    int64_t turn_pos[64];
+    int64_t fam_n[ML_TRAIN_FAMILY_N], fam_right[ML_TRAIN_FAMILY_N]; /* first answer token right, per family */
+    double aux_sum;                   /* regression loss (mean per image token) summed over examples */
+    int64_t aux_n;
     double loss_sum;                  /* over this worker's examples since reset */
     int64_t n_counted, n_correct;
 } MlTrainWorker;
