@@ -104,6 +104,51 @@ static void test_matmul_dot_row_independent(void) {
     }
 }
 
+/* Each path on its own against the naive product, at row counts that use
+   every dot-path tile shape (1..4 input rows x 1..4 weight rows, partial
+   weight blocks) and sgemm at few rows. */
+static void test_matmul_paths_vs_naive(void) {
+    const int64_t rows_list[] = {1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 13, 31, 33};
+    const int64_t in_list[] = {8, 9, 40};
+    const int64_t out_list[] = {1, 11, 13, 25, 50};
+    MlMatmulScratch s = {0};
+    for (int dt = 0; dt < 3; dt++)
+        for (size_t a = 0; a < sizeof rows_list / sizeof rows_list[0]; a++)
+            for (size_t b = 0; b < 3; b++)
+                for (size_t c = 0; c < 5; c++) {
+                    int64_t R = rows_list[a], K = in_list[b], N = out_list[c];
+                    MlTensor w;
+                    void *wbuf = make_weight(&w, (MlDType)dt, N, K);
+                    float *x = malloc(sizeof(float) * R * K), *bias = malloc(sizeof(float) * N);
+                    float *y = malloc(sizeof(float) * R * N), *ref = malloc(sizeof(float) * R * N);
+                    for (int64_t i = 0; i < R * K; i++) x[i] = frand();
+                    for (int64_t i = 0; i < N; i++) bias[i] = frand();
+                    CHECK(ml_matmul_scratch_reserve(&s, N, K) == 0);
+                    ml_matmul_forward_naive(ref, x, &w, bias, R, K, N);
+                    for (int path = 0; path < 2; path++) {
+                        if (path) ml_matmul_forward_gemm(y, x, &w, bias, R, K, N, &s);
+                        else ml_matmul_forward_dot(y, x, &w, bias, R, K, N);
+                        double worst = 0;
+                        for (int64_t r = 0; r < R; r++)
+                            for (int64_t o = 0; o < N; o++) {
+                                double mag = 1e-6 + fabs(bias[o]);
+                                for (int64_t i = 0; i < K; i++) mag += fabs(x[r * K + i] * weight_at(&w, o * K + i));
+                                worst = fmax(worst, fabs(y[r * N + o] - ref[r * N + o]) / mag);
+                            }
+                        if (worst > 2e-6)
+                            fprintf(stderr, "  %s dtype %d rows %lld in %lld out %lld: rel err %g\n",
+                                    path ? "gemm" : "dot", dt, (long long)R, (long long)K, (long long)N, worst);
+                        CHECK(worst <= 2e-6);
+                    }
+                    free(wbuf);
+                    free(x);
+                    free(bias);
+                    free(y);
+                    free(ref);
+                }
+    ml_matmul_scratch_free(&s);
+}
+
 /* Large enough for several panels and both threads: 300 x 3000 weights. */
 static void test_matmul_panels(void) {
     const int64_t R = 20, K = 3000, N = 1500;
@@ -114,7 +159,7 @@ static void test_matmul_panels(void) {
         float *x = malloc(sizeof(float) * R * K), *y = malloc(sizeof(float) * R * N), *ref = malloc(sizeof(float) * R * N);
         for (int64_t i = 0; i < R * K; i++) x[i] = frand();
         CHECK(ml_matmul_scratch_reserve(&s, N, K) == 0);
-        ml_matmul_forward(y, x, &w, NULL, R, K, N, &s);
+        ml_matmul_forward_gemm(y, x, &w, NULL, R, K, N, &s);
         ml_matmul_forward_naive(ref, x, &w, NULL, R, K, N);
         double worst = 0;
         for (int64_t i = 0; i < R * N; i++) worst = fmax(worst, fabs(y[i] - ref[i]));
@@ -356,6 +401,7 @@ int main(void) {
     ml_threads_set(0);
     RUN(test_matmul_vs_naive);
     RUN(test_matmul_dot_row_independent);
+    RUN(test_matmul_paths_vs_naive);
     RUN(test_matmul_panels);
     RUN(test_tensor_helpers);
     RUN(test_layernorm);

@@ -177,11 +177,6 @@ static const char *decode_answer(Work *w, int64_t n_out, MlError *err) {
         w->text_cap = need + 1;
         need = ml_tokenizer_decode(w->m->tok, w->out, (size_t)n_out, 1, w->text, w->text_cap);
     }
-    if (!w->text) {
-        w->text = calloc(1, 1);
-        if (!w->text) return NULL;
-        w->text_cap = 1;
-    }
     w->text[need < w->text_cap ? need : w->text_cap - 1] = 0;
     char *s = w->text;
     while (is_space(*s)) s++;

@@ -36,75 +36,142 @@ static inline float hsum8(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-/* dot of nr (1..4) input rows with one weight row: two 8-lane accumulators
-   per input row over 16-element steps, then one 8-step, then scalars.  The
-   accumulation pattern of a row does not depend on how many rows share the
-   call, which keeps the dot path row-independent.  Always inlined with
-   constant nr and dt, so the accumulators stay in registers. */
-static inline __attribute__((always_inline)) void dot_rows(float *res, const float *const *x, const int nr,
-                                                           const void *w, int64_t k, const MlDType dt) {
-    __m256 a0[4], a1[4];
+/* The dot of input rows with weight rows, tile by tile: nr input rows (1..4)
+   times nw weight rows (1..4), one 8-lane accumulator per pair over
+   8-element steps, then scalars.  The accumulation pattern of a pair does
+   not depend on the tile shape, the row count or the thread split, which
+   keeps the dot path row-independent (a row's bits never depend on the other
+   rows).  Always inlined with constant nr, nw and dt, so the (up to 12)
+   accumulators stay in registers; each weight vector is converted once and
+   used for all nr rows, each input vector loaded once for all nw weight rows.
+   res is [nr][nw]. */
+static inline __attribute__((always_inline)) void dot_tile(float *res, const float *const *x, const int nr,
+                                                           const char *w, size_t wstride, const int nw, int64_t k,
+                                                           const MlDType dt) {
+    /* Software prefetch of the weight rows after this tile (w + nw rows),
+       spread evenly over this tile's steps: the hardware prefetchers restart
+       on every short row, software keeps one tile of reads in flight.  A
+       prefetch never faults, so running past the matrix end is harmless. */
+    const size_t esz = dt == ML_F32 ? 4 : 2, pf_step = esz * (size_t)nw;
+    const char *pf = w + (size_t)nw * wstride;
+    __m256 acc[4][4];
 #pragma GCC unroll 4
-    for (int r = 0; r < nr; r++) a0[r] = a1[r] = _mm256_setzero_ps();
+    for (int r = 0; r < nr; r++)
+#pragma GCC unroll 4
+        for (int j = 0; j < nw; j++) acc[r][j] = _mm256_setzero_ps();
     int64_t i = 0;
-    for (; i + 16 <= k; i += 16) {
-        __m256 w0 = dt == ML_F32 ? load8_f32(w, i) : dt == ML_F16 ? load8_f16(w, i) : load8_bf16(w, i);
-        __m256 w1 = dt == ML_F32 ? load8_f32(w, i + 8) : dt == ML_F16 ? load8_f16(w, i + 8) : load8_bf16(w, i + 8);
-    #pragma GCC unroll 4
-    for (int r = 0; r < nr; r++) {
-            a0[r] = _mm256_fmadd_ps(_mm256_loadu_ps(x[r] + i), w0, a0[r]);
-            a1[r] = _mm256_fmadd_ps(_mm256_loadu_ps(x[r] + i + 8), w1, a1[r]);
+    for (; i + 8 <= k; i += 8) {
+        _mm_prefetch(pf + (size_t)i * pf_step, _MM_HINT_T0);
+        if (pf_step * 8 > 64) _mm_prefetch(pf + (size_t)i * pf_step + 64, _MM_HINT_T0);
+        __m256 wv[4];
+#pragma GCC unroll 4
+        for (int j = 0; j < nw; j++) {
+            const void *wj = w + (size_t)j * wstride;
+            wv[j] = dt == ML_F32 ? load8_f32(wj, i) : dt == ML_F16 ? load8_f16(wj, i) : load8_bf16(wj, i);
+        }
+#pragma GCC unroll 4
+        for (int r = 0; r < nr; r++) {
+            __m256 xv = _mm256_loadu_ps(x[r] + i);
+#pragma GCC unroll 4
+            for (int j = 0; j < nw; j++) acc[r][j] = _mm256_fmadd_ps(xv, wv[j], acc[r][j]);
         }
     }
-    if (i + 8 <= k) {
-        __m256 w0 = dt == ML_F32 ? load8_f32(w, i) : dt == ML_F16 ? load8_f16(w, i) : load8_bf16(w, i);
-    #pragma GCC unroll 4
-    for (int r = 0; r < nr; r++) a0[r] = _mm256_fmadd_ps(_mm256_loadu_ps(x[r] + i), w0, a0[r]);
-        i += 8;
-    }
 #pragma GCC unroll 4
-    for (int r = 0; r < nr; r++) {
-        float s = hsum8(_mm256_add_ps(a0[r], a1[r]));
-        for (int64_t j = i; j < k; j++)
-            s += x[r][j] * (dt == ML_F32 ? load1_f32(w, j) : dt == ML_F16 ? load1_f16(w, j) : load1_bf16(w, j));
-        res[r] = s;
+    for (int r = 0; r < nr; r++)
+#pragma GCC unroll 4
+        for (int j = 0; j < nw; j++) {
+            const void *wj = w + (size_t)j * wstride;
+            float s = hsum8(acc[r][j]);
+            for (int64_t t = i; t < k; t++)
+                s += x[r][t] *
+                     (dt == ML_F32 ? load1_f32(wj, t) : dt == ML_F16 ? load1_f16(wj, t) : load1_bf16(wj, t));
+            res[r * nw + j] = s;
+        }
+}
+
+/* One compiled loop per (dtype, tile shape): 1..3 rows take 4 weight rows at
+   a time, 4 rows take 3 (12 accumulators + 3 weight vectors: 15 of the 16
+   AVX2 registers). */
+#define TILE_FN(DT, NR, NW)                                                                                  \
+    static void tile_##DT##_##NR##x##NW(float *res, const float *const *x, const char *w, size_t ws, int64_t k) { \
+        dot_tile(res, x, NR, w, ws, NW, k, DT);                                                              \
+    }
+#define TILE_ROWS(DT, NR) TILE_FN(DT, NR, 1) TILE_FN(DT, NR, 2) TILE_FN(DT, NR, 3) TILE_FN(DT, NR, 4)
+#define TILE_CASES(DT, NR)                                                                                   \
+    case NR * 8 + 1: tile_##DT##_##NR##x1(res, x, w, ws, k); break;                                          \
+    case NR * 8 + 2: tile_##DT##_##NR##x2(res, x, w, ws, k); break;                                          \
+    case NR * 8 + 3: tile_##DT##_##NR##x3(res, x, w, ws, k); break;                                          \
+    case NR * 8 + 4: tile_##DT##_##NR##x4(res, x, w, ws, k); break;
+#define TILE_FNS(DT)                                                                                         \
+    TILE_ROWS(DT, 1) TILE_ROWS(DT, 2) TILE_ROWS(DT, 3) TILE_FN(DT, 4, 1) TILE_FN(DT, 4, 2) TILE_FN(DT, 4, 3) \
+    static void tile_##DT(float *res, const float *const *x, int nr, const char *w, size_t ws, int nw, int64_t k) { \
+        switch (nr * 8 + nw) {                                                                               \
+            TILE_CASES(DT, 1)                                                                                \
+            TILE_CASES(DT, 2)                                                                                \
+            TILE_CASES(DT, 3)                                                                                \
+        case 4 * 8 + 1: tile_##DT##_4x1(res, x, w, ws, k); break;                                            \
+        case 4 * 8 + 2: tile_##DT##_4x2(res, x, w, ws, k); break;                                            \
+        default: tile_##DT##_4x3(res, x, w, ws, k); break;                                                   \
+        }                                                                                                    \
+    }
+TILE_FNS(ML_F32)
+TILE_FNS(ML_F16)
+TILE_FNS(ML_BF16)
+
+/* Weight rows per block: a block (12 rows, 66 KB of f16 for a 2816-wide row)
+   is read from memory once and stays in L1/L2 while every input row is
+   dotted with it.  A multiple of both tile widths (3 and 4). */
+#define DOT_BLOCK 12
+
+/* Output columns [o0, o1) for all rows: weight block outer, input rows inner. */
+static void dot_range(float *out, const float *inp, const MlTensor *w, const float *bias, int64_t rows,
+                      int64_t n_in, int64_t n_out, int64_t o0, int64_t o1) {
+    const size_t ws = (size_t)n_in * ml_dtype_size(w->dtype);
+    const MlDType dt = w->dtype;
+    for (int64_t ob = o0; ob < o1; ob += DOT_BLOCK) {
+        const int nb = o1 - ob < DOT_BLOCK ? (int)(o1 - ob) : DOT_BLOCK;
+        for (int64_t r0 = 0; r0 < rows; r0 += 4) {
+            const int nr = rows - r0 < 4 ? (int)(rows - r0) : 4;
+            const float *x[4];
+            for (int r = 0; r < 4; r++) x[r] = inp + (size_t)(r0 + (r < nr ? r : 0)) * n_in;
+            const int nw_max = nr == 4 ? 3 : 4;
+            for (int j0 = 0; j0 < nb; j0 += nw_max) {
+                const int nw = nb - j0 < nw_max ? nb - j0 : nw_max;
+                const char *wb = (const char *)w->data + (size_t)(ob + j0) * ws;
+                float res[16];
+                if (dt == ML_F32) tile_ML_F32(res, x, nr, wb, ws, nw, n_in);
+                else if (dt == ML_F16) tile_ML_F16(res, x, nr, wb, ws, nw, n_in);
+                else tile_ML_BF16(res, x, nr, wb, ws, nw, n_in);
+                for (int r = 0; r < nr; r++)
+                    for (int j = 0; j < nw; j++) {
+                        const int64_t o = ob + j0 + j;
+                        out[(size_t)(r0 + r) * n_out + o] = bias ? res[r * nw + j] + bias[o] : res[r * nw + j];
+                    }
+            }
+        }
     }
 }
 
-/* One call per (dtype, row count) so each gets its own compiled loop. */
-#define DOT_CASES(DT)                                                                                        \
-    static void dot_##DT(float *res, const float *const *x, int nr, const void *w, int64_t k) {              \
-        switch (nr) {                                                                                        \
-        case 1: dot_rows(res, x, 1, w, k, DT); break;                                                        \
-        case 2: dot_rows(res, x, 2, w, k, DT); break;                                                        \
-        case 3: dot_rows(res, x, 3, w, k, DT); break;                                                        \
-        default: dot_rows(res, x, 4, w, k, DT); break;                                                       \
-        }                                                                                                    \
-    }
-DOT_CASES(ML_F32)
-DOT_CASES(ML_F16)
-DOT_CASES(ML_BF16)
+/* Below this many weight elements one thread does the whole product: waking
+   the others costs more than it saves. */
+#define DOT_PARALLEL_MIN ((int64_t)1 << 15)
 
 void ml_matmul_forward_dot(float *out, const float *inp, const MlTensor *w, const float *bias, int64_t rows,
                            int64_t n_in, int64_t n_out) {
-    const size_t wsize = ml_dtype_size(w->dtype);
-    const char *wbase = w->data;
-    const MlDType dt = w->dtype;
-    for (int64_t r0 = 0; r0 < rows; r0 += 4) {
-        int nr = rows - r0 < 4 ? (int)(rows - r0) : 4;
-        const float *x[4];
-        for (int r = 0; r < 4; r++) x[r] = inp + (size_t)(r0 + (r < nr ? r : 0)) * n_in;
-        /* dynamic: a thread the OS delays (a shared machine) holds up less work */
-#pragma omp parallel for schedule(dynamic, 32)
-        for (int64_t o = 0; o < n_out; o++) {
-            const void *wrow = wbase + (size_t)o * n_in * wsize;
-            float res[4];
-            if (dt == ML_F32) dot_ML_F32(res, x, nr, wrow, n_in);
-            else if (dt == ML_F16) dot_ML_F16(res, x, nr, wrow, n_in);
-            else dot_ML_BF16(res, x, nr, wrow, n_in);
-            float b = bias ? bias[o] : 0.0f;
-            for (int r = 0; r < nr; r++) out[(size_t)(r0 + r) * n_out + o] = bias ? res[r] + b : res[r];
-        }
+    if (rows <= 0 || n_out <= 0) return;
+    const int64_t n_blocks = (n_out + DOT_BLOCK - 1) / DOT_BLOCK;
+    /* Contiguous block ranges per thread (static): each thread streams one
+       run of weight memory, which the hardware prefetchers follow. */
+#pragma omp parallel if (n_out * n_in >= DOT_PARALLEL_MIN)
+    {
+#ifdef _OPENMP
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+#else
+        int t = 0, nt = 1;
+#endif
+        int64_t b0 = n_blocks * t / nt, b1 = n_blocks * (t + 1) / nt;
+        int64_t o0 = b0 * DOT_BLOCK, o1 = b1 * DOT_BLOCK < n_out ? b1 * DOT_BLOCK : n_out;
+        if (o1 > o0) dot_range(out, inp, w, bias, rows, n_in, n_out, o0, o1);
     }
 }
 
@@ -122,10 +189,13 @@ static void convert_row(float *dst, const void *src, MlDType dt, int64_t n) {
     for (; i < n; i++) dst[i] = dt == ML_F16 ? load1_f16(src, i) : load1_bf16(src, i);
 }
 
-/* Rows of weights per converted panel: about 2 MB of float32 (it stays in L2
-   until sgemm packs it), at least 64 rows. */
+/* Rows of weights per converted panel: about 1 MB of float32 (it stays in L2
+   until sgemm packs it), at least 64 rows.  Each panel costs one packing of
+   the input rows inside sgemm, so smaller panels pack more often; 1 MB keeps
+   that a few percent of the work, and the scratch (one panel per thread and
+   run state) small next to a small checkpoint (docs/performance.md). */
 static int64_t panel_rows(int64_t n_out, int64_t n_in) {
-    int64_t p = ((int64_t)1 << 19) / (n_in > 0 ? n_in : 1);
+    int64_t p = ((int64_t)1 << 18) / (n_in > 0 ? n_in : 1);
     if (p < 64) p = 64;
     p = (p + 15) / 16 * 16;
     return p < n_out ? p : n_out;
@@ -175,7 +245,14 @@ static void gemm_slice(float *out, const float *inp, const MlTensor *w, int64_t 
 
 void ml_matmul_forward(float *out, const float *inp, const MlTensor *w, const float *bias, int64_t rows,
                        int64_t n_in, int64_t n_out, MlMatmulScratch *s) {
-    if (rows < ML_MATMUL_GEMM_MIN_ROWS || n_in == 0) {
+    if (rows < ML_MATMUL_GEMM_MIN_ROWS || n_in == 0) ml_matmul_forward_dot(out, inp, w, bias, rows, n_in, n_out);
+    else ml_matmul_forward_gemm(out, inp, w, bias, rows, n_in, n_out, s);
+}
+
+void ml_matmul_forward_gemm(float *out, const float *inp, const MlTensor *w, const float *bias, int64_t rows,
+                            int64_t n_in, int64_t n_out, MlMatmulScratch *s) {
+    if (rows <= 0 || n_out <= 0) return;
+    if (n_in == 0) {
         ml_matmul_forward_dot(out, inp, w, bias, rows, n_in, n_out);
         return;
     }

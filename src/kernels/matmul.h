@@ -4,12 +4,15 @@
 ** W is a weight view [out, in] in F32, F16 or BF16, consumed in place (a
 ** memory-mapped checkpoint is never copied); x [rows, in] and y [rows, out]
 ** are float32.  Two paths, chosen by the number of rows:
-**   - few rows (decode): AVX2 dot products straight from the mapped weights,
-**     threaded over output rows; each weight row is read once for all rows.
+**   - few rows (decode, short prompts): AVX2 dot products straight from the
+**     mapped weights, each thread on one contiguous run of output rows; a
+**     block of weight rows is read from memory once and dotted with every
+**     input row while it sits in cache, so a 20-token question costs about
+**     one pass over the weights, not one f16->f32 conversion of all of them.
 **   - many rows (prefill): OpenBLAS sgemm, the output columns split over the
 **     OpenMP threads (OpenBLAS itself runs single-threaded, see
 **     kernels/threads.h); F16/BF16 weights are converted panel by panel
-**     into the caller's scratch first (about 2 MB per thread).
+**     into the caller's scratch first (about 1 MB per thread).
 ** The dot path is row-independent (a row's result never depends on the other
 ** rows); OpenBLAS gives no such promise, so a prefill and a step-by-step
 ** decode of the same tokens agree to rounding, not bit for bit.
@@ -27,8 +30,10 @@
 
 #include "core/tensor.h"
 
-/* Row counts below this take the dot-product path. */
-#define ML_MATMUL_GEMM_MIN_ROWS 8
+/* Row counts below this take the dot-product path: measured with
+   bench/bench_matmul on f16 decoder matrices, the dot path is faster up to
+   24-40 rows and sgemm from 48 on (docs/performance.md). */
+#define ML_MATMUL_GEMM_MIN_ROWS 32
 
 typedef struct MlMatmulScratch {
     float *buf;    /* owned; panel of converted weight rows */
@@ -46,6 +51,11 @@ void ml_matmul_scratch_free(MlMatmulScratch *s);
    rows >= ML_MATMUL_GEMM_MIN_ROWS and w is not F32. */
 void ml_matmul_forward(float *out, const float *inp, const MlTensor *w, const float *bias, int64_t rows,
                        int64_t n_in, int64_t n_out, MlMatmulScratch *s);
+
+/* The same through the sgemm path whatever the row count (s reserved as
+   above); for benchmarks that measure the crossover. */
+void ml_matmul_forward_gemm(float *out, const float *inp, const MlTensor *w, const float *bias, int64_t rows,
+                            int64_t n_in, int64_t n_out, MlMatmulScratch *s);
 
 /* The same through the dot-product path whatever the row count. */
 void ml_matmul_forward_dot(float *out, const float *inp, const MlTensor *w, const float *bias, int64_t rows,

@@ -240,6 +240,7 @@ static int ce_step(Run *r, int64_t step, const int64_t *images, int64_t *counted
                            .slot_prob = o->stage == 0 || o->stage == 3 ? o->slot_prob : 0.0};
     if (o->stage == 2 && !o->image_qa) ex = (MlExampleOptions){.with_image = 1, .qa_turns = 0, .caption_prob = 1.0};
     ex.grid = r->m.vis.grid;
+    ex.family_mask = o->family_mask;
     const double at = (double)step / (double)o->steps;
     ex.empty_keep = at >= o->empty_to ? 1.0 : at < o->empty_from ? 0.0 : (at - o->empty_from) / (o->empty_to - o->empty_from);
     int *wrc = calloc((size_t)r->nw, sizeof(int));
@@ -284,6 +285,20 @@ static int ce_step(Run *r, int64_t step, const int64_t *images, int64_t *counted
     free(wcount);
     free(wtok);
     return rc;
+}
+
+/* W_q = W_k = scale * I (as far as the shapes allow) in the LM's first layer. */
+static void qk_identity_init(Run *r, float scale) {
+    for (int i = 0; i < r->m.n_tensors; i++) {
+        const MlTrainTensor *t = &r->m.tensors[i];
+        if (ml_train_tensor_part(t) != ML_PART_TEXT || t->ndim != 2 ||
+            (!strstr(t->name, "layers.0.self_attn.q_proj.weight") && !strstr(t->name, "layers.0.self_attn.k_proj.weight")))
+            continue;
+        float *W = r->m.block.params + t->offset;
+        const int64_t rows = t->shape[0], cols = t->shape[1];
+        for (int64_t a = 0; a < rows; a++)
+            for (int64_t b = 0; b < cols; b++) W[a * cols + b] = a == b ? scale : 0.0f;
+    }
 }
 
 static void append_log(const char *path, const char *line) {
@@ -361,6 +376,7 @@ int ml_train_stage(const MlStageOptions *o, MlStageResult *res, MlError *err) {
     for (int k = 0; k < r.nw; k++)
         if ((rc = ml_train_worker_init(&r.w[k], &r.m, ML_DECODER_CHUNK, err))) goto done;
     if ((rc = make_groups(&r, err))) goto done;
+    if (o->stage == 0 && o->qk_identity > 0) qk_identity_init(&r, (float)o->qk_identity);
     if (o->state_path && ml_file_exists(o->state_path)) {
         if ((rc = ml_train_state_load(o->state_path, &r.m.block, &step0, rng, layout, err))) goto done;
     }

@@ -52,6 +52,9 @@ typedef struct MlStageOptions {
     double regress;            /* stages 2, 3: weight of projector-onto-slots regression */
     double infonce;            /* stage 1: weight of InfoNCE (default 1) */
     double patch_head;         /* stage 1: weight of the per-patch category/colour head */
+    double qk_identity;        /* stage 0 from fresh weights: W_q = W_k = this * I in the LM's first layer,
+                                  so its attention starts as content matching (word to slot) */
+    unsigned family_mask;      /* QA families drawn (bits of ML_TRAIN_FAMILY_*); 0: all */
     int image_qa;              /* stage 2: QA turns (qa_turns, caption_prob) instead of one caption */
     int progress;              /* progress line on stderr */
 } MlStageOptions;

@@ -96,12 +96,25 @@ static int stage_options(const cJSON *s, MlStageOptions *o, const char *where, M
         (rc = ml_json_num(s, "slot_prob", o->slot_prob, 0, 1, &o->slot_prob, where, err)) ||
         (rc = ml_json_num(s, "empty_from", o->empty_from, 0, 1, &o->empty_from, where, err)) ||
         (rc = ml_json_num(s, "empty_to", o->empty_to, 0, 1, &o->empty_to, where, err)) ||
+        (rc = ml_json_num(s, "qk_identity", o->qk_identity, 0, 100, &o->qk_identity, where, err)) ||
         (rc = ml_json_num(s, "regress", o->regress, 0, 1e6, &o->regress, where, err)) ||
         (rc = ml_json_num(s, "infonce", o->infonce, 0, 1e6, &o->infonce, where, err)) ||
         (rc = ml_json_num(s, "patch_head", o->patch_head, 0, 1e6, &o->patch_head, where, err)) ||
         (rc = ml_json_int(s, "image_qa", o->image_qa, 0, 1, &image_qa, where, err)))
         return rc;
     o->image_qa = (int)image_qa;
+    const cJSON *fams = cJSON_GetObjectItemCaseSensitive(s, "families");
+    if (fams) {
+        if (!cJSON_IsArray(fams)) return ml_error_set(err, ML_ERR_FORMAT, "%s: families: an array of names", where);
+        const cJSON *f;
+        cJSON_ArrayForEach(f, fams) {
+            int k = 0;
+            while (k < ML_TRAIN_FAMILY_N && !(cJSON_IsString(f) && !strcmp(f->valuestring, ML_TRAIN_FAMILY_NAMES[k]))) k++;
+            if (k == ML_TRAIN_FAMILY_N)
+                return ml_error_set(err, ML_ERR_FORMAT, "%s: families: unknown family", where);
+            o->family_mask |= 1u << k;
+        }
+    }
     o->steps = steps;
     o->batch = batch;
     o->warmup = warmup;

@@ -2,6 +2,7 @@
 #include "train/slots.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,19 @@ static int name_tokens(const MlTokenizer *tok, const char *name, int32_t *ids, i
     return ML_OK;
 }
 
+/* The word as it ends a question ("circle?") is its own piece in a BPE
+   trained on the corpus; the slot carries both, so either form matches. */
+static void add_question_form(const MlTokenizer *tok, const char *name, int32_t *ids, int *n) {
+    char buf[128];
+    int32_t q[4];
+    size_t k = 0;
+    MlError e = {0};
+    snprintf(buf, sizeof buf, "%s?", name);
+    if (*n < ML_SLOT_MAX_TOKENS && !ml_tokenizer_encode(tok, buf, strlen(buf), q, 4, &k, &e) && k == 1 &&
+        q[0] != ids[0])
+        ids[(*n)++] = q[0];
+}
+
 int ml_train_slots_init(MlTrainSlots *s, const MlTrainModel *m, const MlTrainData *d, MlError *err) {
     memset(s, 0, sizeof *s);
     s->grid = m->vis.grid;
@@ -43,7 +57,10 @@ int ml_train_slots_init(MlTrainSlots *s, const MlTrainModel *m, const MlTrainDat
     for (int a = 0; a < ML_TRAIN_ATTR_N; a++) {
         s->n_names[a] = d->n_names[a];
         for (int i = 0; i < d->n_names[a]; i++)
+        {
             if ((rc = name_tokens(m->tok, d->names[a][i], s->tok[a][i], &s->ntok[a][i], err))) return rc;
+            add_question_form(m->tok, d->names[a][i], s->tok[a][i], &s->ntok[a][i]);
+        }
     }
     s->pos = malloc(sizeof(float) * (size_t)(s->n * s->D));
     if (!s->pos) return ml_error_set(err, ML_ERR_NOMEM, "slots: out of memory");

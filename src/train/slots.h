@@ -9,7 +9,8 @@
 **            of the object whose centre lies in it (the one with more
 **            visible pixels when two do), else empty (-1);
 **   slots    per patch, the sum of the LM's embeddings of those four
-**            words, plus a fixed position code per patch (empty patches
+**            words (each word also as the single piece it is when it ends
+**            a question, "circle?", when the tokenizer has one), plus a fixed position code per patch (empty patches
 **            are zero).
 **
 ** Stage 0 feeds slots where the image tokens go ("text scenes"), so the LM
@@ -34,7 +35,7 @@
 #include "train/data.h"
 #include "train/model.h"
 
-enum { ML_SLOT_MAX_TOKENS = 4, ML_SLOT_MAX_PATCHES = 1024, ML_SLOT_MAX_WIDTH = 4096 };
+enum { ML_SLOT_MAX_TOKENS = 8, ML_SLOT_MAX_PATCHES = 1024, ML_SLOT_MAX_WIDTH = 4096 };
 
 typedef struct MlTrainSlots {
     int grid;              /* patches per side */

@@ -129,9 +129,10 @@ int64_t ml_train_example_build(MlTrainWorker *w, const MlTrainModel *m, const Ml
     int64_t nq = d->qa_count[image], qa0 = d->qa_first[image];
     int want = o->qa_turns < nq ? o->qa_turns : (int)nq;
     if (want > 60) want = 60;
-    int order[64];
-    for (int i = 0; i < nq && i < 64; i++) order[i] = i;
-    int pool = nq < 64 ? (int)nq : 64;
+    int order[64], pool = 0;
+    for (int i = 0; i < nq && pool < 64; i++)
+        if (!o->family_mask || (o->family_mask >> d->qa[qa0 + i].family & 1u)) order[pool++] = i;
+    if (want > pool) want = pool;
     for (int i = 0; i < want; i++) {
         int j = i + (int)(ml_train_rand(rng) % (uint64_t)(pool - i));
         int t = order[i];

@@ -35,6 +35,7 @@ typedef struct MlExampleOptions {
     double empty_keep;   /* in a text scene, the chance each empty slot is kept (the rest are left out:
                             the notes' compact scenes, a curriculum against the haystack plateau) */
     int grid;            /* patches per side (for the slot labels at build time) */
+    unsigned family_mask; /* QA families drawn (bit ML_TRAIN_FAMILY_*); 0: all */
 } MlExampleOptions;
 
 /* Which parts get gradients. */
