@@ -316,8 +316,7 @@ int ml_train_stage(const MlStageOptions *o, MlStageResult *res, MlError *err) {
         return ml_error_set(err, ML_ERR_ARG, "stage %d: needs steps, batch, data, in and out folders", o->stage);
     Run r = {.o = o};
     r.parts = (MlTrainParts){.vision = o->stage == 1 || o->stage == 3, .projector = o->stage >= 2,
-                             .text = o->stage == 0 || o->stage == 3,
-                             .regress = o->stage >= 2 ? (float)o->regress : 0.0f};
+                             .text = o->stage == 0 || o->stage == 3};
     const int need_slots = ((o->stage == 0 || o->stage == 3) && o->slot_prob > 0) ||
                            (o->stage >= 2 && o->regress > 0) || (o->stage == 1 && o->patch_head > 0);
     int rc;
@@ -338,7 +337,6 @@ int ml_train_stage(const MlStageOptions *o, MlStageResult *res, MlError *err) {
             return rc;
         }
         r.has_slots = 1;
-        r.parts.slots = &r.slots;
     }
     if (o->stage == 1) {
         r.aux = clip_aux(r.m.n_model, r.m.vis.cfg.hidden, r.m.dec.cfg.vocab, head_n);
@@ -373,8 +371,11 @@ int ml_train_stage(const MlStageOptions *o, MlStageResult *res, MlError *err) {
         rc = ml_error_set(err, ML_ERR_NOMEM, "out of memory");
         goto done;
     }
-    for (int k = 0; k < r.nw; k++)
+    for (int k = 0; k < r.nw; k++) {
         if ((rc = ml_train_worker_init(&r.w[k], &r.m, ML_DECODER_CHUNK, err))) goto done;
+        r.w[k].slots = r.has_slots ? &r.slots : NULL;
+        r.w[k].regress = o->stage >= 2 ? (float)o->regress : 0.0f;
+    }
     if ((rc = make_groups(&r, err))) goto done;
     if (o->stage == 0 && o->qk_identity > 0) qk_identity_init(&r, (float)o->qk_identity);
     if (o->state_path && ml_file_exists(o->state_path)) {
@@ -467,7 +468,7 @@ int ml_train_stage(const MlStageOptions *o, MlStageResult *res, MlError *err) {
             /* the early signal: first answer token right, per QA family, on the batches as drawn */
             char fam[200];
             int at = snprintf(fam, sizeof fam, "{");
-            for (int f = 0; f < ML_TRAIN_FAMILY_N && at < (int)sizeof fam; f++) {
+            for (int f = 0; f < ML_TRAIN_FAMILY_N && at < (int)sizeof fam && o->stage != 1; f++) {
                 at += snprintf(fam + at, sizeof fam - (size_t)at, "%s\"%s\":%.3f", f ? "," : "",
                                ML_TRAIN_FAMILY_NAMES[f],
                                win_fam_n[f] ? (double)win_fam_right[f] / (double)win_fam_n[f] : 0.0);

@@ -6,7 +6,9 @@
 **   stage 1  CLIP-style InfoNCE of the ViT against a small text encoder
 **            (mean of its own token embeddings, then a linear layer; both
 **            training-only and not saved), learnable temperature
-**   stage 2  projector only, on captioning (ViT and LLM frozen)
+**            and/or a per-patch attribute head (train/patch_head.h)
+**   stage 2  projector only, on captioning (ViT and LLM frozen), optionally
+**            on QA and with regression onto the slots (train/slots.h)
 **   stage 3  everything, on QA and captions (instruction tuning)
 **
 ** Each step draws `batch` images (a pure function of seed and step, so a

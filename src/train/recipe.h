@@ -13,6 +13,10 @@
 **    "stages": [{"stage": 0, "steps": 200, "batch": 32, "lr": 2e-3, "warmup": 30,
 **                "qa_turns": 6, "caption_prob": 0.3}, ...]}
 **
+** Stage keys for the plateau breakers (docs/training.md): slot_prob,
+** empty_from, empty_to, qk_identity, families (stage 0/3), infonce,
+** patch_head (stage 1), regress, image_qa (stage 2/3).
+**
 ** Every key but "stages" is optional (the values above are the defaults;
 ** a stage's other keys default to ml_stage_defaults).  The world's bias
 ** knobs and the model-size knobs are what variants change.  Steps that are

@@ -199,9 +199,9 @@ int ml_train_pixels(const MlTrainModel *m, const MlTrainData *d, int64_t i, floa
 }
 
 /* The regression term: w->target holds the slots; adds its gradient into dproj. */
-static void regress_backward(MlTrainWorker *w, const MlTrainParts *parts, int64_t nimg, int64_t D, float dloss) {
+static void regress_backward(MlTrainWorker *w, int64_t nimg, int64_t D, float dloss) {
     double sum = 0.0;
-    const float g = dloss * parts->regress * 2.0f / (float)D;
+    const float g = dloss * w->regress * 2.0f / (float)D;
     for (int64_t i = 0; i < nimg * D; i++) {
         float diff = w->proj[i] - w->target[i];
         sum += (double)diff * diff;
@@ -218,24 +218,24 @@ int ml_train_example_run(MlTrainWorker *w, const MlTrainModel *m, const MlTrainD
     const int32_t img_id = m->cfg.image_token_id;
     int has_image = 0;
     for (int64_t i = 0; i < T; i++) has_image |= w->ids[i] == img_id;
-    const int slots = has_image && w->use_slots, regress = has_image && !slots && parts->regress > 0;
-    if ((slots || regress) && !parts->slots)
+    const int slots = has_image && w->use_slots, regress = has_image && !slots && w->regress > 0;
+    if ((slots || regress) && !w->slots)
         return ml_error_set(err, ML_ERR_ARG, "training example: slots or regression need the slot tables");
-    if (slots || regress) ml_train_slot_labels(d, w->image, parts->slots->grid, w->slot_lab);
+    if (slots || regress) ml_train_slot_labels(d, w->image, w->slots->grid, w->slot_lab);
     int rc;
     if (slots) {
-        ml_train_slot_embed(parts->slots, m, w->slot_lab, w->proj);
+        ml_train_slot_embed(w->slots, m, w->slot_lab, w->proj);
     } else if (has_image) {
         if ((rc = ml_train_pixels(m, d, w->image, w->pixels, err)) ||
             (rc = ml_vision_forward_rec(&m->vis, &w->vst, w->feats, w->pixels, NULL, &w->vrec, err)))
             return rc;
         ml_projector_forward_rec(&m->pj, w->proj, w->ptmp, w->pvec, w->feats, nimg, &w->vst.mm, &w->prec);
-        if (regress) ml_train_slot_embed(parts->slots, m, w->slot_lab, w->target);
+        if (regress) ml_train_slot_embed(w->slots, m, w->slot_lab, w->target);
     }
     /* token embeddings, image rows replaced by the projector's output (or the slots kept) in order */
     for (int64_t i = 0, r = 0; i < T; i++) {
         if (w->ids[i] == img_id && has_image)
-            memcpy(w->x + i * D, w->proj + (int64_t)w->slot_keep[r++] * D, sizeof(float) * (size_t)D);
+            memcpy(w->x + i * D, w->proj + (int64_t)(slots ? w->slot_keep[r++] : r++) * D, sizeof(float) * (size_t)D);
         else ml_tensor_row_f32(w->x + i * D, &m->dec.embed, w->ids[i]);
     }
     w->kv.n = 0;
@@ -267,17 +267,17 @@ int ml_train_example_run(MlTrainWorker *w, const MlTrainModel *m, const MlTrainD
     if (has_image) memset(w->dproj, 0, sizeof(float) * (size_t)(nimg * D));
     for (int64_t i = 0, r = 0; i < T; i++)
         if (w->ids[i] == img_id && has_image) {
-            memcpy(w->dproj + (int64_t)w->slot_keep[r++] * D, w->dx + i * D, sizeof(float) * (size_t)D);
+            memcpy(w->dproj + (int64_t)(slots ? w->slot_keep[r++] : r++) * D, w->dx + i * D, sizeof(float) * (size_t)D);
             memset(w->dx + i * D, 0, sizeof(float) * (size_t)D);
         }
     if (parts->text) ml_embedding_backward((float *)w->g.dec.embed.data, w->dx, w->ids, T, D);
     if (slots) {
         /* a text scene: the slot rows are embeddings, so their gradient goes to the table */
         if (parts->text)
-            ml_train_slot_embed_backward(parts->slots, (float *)w->g.dec.embed.data, w->slot_lab, w->dproj);
+            ml_train_slot_embed_backward(w->slots, (float *)w->g.dec.embed.data, w->slot_lab, w->dproj);
         return ML_OK;
     }
-    if (regress) regress_backward(w, parts, nimg, D, dloss);
+    if (regress) regress_backward(w, nimg, D, dloss);
     if (has_image && (parts->projector || parts->vision)) {
         if (parts->vision) memset(w->dfeat, 0, sizeof(float) * (size_t)(nimg * Dv));
         ml_projector_backward(&m->pj, parts->projector ? &w->g.pj : NULL, &w->prec, parts->vision ? w->dfeat : NULL,

@@ -15,6 +15,9 @@
 **     ml_train_example_build(&w, &model, &data, image, &opts, rng_state, &ex_err);
 **     ml_train_example_run(&w, &model, &data, &parts, dloss, &err);  // grads += into w.grad
 **     ml_train_worker_free(&w);
+**
+** Text scenes and projector regression (train/slots.h) need w.slots set
+** (and w.regress > 0 for the regression); the loop sets both per stage.
 */
 #ifndef ML_TRAIN_STEP_H
 #define ML_TRAIN_STEP_H
@@ -41,9 +44,6 @@ typedef struct MlExampleOptions {
 /* Which parts get gradients. */
 typedef struct MlTrainParts {
     int vision, projector, text;
-    const MlTrainSlots *slots; /* needed by slot examples and regress */
-    float regress;             /* > 0: add regress * sum ||proj - slots||^2 / D over the image tokens
-                                  (slots as a constant target; into the projector and ViT) */
 } MlTrainParts;
 
 typedef struct MlTrainWorker {
@@ -61,6 +61,10 @@ typedef struct MlTrainWorker {
     int32_t *ids, *targets;
     int64_t T, image;                 /* the built example */
     int use_slots;                    /* its image tokens are slots */
+    const MlTrainSlots *slots;        /* set by the caller: needed by slot examples and regress */
+    float regress;                    /* set by the caller: > 0 adds regress * sum ||proj - slots||^2 / D
+                                         over the image tokens (slots a constant target; into the
+                                         projector and ViT) */
     int *slot_lab;                    /* [n_out, ML_TRAIN_ATTR_N] labels of the image */
     int *slot_keep, n_keep;           /* text scene: the slots present, in order */
     float *target;                    /* [n_out, D] regression target */
