@@ -158,7 +158,7 @@ static int usage(int code) {
             "  --threads N       threads, 0 = all cores  [0]\n"
             "  --images N        pictures, 6 questions each  [4]\n"
             "  --max-tokens N    tokens per answer (a POPE answer is \"Yes\" + EOS)  [2]\n"
-            "  --repeats N       runs of each setting; the best counts  [2]\n"
+            "  --repeats N       passes over the pictures (each runs every setting)  [2]\n"
             "  --out F.json      figures as JSON  [build/bench/eval.json]\n",
             DEFAULT_MODEL);
     return code;
@@ -261,12 +261,15 @@ int main(int argc, char **argv) {
     fprintf(fp, " \"prefix_reuse_cost_ratio\": %.4f, \"answers_identical\": %s, \"vcd_over_greedy\": %.4f}\n", reuse,
             same ? "true" : "false", vcd);
     fclose(fp);
-    ml_lvlm_close(m);
-    ml_eval_set_free(&set);
-    return same ? 0 : 1;
+    rc = same ? 0 : 1;
+    goto out;
 fail:
     fprintf(stderr, "bench_eval: %s\n", err.msg);
+    rc = 1;
+out:
     ml_lvlm_close(m);
-    ml_eval_set_free(&set);
-    return 1;
+    for (int i = 0; sets && i < o.images; i++) ml_eval_set_free(&sets[i]);
+    free(sets);
+    free(samples);
+    return rc;
 }

@@ -29,7 +29,9 @@ const char *ml_blas_preferred_coretype(void);
 /* Sets, where the user has not, the environment the runtimes read when they
    load: OMP_WAIT_POLICY=passive (idle OpenMP threads sleep instead of
    spinning: on a shared 2-core machine a spinning thread steals the core the
-   work needs, making runs 10-100x slower) and OPENBLAS_CORETYPE (above).
+   work needs, making runs 10-100x slower; short spins via GOMP_SPINCOUNT
+   were no faster for decode either, see docs/performance.md) and
+   OPENBLAS_CORETYPE (above).
    Returns 1 when it changed something: the caller should re-execute itself
    (execv("/proc/self/exe", argv)) for it to take effect; 0 otherwise. */
 int ml_threads_env_prepare(void);
