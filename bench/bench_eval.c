@@ -184,7 +184,7 @@ static int parse(int argc, char **argv, Options *o) {
 }
 
 int main(int argc, char **argv) {
-    if (ml_threads_env_prepare()) { /* the CLI's runtime settings (passive OpenMP waits, OpenBLAS core) */
+    if (ml_threads_env_prepare()) { /* the CLI's runtime settings (OpenMP wait policy, OpenBLAS core) */
         execv("/proc/self/exe", argv);
         perror("bench_eval: re-exec");
         return 1;

@@ -50,10 +50,16 @@ const char *ml_blas_preferred_coretype(void) {
     return NULL;
 }
 
+int ml_threads_cores_are_free(void) {
+    double load;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    return getloadavg(&load, 1) == 1 && cores > 0 && load < 0.5 * (double)cores;
+}
+
 int ml_threads_env_prepare(void) {
     int changed = 0;
     if (!getenv("OMP_WAIT_POLICY")) {
-        setenv("OMP_WAIT_POLICY", "passive", 1);
+        setenv("OMP_WAIT_POLICY", ml_threads_cores_are_free() ? "active" : "passive", 1);
         changed = 1;
     }
     const char *core = ml_blas_preferred_coretype();

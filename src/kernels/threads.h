@@ -26,12 +26,17 @@ int ml_threads_get(void);
 const char *ml_blas_corename(void);
 const char *ml_blas_preferred_coretype(void);
 
+/* 1 when the 1-minute load average is below half the online cores: nobody
+   else needs them, so OpenMP threads may spin between parallel regions. */
+int ml_threads_cores_are_free(void);
+
 /* Sets, where the user has not, the environment the runtimes read when they
-   load: OMP_WAIT_POLICY=passive (idle OpenMP threads sleep instead of
-   spinning: on a shared 2-core machine a spinning thread steals the core the
-   work needs, making runs 10-100x slower; short spins via GOMP_SPINCOUNT
-   were no faster for decode either, see docs/performance.md) and
-   OPENBLAS_CORETYPE (above).
+   load: OMP_WAIT_POLICY (decode opens ~130 short parallel regions per token:
+   on free cores spinning threads answer each at once, 0.84 of read bandwidth
+   against 0.61 with sleeping ones on the small preset; on a shared machine a
+   spinning thread steals the core the work needs and runs collapse 10x, so
+   there they sleep: "active" when ml_threads_cores_are_free(), else
+   "passive"; see docs/performance.md) and OPENBLAS_CORETYPE (above).
    Returns 1 when it changed something: the caller should re-execute itself
    (execv("/proc/self/exe", argv)) for it to take effect; 0 otherwise. */
 int ml_threads_env_prepare(void);
