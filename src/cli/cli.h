@@ -6,6 +6,8 @@
 #define ML_CLI_CLI_H
 
 #include "core/error.h"
+#include "io/image.h"    /* MlAspect */
+#include "model/prompt.h" /* MlTemplate */
 
 #define ML_COMMAND(name, help) int cmd_##name(int argc, char **argv);
 #include "cli/commands.def"
@@ -19,6 +21,9 @@ int ml_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((for
 /* Option values: print a usage error naming the flag and return nonzero on bad input. */
 int ml_cli_int(const char *cmd, const char *flag, const char *val, long long lo, long long hi, long long *out);
 int ml_cli_float(const char *cmd, const char *flag, const char *val, double lo, double hi, double *out);
+/* --template hf|llava-v1|raw and --image-aspect resize|pad, shared by every model command. */
+int ml_cli_template(const char *cmd, const char *val, MlTemplate *out);
+int ml_cli_aspect(const char *cmd, const char *val, MlAspect *out);
 /* Returns argv[++*i] or NULL (after printing "flag needs a value"). */
 const char *ml_cli_value(const char *cmd, int argc, char **argv, int *i);
 

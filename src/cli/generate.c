@@ -77,12 +77,9 @@ static int parse(int argc, char **argv, Opts *o) {
         } else if (!strcmp(a, "--top-p")) {
             if (ml_cli_float(cmd, a, v, 0, 1, &o->top_p)) return 2;
         } else if (!strcmp(a, "--template")) {
-            MlError err = {0};
-            if (ml_template_parse(v, &o->tmpl, &err)) return ml_cli_usage_error(cmd, "--template: %s", err.msg);
+            if (ml_cli_template(cmd, v, &o->tmpl)) return 2;
         } else if (!strcmp(a, "--image-aspect")) {
-            if (!strcmp(v, "resize")) o->aspect = ML_ASPECT_RESIZE;
-            else if (!strcmp(v, "pad")) o->aspect = ML_ASPECT_PAD;
-            else return ml_cli_usage_error(cmd, "--image-aspect: '%s' is not resize or pad", v);
+            if (ml_cli_aspect(cmd, v, &o->aspect)) return 2;
         } else {
             return ml_cli_usage_error(cmd, "unknown option '%s'", a);
         }

@@ -83,6 +83,19 @@ int ml_cli_float(const char *cmd, const char *flag, const char *val, double lo, 
     return 0;
 }
 
+int ml_cli_template(const char *cmd, const char *val, MlTemplate *out) {
+    MlError err = {0};
+    if (ml_template_parse(val, out, &err)) return ml_cli_usage_error(cmd, "--template: %s", err.msg);
+    return 0;
+}
+
+int ml_cli_aspect(const char *cmd, const char *val, MlAspect *out) {
+    if (!strcmp(val, "resize")) *out = ML_ASPECT_RESIZE;
+    else if (!strcmp(val, "pad")) *out = ML_ASPECT_PAD;
+    else return ml_cli_usage_error(cmd, "--image-aspect: '%s' is not resize or pad", val);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     /* OpenMP and OpenBLAS read their settings when they load: set them and start over. */
     if (ml_threads_env_prepare()) execv("/proc/self/exe", argv);

@@ -50,9 +50,8 @@ static int parse_args(int argc, char **argv, Options *o) {
             if (!(o->system = ml_cli_value(cmd, argc, argv, &i))) return 2;
             o->chat = 1;
         } else if (!strcmp(a, "--template")) {
-            MlError err = {0};
             if (!(v = ml_cli_value(cmd, argc, argv, &i))) return 2;
-            if (ml_template_parse(v, &o->tmpl, &err)) return ml_cli_usage_error(cmd, "--template: %s", err.msg);
+            if (ml_cli_template(cmd, v, &o->tmpl)) return 2;
             o->chat = 1;
         } else if (!strcmp(a, "--chat")) {
             o->chat = 1;
