@@ -38,6 +38,7 @@
 #include "model/init.h"
 #include "model/lvlm.h"
 #include "model/prompt.h"
+#include "bench_model.h"
 
 #define DEFAULT_MODEL "build/bench/small-f16"
 #define DEFAULT_OUT "build/bench/engine.json"
@@ -336,32 +337,6 @@ static double rss_kind_bytes(const char *kind) {
     return kib * 1024.0;
 }
 
-/* Writes the default checkpoint in a child process, so that its buffers
-   never count in this process's peak RSS. */
-static int ensure_model(const char *dir, MlError *err) {
-    char cfg[4096];
-    struct stat sb;
-    snprintf(cfg, sizeof cfg, "%s/config.json", dir);
-    if (stat(cfg, &sb) == 0) return ML_OK;
-    fprintf(stderr, "bench_engine: writing the small f16 checkpoint to %s\n", dir);
-    pid_t pid = fork();
-    if (pid < 0) return ml_error_set(err, ML_ERR_IO, "%s: cannot fork to write the checkpoint", dir);
-    if (pid == 0) {
-        MlError e = {0};
-        MlInitOptions io = {.preset = "small", .dtype = ML_F16, .seed = 1, .tokenizer = NULL, .progress = 1};
-        if (ml_init_model(dir, &io, &e)) {
-            fprintf(stderr, "bench_engine: %s\n", e.msg);
-            _exit(1);
-        }
-        _exit(0);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        return ml_error_set(err, ML_ERR_IO, "%s: writing the small checkpoint failed", dir);
-    return ML_OK;
-}
-
 static void print_table(const Figures *f, const char *model) {
     double prefill_gflops = f->prefill_gflop / f->prefill_s;
     double decode_gbs = f->decode_tps * f->decoder_bytes_per_token / 1e9;
@@ -456,7 +431,7 @@ int main(int argc, char **argv) {
     Figures f = {0};
     MlLvlm *m = NULL;
     float *pixels = NULL, *feats = NULL, *logits = NULL;
-    if ((rc = ensure_model(o.model, &err))) goto fail;
+    if ((rc = bench_ensure_small_model("bench_engine", o.model, &err))) goto fail;
     f.threads = ml_threads_set(o.threads);
     f.blas_core = ml_blas_corename();
     /* Machine figures before and after the engine work, so a burst of load from

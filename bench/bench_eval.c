@@ -16,6 +16,7 @@
 #include "kernels/threads.h"
 #include "mitigate/method.h"
 #include "model/init.h"
+#include "bench_model.h"
 
 #define DEFAULT_MODEL "build/bench/small-f16"
 #define WORK_DIR "build/bench/eval"
@@ -31,31 +32,6 @@ typedef struct Timing {
     int prefix_cache;
     double seconds_per_question; /* best of the repeats */
 } Timing;
-
-/* Writes the checkpoint in a child process, as bench_engine does, so its buffers stay out of this one. */
-static int ensure_model(const char *dir, MlError *err) {
-    char cfg[4096];
-    struct stat sb;
-    snprintf(cfg, sizeof cfg, "%s/config.json", dir);
-    if (stat(cfg, &sb) == 0) return ML_OK;
-    fprintf(stderr, "bench_eval: writing the small f16 checkpoint to %s\n", dir);
-    pid_t pid = fork();
-    if (pid < 0) return ml_error_set(err, ML_ERR_IO, "%s: cannot fork to write the checkpoint", dir);
-    if (pid == 0) {
-        MlError e = {0};
-        MlInitOptions io = {.preset = "small", .dtype = ML_F16, .seed = 1, .tokenizer = NULL, .progress = 1};
-        if (ml_init_model(dir, &io, &e)) {
-            fprintf(stderr, "bench_eval: %s\n", e.msg);
-            _exit(1);
-        }
-        _exit(0);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        return ml_error_set(err, ML_ERR_IO, "%s: writing the small checkpoint failed", dir);
-    return ML_OK;
-}
 
 /* Pictures of random pixels (320x240, as a photo is resized) and 6 POPE questions about each, one
    question file per picture: WORK_DIR/questions_<i>.jsonl. */
@@ -200,7 +176,7 @@ int main(int argc, char **argv) {
         rc = ml_error_set(&err, ML_ERR_NOMEM, "bench: out of memory");
         goto fail;
     }
-    if ((rc = ensure_model(o.model, &err)) || (rc = write_benchmark(&o, &err))) goto fail;
+    if ((rc = bench_ensure_small_model("bench_eval", o.model, &err)) || (rc = write_benchmark(&o, &err))) goto fail;
     for (int i = 0; i < o.images; i++) {
         char path[600];
         snprintf(path, sizeof path, "%s/questions_%03d.jsonl", WORK_DIR, i);
