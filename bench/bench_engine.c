@@ -38,7 +38,7 @@
 #include "model/init.h"
 #include "model/lvlm.h"
 #include "model/prompt.h"
-#include "bench_model.h"
+#include "bench_common.h"
 
 #define DEFAULT_MODEL "build/bench/small-f16"
 #define DEFAULT_OUT "build/bench/engine.json"
@@ -273,40 +273,6 @@ static double sgemm_peak_gflops(void) {
     return 2.0 * n * n * n / best / 1e9;
 }
 
-/* Best of 5 streaming sums over 1 GiB (the L3 here reports 300 MiB), all threads,
-   four independent AVX accumulators per thread so the adds never limit it. */
-static double read_bandwidth_gbs(void) {
-    const size_t n = (size_t)1 << 28; /* floats */
-    float *buf = aligned_alloc(64, n * sizeof(float));
-    if (!buf) return 0;
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) buf[i] = 1.0f; /* first touch by the thread that later reads it */
-    double best = 1e30, total = 0;
-    for (int r = 0; r < 5; r++) {
-        double t0 = ml_time_now(), sum = 0;
-#pragma omp parallel reduction(+ : sum)
-        {
-            __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-#pragma omp for schedule(static)
-            for (size_t i = 0; i < n; i += 32) {
-                s0 = _mm256_add_ps(s0, _mm256_load_ps(buf + i));
-                s1 = _mm256_add_ps(s1, _mm256_load_ps(buf + i + 8));
-                s2 = _mm256_add_ps(s2, _mm256_load_ps(buf + i + 16));
-                s3 = _mm256_add_ps(s3, _mm256_load_ps(buf + i + 24));
-            }
-            float v[8];
-            _mm256_storeu_ps(v, _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
-            for (int k = 0; k < 8; k++) sum += v[k];
-        }
-        best = min_d(best, ml_time_now() - t0);
-        total += sum;
-    }
-    free(buf);
-    /* The sum is used so the reads cannot be optimised away: every element is 1. */
-    if (total != 5.0 * (double)n) return 0;
-    return (double)n * sizeof(float) / best / 1e9;
-}
-
 /* ------------------------------------------------------------ driver */
 
 static double peak_rss_bytes(void) {
@@ -441,7 +407,7 @@ int main(int argc, char **argv) {
     int hwm_reset = reset_peak_rss();
     if (hwm_reset) {
         f.sgemm_gflops = sgemm_peak_gflops();
-        f.read_gbs = read_bandwidth_gbs();
+        f.read_gbs = bench_read_bandwidth_gbs((size_t)1 << 28, 5);
         hwm_reset = reset_peak_rss();
     }
     if ((rc = ml_lvlm_open(&m, o.model, &err))) goto fail;
@@ -461,7 +427,7 @@ int main(int argc, char **argv) {
     f.rss_anon = rss_kind_bytes("RssAnon");
     f.rss_file = rss_kind_bytes("RssFile");
     /* The yardsticks are capacities: keep the better of before and after. */
-    double sgemm_after = sgemm_peak_gflops(), read_after = read_bandwidth_gbs();
+    double sgemm_after = sgemm_peak_gflops(), read_after = bench_read_bandwidth_gbs((size_t)1 << 28, 5);
     f.sgemm_gflops = sgemm_after > f.sgemm_gflops ? sgemm_after : f.sgemm_gflops;
     f.read_gbs = read_after > f.read_gbs ? read_after : f.read_gbs;
     if (f.sgemm_gflops <= 0 || f.read_gbs <= 0) {

@@ -16,7 +16,7 @@
 #include "kernels/threads.h"
 #include "mitigate/method.h"
 #include "model/init.h"
-#include "bench_model.h"
+#include "bench_common.h"
 
 #define DEFAULT_MODEL "build/bench/small-f16"
 #define WORK_DIR "build/bench/eval"

@@ -24,6 +24,8 @@
 #include "kernels/matmul.h"
 #include "kernels/threads.h"
 
+#include "bench_common.h"
+
 #define N_LAYERS 8
 #define HIDDEN 1024
 #define INTER 2816
@@ -34,38 +36,6 @@ typedef struct Mat {
 } Mat;
 
 static double min_d(double a, double b) { return a < b ? a : b; }
-
-/* Streaming sum over 512 MiB, all threads: the yardstick for the GEMV. */
-static double read_bandwidth_gbs(int repeats) {
-    const size_t n = (size_t)1 << 27;
-    float *buf = aligned_alloc(64, n * sizeof(float));
-    if (!buf) return 0;
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) buf[i] = 1.0f;
-    double best = 1e30, total = 0;
-    for (int r = 0; r < repeats; r++) {
-        double t0 = ml_time_now(), sum = 0;
-#pragma omp parallel reduction(+ : sum)
-        {
-            __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-#pragma omp for schedule(static)
-            for (size_t i = 0; i < n; i += 32) {
-                s0 = _mm256_add_ps(s0, _mm256_load_ps(buf + i));
-                s1 = _mm256_add_ps(s1, _mm256_load_ps(buf + i + 8));
-                s2 = _mm256_add_ps(s2, _mm256_load_ps(buf + i + 16));
-                s3 = _mm256_add_ps(s3, _mm256_load_ps(buf + i + 24));
-            }
-            float v[8];
-            _mm256_storeu_ps(v, _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
-            for (int k = 0; k < 8; k++) sum += v[k];
-        }
-        best = min_d(best, ml_time_now() - t0);
-        total += sum;
-    }
-    free(buf);
-    if (total != (double)repeats * (double)n) return 0;
-    return (double)n * sizeof(float) / best / 1e9;
-}
 
 /* One pass over every matrix with T rows; returns the best time of repeats. */
 static double time_pass(const Mat *m, int n_mats, int64_t T, int gemm, float *x, float *y, MlMatmulScratch *s,
@@ -138,7 +108,7 @@ int main(int argc, char **argv) {
     if (!x || !y) return 1;
     for (int64_t i = 0; i < max_t * INTER; i++) x[i] = (float)(i % 13) * 0.01f - 0.06f;
 
-    double bw = read_bandwidth_gbs(repeats);
+    double bw = bench_read_bandwidth_gbs((size_t)1 << 27, repeats);
     printf("threads %d, OpenBLAS core %s, %d matrices, %.1f MB of f16 weights\n", threads, ml_blas_corename(),
            N_LAYERS * PER_LAYER, bytes / 1e6);
     printf("read bandwidth %.2f GB/s\n", bw);
@@ -157,7 +127,7 @@ int main(int argc, char **argv) {
         if (!p) break;
         p++;
     }
-    printf("read bandwidth (after) %.2f GB/s\n", read_bandwidth_gbs(repeats));
+    printf("read bandwidth (after) %.2f GB/s\n", bench_read_bandwidth_gbs((size_t)1 << 27, repeats));
     for (int i = 0; i < N_LAYERS * PER_LAYER; i++) free((void *)m[i].w.data);
     ml_matmul_scratch_free(&s);
     free(x), free(y);

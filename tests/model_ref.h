@@ -19,8 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/file.h"
 #include "io/checkpoint.h"
 #include "model/init.h"
+#include "model/lvlm.h"
 
 typedef struct RefModel {
     const MlCheckpoint *ck;
@@ -292,6 +294,23 @@ static inline void ref_logits(const RefModel *r, const int32_t *ids, int64_t n, 
     ref_rmsnorm(h, x, fw, n, D, c->rms_eps);
     ref_linear(logits, h, lm, NULL, n, D, V);
     free(fw), free(lm), free(emb), free(x), free(h), free(q), free(k), free(v), free(a), free(g), free(u);
+}
+
+/* A tiny checkpoint whose context holds more than one prefill chunk (ML_DECODER_CHUNK rows): the same
+   random weights with max_position_embeddings raised, so long inputs run in several chunks as the
+   real model's 581-token image prompts do.  RoPE has no position table, so nothing else changes. */
+static inline MlLvlm *ref_open_long_context(const char *dir, MlDType dt, uint64_t seed) {
+    MlError err = {0};
+    char path[700], *text = NULL;
+    size_t len;
+    MlLvlm *m = NULL;
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    if (ref_make_tiny(dir, dt, seed) || ml_file_read(path, &text, &len, &err)) return NULL;
+    char *at = strstr(text, "\"max_position_embeddings\": 512,");
+    if (at) memcpy(at, "\"max_position_embeddings\": 999,", 31);
+    if (!at || ml_file_write(path, text, len, &err) || ml_lvlm_open(&m, dir, &err)) fprintf(stderr, "long context: %s\n", err.msg);
+    free(text);
+    return m;
 }
 
 #endif

@@ -17,23 +17,6 @@ static MlLvlm *model;
 static RefModel ref;
 static float *pixels;
 
-/* A tiny checkpoint whose context holds more than one prefill chunk (ML_DECODER_CHUNK rows): the same
-   random weights with max_position_embeddings raised, so long inputs run in several chunks as the
-   real model's 581-token image prompts do.  RoPE has no position table, so nothing else changes. */
-static MlLvlm *open_long_context(const char *dir, MlDType dt, uint64_t seed) {
-    MlError err = {0};
-    char path[700], *text = NULL;
-    size_t len;
-    MlLvlm *m = NULL;
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    if (ref_make_tiny(dir, dt, seed) || ml_file_read(path, &text, &len, &err)) return NULL;
-    char *at = strstr(text, "\"max_position_embeddings\": 512,");
-    if (at) memcpy(at, "\"max_position_embeddings\": 999,", 31);
-    if (!at || ml_file_write(path, text, len, &err) || ml_lvlm_open(&m, dir, &err)) fprintf(stderr, "long context: %s\n", err.msg);
-    free(text);
-    return m;
-}
-
 static uint64_t rs = 977;
 static float frand(void) {
     rs ^= rs << 13;
@@ -366,7 +349,7 @@ static void test_alignment_identities(void) {
 static void test_long_caption_chunks(void) {
     char dir[600];
     snprintf(dir, sizeof dir, "%s/long", test_tmpdir("test_align_extract"));
-    MlLvlm *lm = open_long_context(dir, ML_F32, 21);
+    MlLvlm *lm = ref_open_long_context(dir, ML_F32, 21);
     CHECK(lm != NULL);
     if (!lm) return;
     RefModel lr;

@@ -321,10 +321,10 @@ int ml_eval_run(MlLvlm *m, const MlEvalSet *s, const MlEvalOptions *o, MlRunlog 
     if (!rc && o->progress) o->progress(o->progress_user, done, s->count);
     size_t start = 0;
     for (size_t g = 0; g < n_groups && !rc; start = group_end[g++]) {
-        size_t todo = 0, first = 0;
+        size_t pending = 0, first = 0;
         for (size_t k = start; k < group_end[g]; k++)
-            if (!ml_runlog_done(log, s->items[order[k]].id) && !todo++) first = order[k];
-        if (!todo) continue; /* every question about this image is answered (a resumed run) */
+            if (!ml_runlog_done(log, s->items[order[k]].id) && !pending++) first = order[k];
+        if (!pending) continue; /* every question about this image is answered (a resumed run) */
         double shared_s = 0;
         if (o->prefix_cache) {
             const double t0 = ml_time_now();
@@ -334,7 +334,7 @@ int ml_eval_run(MlLvlm *m, const MlEvalSet *s, const MlEvalOptions *o, MlRunlog 
                 if (!strstr(err->msg, s->items[first].where)) ml_error_prefix(err, where);
                 break;
             }
-            shared_s = (ml_time_now() - t0) / (double)todo;
+            shared_s = (ml_time_now() - t0) / (double)pending;
         }
         for (size_t k = start; k < group_end[g] && !rc; k++) {
             const MlEvalItem *it = &s->items[order[k]];
