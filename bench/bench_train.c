@@ -1,30 +1,34 @@
 /* bench_train: training throughput of the organism's shapes (recipes/organism.json
    model) against OpenBLAS sgemm peak measured in the same run.
    Prints one JSON line: tokens/s, achieved GFLOP/s of the stage-3 step
-   (6 x params x tokens for the matmuls, the usual estimate) and the sgemm
-   peak on a 256^3 product with the same thread count. */
+   (6 x weights x the tokens each weight sees: the ViT's on its patches and
+   class token, the projector's on the image tokens, the LM's on the whole
+   sequence; embedding tables are lookups and do not count) and the sgemm
+   peak: the best of 256^3 .. 1024^3 products with the same thread count,
+   each thread running its own product, as the training workers do. */
 #include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/file.h"
 #include "core/progress.h"
 #include "io/tokenizer_json.h"
+#include "kernels/threads.h"
 #include "model/init.h"
 #include "train/loss.h"
 #include "train/model.h"
 #include "train/step.h"
 
-static double sgemm_peak(int threads) {
-    const int n = 256;
+static double sgemm_peak_at(int threads, int n) {
     float *a = malloc(sizeof(float) * n * n), *b = malloc(sizeof(float) * n * n), *c = malloc(sizeof(float) * n * n);
     for (int i = 0; i < n * n; i++) a[i] = b[i] = (float)(i % 7) * 0.1f;
     double best = 0;
     for (int rep = 0; rep < 5; rep++) {
         double t0 = ml_time_now();
-        int iters = 20;
+        int iters = n >= 1024 ? 2 : n >= 512 ? 8 : 40;
 #pragma omp parallel num_threads(threads)
         for (int it = 0; it < iters; it++)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
@@ -37,8 +41,22 @@ static double sgemm_peak(int threads) {
     return best;
 }
 
+static double sgemm_peak(int threads) {
+    double best = 0;
+    for (int n = 256; n <= 1024; n *= 2) {
+        double g = sgemm_peak_at(threads, n);
+        if (g > best) best = g;
+    }
+    return best;
+}
+
 int main(int argc, char **argv) {
-    int threads = argc > 1 ? atoi(argv[1]) : 2;
+    if (ml_threads_env_prepare()) { /* the CLI's runtime settings (OpenMP wait policy, OpenBLAS core) */
+        execv("/proc/self/exe", argv);
+        perror("bench_train: re-exec");
+        return 1;
+    }
+    int threads = ml_threads_set(argc > 1 ? atoi(argv[1]) : 2); /* OpenBLAS single-threaded inside each worker */
     MlError err = {0};
     char *json;
     size_t len;
@@ -53,8 +71,8 @@ int main(int argc, char **argv) {
     cfg.text.hidden = 128;
     cfg.text.intermediate = 344;
     cfg.text.n_layers = 2;
-    cfg.text.n_heads = cfg.text.n_kv_heads = 4;
-    cfg.text.head_dim = 32;
+    cfg.text.n_heads = cfg.text.n_kv_heads = 8;
+    cfg.text.head_dim = 16;
     cfg.vision_feature_layer = -1;
     MlTrainModel m;
     if (ml_train_init_folder(dir, cfg, tok, 1, &err) || ml_train_model_open(&m, dir, 0, &err)) goto fail;
@@ -67,9 +85,17 @@ int main(int argc, char **argv) {
     for (int k = 0; k < threads; k++)
         if (ml_train_worker_init(&w[k], &m, 128, &err)) goto fail;
     /* one image + 6 packed QA turns is about 110 tokens (see docs/training.md) */
-    const int64_t T = 110, examples = 64;
+    const int64_t T = 110, examples = 512;
     size_t params = 0;
-    for (int i = 0; i < m.n_tensors; i++) params += m.tensors[i].count;
+    double flops_per_example = 0; /* forward + backward */
+    for (int i = 0; i < m.n_tensors; i++) {
+        const MlTrainTensor *t = &m.tensors[i];
+        params += t->count;
+        if (t->ndim != 2 || strstr(t->name, "embed_tokens") || strstr(t->name, "position_embedding")) continue;
+        const MlTrainPart part = ml_train_tensor_part(t);
+        const double tokens = part == ML_PART_VISION ? m.vis.n_tokens : part == ML_PART_PROJECTOR ? m.vis.n_out : T;
+        flops_per_example += 6.0 * (double)t->count * tokens;
+    }
     MlTrainParts all = {1, 1, 1};
     omp_set_max_active_levels(1);
     double t0 = ml_time_now();
@@ -90,7 +116,7 @@ int main(int argc, char **argv) {
         }
     }
     double s = ml_time_now() - t0;
-    double tok_s = (double)(examples * T) / s, gflops = 6.0 * (double)params * tok_s / 1e9,
+    double tok_s = (double)(examples * T) / s, gflops = flops_per_example * examples / s / 1e9,
            peak = sgemm_peak(threads);
     printf("{\"bench\":\"train\",\"threads\":%d,\"params\":%zu,\"tokens_per_s\":%.0f,\"gflops\":%.2f,"
            "\"sgemm_peak_gflops\":%.2f,\"fraction_of_peak\":%.3f}\n",

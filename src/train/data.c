@@ -69,6 +69,8 @@ static int load_pairs(const char *dir, const char *file, const char *key_q, cons
                 p[n].prompt = strdup(key_q ? q->valuestring : ML_TRAIN_CAPTION_PROMPT);
                 p[n].answer = strdup(a->valuestring);
                 p[n].family = family_of(cJSON_GetObjectItemCaseSensitive(o, "family"));
+                const cJSON *type = cJSON_GetObjectItemCaseSensitive(o, "type");
+                p[n].yesno = cJSON_IsString(type) && !strcmp(type->valuestring, "yesno");
                 if (!p[n].prompt || !p[n].answer) {
                     free(p[n].prompt);
                     free(p[n].answer);

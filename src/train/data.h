@@ -23,6 +23,7 @@ extern const char *const ML_TRAIN_FAMILY_NAMES[ML_TRAIN_FAMILY_N];
 typedef struct MlTrainPair {
     char *prompt, *answer; /* QA: question / answer; captions: the caption in answer */
     int family;            /* ML_FAMILY_*; captions: ML_TRAIN_FAMILY_OTHER */
+    int yesno;             /* a yes/no question (the probes' kind), not an open one */
 } MlTrainPair;
 
 enum { ML_TRAIN_MAX_NAMES = 64 };

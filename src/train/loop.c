@@ -309,6 +309,15 @@ static void append_log(const char *path, const char *line) {
     fclose(f);
 }
 
+/* {"family": accuracy, ...} over the families that had turns. */
+static void family_json(char *out, size_t cap, const int64_t *n, const int64_t *right) {
+    size_t at = (size_t)snprintf(out, cap, "{");
+    for (int f = 0; f < ML_TRAIN_FAMILY_N && at < cap; f++)
+        if (n[f]) at += (size_t)snprintf(out + at, cap - at, "%s\"%s\":%.3f", at > 1 ? "," : "", ML_TRAIN_FAMILY_NAMES[f],
+                                         (double)right[f] / (double)n[f]);
+    if (at < cap) snprintf(out + at, cap - at, "}");
+}
+
 int ml_train_stage(const MlStageOptions *o, MlStageResult *res, MlError *err) {
     memset(res, 0, sizeof *res);
     if (o->stage < 0 || o->stage > 3) return ml_error_set(err, ML_ERR_ARG, "stage %d: must be 0..3", o->stage);
@@ -393,7 +402,7 @@ int ml_train_stage(const MlStageOptions *o, MlStageResult *res, MlError *err) {
         if (step0) ml_progress_resume(&prog, step0);
     }
     double t0 = ml_time_now(), win_loss = 0.0, win_aux = 0.0;
-    int64_t win_aux_n = 0, win_fam_n[ML_TRAIN_FAMILY_N] = {0}, win_fam_right[ML_TRAIN_FAMILY_N] = {0};
+    int64_t win_aux_n = 0, win_fam_n[2][ML_TRAIN_FAMILY_N] = {{0}}, win_fam_right[2][ML_TRAIN_FAMILY_N] = {{0}};
     int64_t win_n = 0, win_correct = 0, win_steps = 0, first_logged = 0, win_head_n = 0;
     for (int64_t step = step0; step < o->steps; step++) {
         for (int64_t e = 0; e < o->batch; e++) {
@@ -440,11 +449,12 @@ int ml_train_stage(const MlStageOptions *o, MlStageResult *res, MlError *err) {
                 win_correct += r.w[k].n_correct;
                 win_aux += r.w[k].aux_sum;
                 win_aux_n += r.w[k].aux_n;
-                for (int f = 0; f < ML_TRAIN_FAMILY_N; f++) {
-                    win_fam_n[f] += r.w[k].fam_n[f];
-                    win_fam_right[f] += r.w[k].fam_right[f];
-                    r.w[k].fam_n[f] = r.w[k].fam_right[f] = 0;
-                }
+                for (int t = 0; t < 2; t++)
+                    for (int f = 0; f < ML_TRAIN_FAMILY_N; f++) {
+                        win_fam_n[t][f] += r.w[k].fam_n[t][f];
+                        win_fam_right[t][f] += r.w[k].fam_right[t][f];
+                        r.w[k].fam_n[t][f] = r.w[k].fam_right[t][f] = 0;
+                    }
             }
             step_loss = counted ? ls / (double)counted : 0.0;
             win_loss += ls;
@@ -465,22 +475,19 @@ int ml_train_stage(const MlStageOptions *o, MlStageResult *res, MlError *err) {
                          : !win_n    ? 0.0
                                      : (double)win_correct / (double)win_n;
             double aux = win_aux_n ? win_aux / (double)win_aux_n : 0.0;
-            /* the early signal: first answer token right, per QA family, on the batches as drawn */
-            char fam[200];
-            int at = snprintf(fam, sizeof fam, "{");
-            for (int f = 0; f < ML_TRAIN_FAMILY_N && at < (int)sizeof fam && o->stage != 1; f++) {
-                at += snprintf(fam + at, sizeof fam - (size_t)at, "%s\"%s\":%.3f", f ? "," : "",
-                               ML_TRAIN_FAMILY_NAMES[f],
-                               win_fam_n[f] ? (double)win_fam_right[f] / (double)win_fam_n[f] : 0.0);
-                win_fam_n[f] = win_fam_right[f] = 0;
-            }
-            if (at < (int)sizeof fam) snprintf(fam + at, sizeof fam - (size_t)at, "}");
-            char line[640];
+            /* the early signal: first answer token right per QA family, yes/no and open
+               questions apart, on the batches as drawn */
+            char yesno[256], open[256];
+            family_json(yesno, sizeof yesno, win_fam_n[0], win_fam_right[0]);
+            family_json(open, sizeof open, win_fam_n[1], win_fam_right[1]);
+            memset(win_fam_n, 0, sizeof win_fam_n);
+            memset(win_fam_right, 0, sizeof win_fam_right);
+            char line[1024];
             snprintf(line, sizeof line,
-                     "{\"stage\":%d,\"step\":%lld,\"loss\":%.5f,\"%s\":%.4f,\"%s\":%.5f,\"family_accuracy\":%s,"
-                     "\"lr\":%.3g,\"grad_norm\":%.4g,\"tokens_per_s\":%.0f,\"seconds\":%.1f}\n",
+                     "{\"stage\":%d,\"step\":%lld,\"loss\":%.5f,\"%s\":%.4f,\"%s\":%.5f,\"yesno_accuracy\":%s,"
+                     "\"open_accuracy\":%s,\"lr\":%.3g,\"grad_norm\":%.4g,\"tokens_per_s\":%.0f,\"seconds\":%.1f}\n",
                      o->stage, (long long)(step + 1), mean, o->stage == 1 ? "patch_accuracy" : "answer_token_accuracy",
-                     acc, o->stage == 1 ? "patch_loss" : "regress_loss", aux, fam, lr, norm,
+                     acc, o->stage == 1 ? "patch_loss" : "regress_loss", aux, yesno, open, lr, norm,
                      res->tokens / (el > 0 ? el : 1), el);
             append_log(o->log_path, line);
             res->last_loss = mean;

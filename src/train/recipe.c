@@ -28,11 +28,25 @@ static int make_tokenizer(const char *split, const char *out, int vocab, MlError
     int rc = ml_bpe_words_new(&words, err);
     if (rc) return rc;
     const char *keys[] = {"caption", "question", "answer"};
-    char path[2048];
     const char *files[] = {"captions.jsonl", "qa.jsonl"};
+    char path[2048];
     for (int i = 0; i < 2 && !rc; i++) {
         rc = ml_path_join(path, sizeof path, split, files[i], err);
         if (!rc) rc = ml_bpe_words_add_file(words, path, keys, 3, err);
+        /* Every line is one turn of the chat template ("USER: ... ASSISTANT:"),
+           and a caption turn also holds the caption instruction: counting them
+           as often as the model sees them makes them whole pieces, not one
+           byte piece per letter between question and answer. */
+        char *text;
+        size_t len;
+        if (rc || (rc = ml_file_read(path, &text, &len, err))) break;
+        for (size_t k = 0; !rc && k < len; k++)
+            if (text[k] == '\n') {
+                rc = ml_bpe_words_add_text(words, "USER: ASSISTANT:", 16, err);
+                if (!rc && i == 0)
+                    rc = ml_bpe_words_add_text(words, ML_TRAIN_CAPTION_PROMPT, strlen(ML_TRAIN_CAPTION_PROMPT), err);
+            }
+        free(text);
     }
     MlBpeVocab v = {0};
     MlBpeOptions bo = ml_bpe_defaults();
@@ -138,7 +152,7 @@ int ml_train_recipe(const char *path, const MlRecipeOverrides *ov, MlError *err)
     cJSON *root;
     int rc = ml_json_load(path, &root, err);
     if (rc) return rc;
-    const char *work, *out, *world_path;
+    const char *work, *out, *world_path, *from;
     long long seed, n, max_images, vocab;
     const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data");
     const cJSON *tokj = cJSON_GetObjectItemCaseSensitive(root, "tokenizer");
@@ -150,6 +164,7 @@ int ml_train_recipe(const char *path, const MlRecipeOverrides *ov, MlError *err)
     if ((rc = ml_json_str(root, "work", "build/organism", &work, path, err)) ||
         (rc = ml_json_str(root, "out", "models/organism", &out, path, err)) ||
         (rc = ml_json_str(root, "world", NULL, &world_path, path, err)) ||
+        (rc = ml_json_str(root, "from", NULL, &from, path, err)) ||
         (rc = ml_json_int(root, "seed", 1, 0, (1LL << 62), &seed, path, err)) ||
         (rc = ml_json_int(data, "n", 20000, 1, ML_CORPUS_MAX_SCENES, &n, path, err)) ||
         (rc = ml_json_int(data, "max_images", 0, 0, ML_CORPUS_MAX_SCENES, &max_images, path, err)) ||
@@ -174,9 +189,14 @@ int ml_train_recipe(const char *path, const MlRecipeOverrides *ov, MlError *err)
     if (!ml_file_exists(probe) &&
         (rc = make_split(split, &world, world_path, n, (uint64_t)seed, ov->threads, ov->progress, err)))
         goto done;
-    if (!ml_file_exists(tok) && (rc = make_tokenizer(split, tok, (int)vocab, err))) goto done;
-    snprintf(prev, sizeof prev, "%s/init", work);
-    if ((rc = ml_train_init_folder(prev, cfg, tok, (uint64_t)seed, err))) goto done;
+    if (from) {
+        /* a variant of a trained model: its own tokenizer and weights (the "model" knobs do not apply) */
+        snprintf(prev, sizeof prev, "%s", from);
+    } else {
+        if (!ml_file_exists(tok) && (rc = make_tokenizer(split, tok, (int)vocab, err))) goto done;
+        snprintf(prev, sizeof prev, "%s/init", work);
+        if ((rc = ml_train_init_folder(prev, cfg, tok, (uint64_t)seed, err))) goto done;
+    }
     if ((rc = ml_train_data_load(&d, split, max_images, err))) goto done;
     remove(log);
     int n_st = cJSON_GetArraySize(stages);

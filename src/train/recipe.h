@@ -17,6 +17,10 @@
 ** empty_from, empty_to, qk_identity, families (stage 0/3), infonce,
 ** patch_head (stage 1), regress, image_qa (stage 2/3).
 **
+** "from": a llava-hf folder to start from instead of the split's tokenizer
+** and fresh weights (a variant of a trained model, e.g. fine-tuned on a
+** biased world); the "model" and "tokenizer" keys then do not apply.
+**
 ** Every key but "stages" is optional (the values above are the defaults;
 ** a stage's other keys default to ml_stage_defaults).  The world's bias
 ** knobs and the model-size knobs are what variants change.  Steps that are

@@ -187,6 +187,7 @@ int64_t ml_train_example_build(MlTrainWorker *w, const MlTrainModel *m, const Ml
         }
         counted += k;
         w->turn_family[w->n_turns] = turn[t]->family;
+        w->turn_open[w->n_turns] = !turn[t]->yesno;
         w->turn_pos[w->n_turns++] = start - 1;
     }
     if (w->T > 0) w->targets[w->T - 1] = ML_LOSS_IGNORE;
@@ -258,8 +259,8 @@ int ml_train_example_run(MlTrainWorker *w, const MlTrainModel *m, const MlTrainD
         int64_t best = 0;
         for (int64_t v = 1; v < V; v++)
             if (row[v] > row[best]) best = v;
-        w->fam_n[w->turn_family[t]]++;
-        w->fam_right[w->turn_family[t]] += best == w->targets[i];
+        w->fam_n[w->turn_open[t]][w->turn_family[t]]++;
+        w->fam_right[w->turn_open[t]][w->turn_family[t]] += best == w->targets[i];
     }
     memset(w->dlogits, 0, sizeof(float) * (size_t)(T * V));
     ml_cross_entropy_backward(w->dlogits, w->logits, w->targets, dloss, T, V);

@@ -68,9 +68,11 @@ typedef struct MlTrainWorker {
     int *slot_lab;                    /* [n_out, ML_TRAIN_ATTR_N] labels of the image */
     int *slot_keep, n_keep;           /* text scene: the slots present, in order */
     float *target;                    /* [n_out, D] regression target */
-    int n_turns, turn_family[64];     /* the built turns' families and first answer positions */
+    int n_turns, turn_family[64], turn_open[64]; /* the built turns' families, open (not yes/no) or not, and
+                                                    first answer positions */
     int64_t turn_pos[64];
-    int64_t fam_n[ML_TRAIN_FAMILY_N], fam_right[ML_TRAIN_FAMILY_N]; /* first answer token right, per family */
+    int64_t fam_n[2][ML_TRAIN_FAMILY_N], fam_right[2][ML_TRAIN_FAMILY_N]; /* first answer token right, per
+                                                                            [yes/no, open][family] */
     double aux_sum;                   /* regression loss (mean per image token) summed over examples */
     int64_t aux_n;
     double loss_sum;                  /* over this worker's examples since reset */

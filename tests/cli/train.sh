@@ -33,6 +33,9 @@ print(s0[0], s0[-1], s3[-1])' "$log")
         fail "stage 0 loss did not fall enough: $first -> $last"
     /usr/bin/python3 -c "import sys; sys.exit(0 if $s3 < $first else 1)" && pass ||
         fail "stage 3 loss $s3 not below the start $first"
+    # the chat template's words are whole pieces of the trained vocabulary (BOS + 2 ids)
+    ids=$("$ML_BIN" tokenize --model "$T/model" --text "USER: ASSISTANT:")
+    [ "$(wc -w <<<"$ids")" -eq 3 ] && pass || fail "template words split into pieces: $ids"
     ans=$("$ML_BIN" generate --model "$T/model" --image "$T/work/train/images/train_000001.png" \
         --prompt "Is there a star in the image?" --max-tokens 4 2>"$T/gen.err")
     [ $? -eq 0 ] && [ -n "$ans" ] && pass || fail "generate on the trained folder: $(cat "$T/gen.err")"
@@ -47,6 +50,24 @@ if [ -d "$T/work/train" ]; then
     "$ML_BIN" train --stage 3 --model "$T/model" --data "$T/work/train" --out "$T/s3b" --steps 3 --batch 4 \
         --state "$T/s3.state" --threads 1 --quiet >/dev/null && cmp -s "$T/s3/model.safetensors" "$T/s3b/model.safetensors" &&
         pass || fail "resuming a finished state changed the weights"
+fi
+
+# a recipe that starts "from" a trained folder fine-tunes it: same tokenizer and config, new weights
+if [ -d "$T/work/train" ]; then
+    mkdir -p "$T/ft" && ln -sfn "$T/work/train" "$T/ft/train"
+    printf '{"from": "%s", "work": "%s", "out": "%s", "data": {"n": 200},
+ "stages": [{"stage": 3, "steps": 3, "batch": 4, "qa_turns": 2, "log_every": 1}]}\n' \
+        "$T/model" "$T/ft" "$T/ft/model" >"$T/ft.json"
+    if "$ML_BIN" train --recipe "$T/ft.json" --threads 1 --quiet 2>"$T/ft.err"; then
+        cmp -s "$T/model/tokenizer.json" "$T/ft/model/tokenizer.json" &&
+            cmp -s "$T/model/config.json" "$T/ft/model/config.json" &&
+            ! cmp -s "$T/model/model.safetensors" "$T/ft/model/model.safetensors" && pass ||
+            fail "recipe from a trained folder: not a fine-tune of it"
+    else
+        fail "recipe from a trained folder: $(tail -1 "$T/ft.err")"
+    fi
+    printf '{"from": "%s", "work": "%s", "stages": [{"stage": 3, "steps": 1}]}\n' "$T/nowhere" "$T/ft" >"$T/ft2.json"
+    expect_fail "recipe from a missing folder" "nowhere" "$ML_BIN" train --recipe "$T/ft2.json" --threads 1 --quiet
 fi
 
 expect_fail "no mode" "recipe|stage" "$ML_BIN" train
