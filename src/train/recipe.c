@@ -23,6 +23,9 @@ static int make_split(const char *dir, const MlWorld *w, const char *world_path,
     return ml_corpus_generate(w, &co, &sum, err);
 }
 
+/* The chat template's own words (model/prompt.h's llava-hf template). */
+static const char TEMPLATE_WORDS[] = "USER: ASSISTANT:";
+
 static int make_tokenizer(const char *split, const char *out, int vocab, MlError *err) {
     MlBpeWords *words;
     int rc = ml_bpe_words_new(&words, err);
@@ -42,7 +45,7 @@ static int make_tokenizer(const char *split, const char *out, int vocab, MlError
         if (rc || (rc = ml_file_read(path, &text, &len, err))) break;
         for (size_t k = 0; !rc && k < len; k++)
             if (text[k] == '\n') {
-                rc = ml_bpe_words_add_text(words, "USER: ASSISTANT:", 16, err);
+                rc = ml_bpe_words_add_text(words, TEMPLATE_WORDS, strlen(TEMPLATE_WORDS), err);
                 if (!rc && i == 0)
                     rc = ml_bpe_words_add_text(words, ML_TRAIN_CAPTION_PROMPT, strlen(ML_TRAIN_CAPTION_PROMPT), err);
             }
