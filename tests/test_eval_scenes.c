@@ -78,19 +78,20 @@ static void test_yesno_files(void) {
     CHECK_NEAR(a->fp_severity / a->neg_severity, 1.0 / 3, 1e-15);
     CHECK(o->s.tp == 1 && o->s.fp == 1 && o->fp_severity == 2 && o->s.yes_ratio == 1.0);
     CHECK(s.answered[3] && s.answered[0] && !s.answered[ML_SCENES_DESCRIBE] && !s.answered[5]);
-    /* negatives per kind: random 2 (both answered yes), binding 1 (no) */
+    /* negatives per family and kind: one random wrong attribute and one random absent object (both
+       answered yes), one binding negative (no) */
     int seen = 0;
     for (size_t k = 0; k < s.n_kinds; k++) {
-        if (!strcmp(s.kind_name[k], "random")) {
+        if (!strcmp(s.kind_name[k], "attribute/random") || !strcmp(s.kind_name[k], "object/random")) {
             seen++;
-            CHECK(s.kind_n[k] == 2 && s.kind_yes[k] == 2);
+            CHECK(s.kind_n[k] == 1 && s.kind_yes[k] == 1);
         }
-        if (!strcmp(s.kind_name[k], "binding")) {
+        if (!strcmp(s.kind_name[k], "attribute/binding")) {
             seen++;
             CHECK(s.kind_n[k] == 1 && s.kind_yes[k] == 0);
         }
     }
-    CHECK(seen == 2);
+    CHECK(seen == 3 && s.n_kinds == 3);
     cJSON *j = ml_scenes_json(&s);
     const cJSON *fam = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "families"), "attribute");
     CHECK(fam && cJSON_GetObjectItemCaseSensitive(fam, "accuracy")->valuedouble == 0.5);

@@ -527,8 +527,12 @@ int ml_scenes_score(const MlSceneProbes *p, const char *answers, MlYesNoParser p
             double severity = cJSON_IsNumber(sev) ? sev->valuedouble : 1;
             tally_add(&out->file[f], label_yes, pred, severity);
             tally_add(&out->family[file_family[f]], label_yes, pred, severity);
+            /* per family: a "random" wrong attribute is not a "random" absent object */
             const cJSON *kind = cJSON_GetObjectItemCaseSensitive(q, "negative_kind");
-            if (!label_yes) count_kind(out, cJSON_IsString(kind) ? kind->valuestring : "unknown", pred);
+            char kind_key[sizeof out->kind_name[0]];
+            snprintf(kind_key, sizeof kind_key, "%s/%s", family_names[file_family[f]],
+                     cJSON_IsString(kind) ? kind->valuestring : "unknown");
+            if (!label_yes) count_kind(out, kind_key, pred);
         }
     }
     answers_free(&a);

@@ -85,8 +85,9 @@ typedef struct MlSceneScore {
     int answered[ML_SCENES_FILES];
     MlYesNoTally file[ML_SCENES_FILES - 1];
     MlYesNoTally family[ML_N_FAMS];
-    /* negatives per kind ("random", "binding", ...): how many, answered yes */
-    char kind_name[ML_SCENES_MAX_KINDS][32];
+    /* negatives per family and kind ("attribute/binding", "object/adversarial", ...): how many,
+       answered yes */
+    char kind_name[ML_SCENES_MAX_KINDS][48];
     size_t kind_n[ML_SCENES_MAX_KINDS], kind_yes[ML_SCENES_MAX_KINDS], n_kinds;
     MlClaimTally claim[ML_N_CLAIMS];
     size_t descriptions, descriptions_wrong;
