@@ -309,6 +309,30 @@ static void append_log(const char *path, const char *line) {
     fclose(f);
 }
 
+/* A stage resumed at step0 logs again from there, so the lines it logged
+   past step0 before it stopped (the log's last lines, of the same stage) go. */
+static int log_rewind(const char *path, int stage, int64_t step0, MlError *err) {
+    char *data;
+    size_t len;
+    if (!path || !ml_file_exists(path)) return ML_OK;
+    int rc = ml_file_read(path, &data, &len, err);
+    if (rc) return rc;
+    size_t keep = len;
+    while (keep > 0) {
+        size_t start = keep - 1; /* the last line is data[start, keep) */
+        while (start > 0 && data[start - 1] != '\n') start--;
+        int line_stage;
+        long long line_step;
+        if (sscanf(data + start, "{\"stage\":%d,\"step\":%lld", &line_stage, &line_step) != 2 ||
+            line_stage != stage || line_step <= step0)
+            break;
+        keep = start;
+    }
+    if (keep < len) rc = ml_file_write(path, data, keep, err);
+    free(data);
+    return rc;
+}
+
 /* {"family": accuracy, ...} over the families that had turns. */
 static void family_json(char *out, size_t cap, const int64_t *n, const int64_t *right) {
     size_t at = (size_t)snprintf(out, cap, "{");
@@ -388,7 +412,9 @@ int ml_train_stage(const MlStageOptions *o, MlStageResult *res, MlError *err) {
     if ((rc = make_groups(&r, err))) goto done;
     if (o->stage == 0 && o->qk_identity > 0) qk_identity_init(&r, (float)o->qk_identity);
     if (o->state_path && ml_file_exists(o->state_path)) {
-        if ((rc = ml_train_state_load(o->state_path, &r.m.block, &step0, rng, layout, err))) goto done;
+        if ((rc = ml_train_state_load(o->state_path, &r.m.block, &step0, rng, layout, err)) ||
+            (rc = log_rewind(o->log_path, o->stage, step0, err)))
+            goto done;
     }
     MlAdamWConfig ac = {.beta1 = o->beta1, .beta2 = o->beta2, .eps = 1e-8, .weight_decay = o->weight_decay};
     MlLrSchedule sched = {.lr_max = o->lr, .min_ratio = o->min_ratio, .warmup_steps = o->warmup,

@@ -38,7 +38,8 @@ typedef struct MlStageOptions {
     const char *in_dir;        /* llava-hf folder to start from */
     const char *out_dir;       /* llava-hf folder written at the end */
     const char *state_path;    /* train state for save/resume; NULL: none */
-    const char *log_path;      /* JSONL loss log (appended); NULL: none */
+    const char *log_path;      /* JSONL loss log (appended; on resume, this stage's last lines past the
+                                  saved step are dropped first); NULL: none */
     const MlTrainData *data;
     int64_t steps, batch, warmup;
     double lr, min_ratio, weight_decay, beta1, beta2, clip;

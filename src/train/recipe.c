@@ -151,6 +151,25 @@ static int copy_text(const char *from, const char *dir, const char *name, MlErro
     return rc;
 }
 
+/* The stages' logs, in order, as one JSONL file. */
+static int join_logs(const char *work, int n_stages, const char *log, MlError *err) {
+    MlStrBuf b = {0};
+    int rc = ML_OK;
+    for (int i = 0; i < n_stages && !rc; i++) {
+        char path[2100], *data;
+        size_t len;
+        snprintf(path, sizeof path, "%s/log_%d.jsonl", work, i);
+        if (!ml_file_exists(path)) continue; /* a stage that logged nothing */
+        if ((rc = ml_file_read(path, &data, &len, err))) break;
+        ml_strbuf_puts(&b, data);
+        free(data);
+    }
+    if (!rc && b.failed) rc = ml_error_set(err, ML_ERR_NOMEM, "%s: out of memory joining the stage logs", log);
+    if (!rc) rc = ml_file_write(log, b.data ? b.data : "", b.len, err);
+    ml_strbuf_free(&b);
+    return rc;
+}
+
 int ml_train_recipe(const char *path, const MlRecipeOverrides *ov, MlError *err) {
     cJSON *root;
     int rc = ml_json_load(path, &root, err);
@@ -201,7 +220,6 @@ int ml_train_recipe(const char *path, const MlRecipeOverrides *ov, MlError *err)
         if ((rc = ml_train_init_folder(prev, cfg, tok, (uint64_t)seed, err))) goto done;
     }
     if ((rc = ml_train_data_load(&d, split, max_images, err))) goto done;
-    remove(log);
     int n_st = cJSON_GetArraySize(stages);
     for (int i = 0; i < n_st; i++) {
         MlStageOptions so;
@@ -212,7 +230,10 @@ int ml_train_recipe(const char *path, const MlRecipeOverrides *ov, MlError *err)
         so.in_dir = prev;
         so.out_dir = dir;
         so.state_path = state;
-        so.log_path = log;
+        char stage_log[2100];
+        snprintf(stage_log, sizeof stage_log, "%s/log_%d.jsonl", work, i);
+        if (!ml_file_exists(state)) remove(stage_log); /* a fresh stage; a resumed one keeps its lines */
+        so.log_path = stage_log;
         so.data = &d;
         so.seed = (uint64_t)seed + (uint64_t)i;
         so.threads = ov->threads;
@@ -221,7 +242,7 @@ int ml_train_recipe(const char *path, const MlRecipeOverrides *ov, MlError *err)
         if ((rc = ml_train_stage(&so, &res, err))) goto done;
         snprintf(prev, sizeof prev, "%s", dir);
     }
-    if ((rc = copy_text(path, out, "recipe.json", err)) || (rc = copy_text(log, out, "train_log.jsonl", err)))
+    if ((rc = join_logs(work, n_st, log, err)) || (rc = copy_text(path, out, "recipe.json", err)) || (rc = copy_text(log, out, "train_log.jsonl", err)))
         goto done;
     {
         MlStrBuf b = {0};

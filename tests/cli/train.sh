@@ -43,13 +43,28 @@ else
     fail "micro recipe: $(tail -2 "$T/err")"
 fi
 
+# the recipe run again in its work folder resumes every finished stage: same weights, and the log
+# still holds every stage's lines (each stage keeps its own log until they are joined)
+if [ -s "$T/model/train_log.jsonl" ]; then
+    cp "$T/model/train_log.jsonl" "$T/log.first" && cp "$T/model/model.safetensors" "$T/weights.first"
+    "$ML_BIN" train --recipe recipes/micro.json --work "$T/work" --out "$T/model" --threads 2 --quiet 2>"$T/err" &&
+        cmp -s "$T/model/model.safetensors" "$T/weights.first" && pass || fail "recipe resumed: $(tail -1 "$T/err")"
+    cmp -s "$T/model/train_log.jsonl" "$T/log.first" && pass || fail "recipe resumed: its log changed"
+fi
+
 # one stage on the micro split, resumed from its train state: a second run with the same state is a no-op
 if [ -d "$T/work/train" ]; then
     "$ML_BIN" train --stage 3 --model "$T/model" --data "$T/work/train" --out "$T/s3" --steps 3 --batch 4 \
-        --state "$T/s3.state" --threads 1 --quiet >"$T/s3.json" && pass || fail "stage 3 run"
+        --state "$T/s3.state" --log "$T/s3.log" --log-every 1 --threads 1 --quiet >"$T/s3.json" &&
+        pass || fail "stage 3 run"
+    # lines an interrupted run logged past its last saved state go when the stage resumes
+    cp "$T/s3.log" "$T/s3.log.first" && echo '{"stage":3,"step":4,"loss":1.0}' >>"$T/s3.log"
     "$ML_BIN" train --stage 3 --model "$T/model" --data "$T/work/train" --out "$T/s3b" --steps 3 --batch 4 \
-        --state "$T/s3.state" --threads 1 --quiet >/dev/null && cmp -s "$T/s3/model.safetensors" "$T/s3b/model.safetensors" &&
+        --state "$T/s3.state" --log "$T/s3.log" --log-every 1 --threads 1 --quiet >/dev/null &&
+        cmp -s "$T/s3/model.safetensors" "$T/s3b/model.safetensors" &&
         pass || fail "resuming a finished state changed the weights"
+    [ "$(wc -l <"$T/s3.log.first")" -eq 3 ] && cmp -s "$T/s3.log" "$T/s3.log.first" && pass ||
+        fail "resumed stage log: $(wc -l <"$T/s3.log") lines"
 fi
 
 # a recipe that starts "from" a trained folder fine-tunes it: same tokenizer and config, new weights
