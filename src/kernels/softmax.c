@@ -10,8 +10,14 @@ void ml_softmax_forward(float *out, const float *inp, int64_t rows, int64_t n) {
     for (int64_t r = 0; r < rows; r++) {
         const float *x = inp + (size_t)r * n;
         float *y = out + (size_t)r * n;
-        float mx = -INFINITY;
-        for (int64_t i = 0; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+        /* the max is exact in any order; a NaN element is skipped, as x > mx skips it */
+        __m256 mx8 = _mm256_set1_ps(-INFINITY);
+        int64_t j = 0;
+        for (; j + 8 <= n; j += 8) mx8 = _mm256_max_ps(_mm256_loadu_ps(x + j), mx8);
+        float lanes_mx[8], mx = -INFINITY;
+        _mm256_storeu_ps(lanes_mx, mx8);
+        for (int k = 0; k < 8; k++) mx = lanes_mx[k] > mx ? lanes_mx[k] : mx;
+        for (; j < n; j++) mx = x[j] > mx ? x[j] : mx;
         if (mx == -INFINITY) {
             for (int64_t i = 0; i < n; i++) y[i] = 0.0f;
             continue;

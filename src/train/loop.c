@@ -310,7 +310,8 @@ static void append_log(const char *path, const char *line) {
 }
 
 /* A stage resumed at step0 logs again from there, so the lines it logged
-   past step0 before it stopped (the log's last lines, of the same stage) go. */
+   past step0 before it stopped (the log's last lines, of the same stage) go,
+   and so does a last line cut off mid-write. */
 static int log_rewind(const char *path, int stage, int64_t step0, MlError *err) {
     char *data;
     size_t len;
@@ -318,6 +319,7 @@ static int log_rewind(const char *path, int stage, int64_t step0, MlError *err) 
     int rc = ml_file_read(path, &data, &len, err);
     if (rc) return rc;
     size_t keep = len;
+    while (keep > 0 && data[keep - 1] != '\n') keep--;
     while (keep > 0) {
         size_t start = keep - 1; /* the last line is data[start, keep) */
         while (start > 0 && data[start - 1] != '\n') start--;

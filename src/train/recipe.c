@@ -242,7 +242,8 @@ int ml_train_recipe(const char *path, const MlRecipeOverrides *ov, MlError *err)
         if ((rc = ml_train_stage(&so, &res, err))) goto done;
         snprintf(prev, sizeof prev, "%s", dir);
     }
-    if ((rc = join_logs(work, n_st, log, err)) || (rc = copy_text(path, out, "recipe.json", err)) || (rc = copy_text(log, out, "train_log.jsonl", err)))
+    if ((rc = join_logs(work, n_st, log, err)) || (rc = copy_text(path, out, "recipe.json", err)) ||
+        (rc = copy_text(log, out, "train_log.jsonl", err)))
         goto done;
     {
         MlStrBuf b = {0};

@@ -26,8 +26,9 @@
 ** knobs and the model-size knobs are what variants change.  Steps that are
 ** done are reused: the split when WORK/train/scenes.jsonl exists, the
 ** tokenizer when WORK/tokenizer.json exists, and a stage resumes from its
-** train state.  The last stage writes OUT, with the recipe, the world and
-** train_log.jsonl (the loss per logged step of every stage) beside it.
+** train state (WORK/state_K.safetensors) with its log (WORK/log_K.jsonl).
+** The last stage writes OUT, with the recipe, the world and train_log.jsonl
+** (the stage logs joined: the loss per logged step of every stage) beside it.
 */
 #ifndef ML_TRAIN_RECIPE_H
 #define ML_TRAIN_RECIPE_H

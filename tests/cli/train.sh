@@ -57,8 +57,9 @@ if [ -d "$T/work/train" ]; then
     "$ML_BIN" train --stage 3 --model "$T/model" --data "$T/work/train" --out "$T/s3" --steps 3 --batch 4 \
         --state "$T/s3.state" --log "$T/s3.log" --log-every 1 --threads 1 --quiet >"$T/s3.json" &&
         pass || fail "stage 3 run"
-    # lines an interrupted run logged past its last saved state go when the stage resumes
-    cp "$T/s3.log" "$T/s3.log.first" && echo '{"stage":3,"step":4,"loss":1.0}' >>"$T/s3.log"
+    # lines an interrupted run logged past its last saved state go when the stage resumes, and so
+    # does a line cut off mid-write
+    cp "$T/s3.log" "$T/s3.log.first" && printf '{"stage":3,"step":4,"loss":1.0}\n{"stage":3,"st' >>"$T/s3.log"
     "$ML_BIN" train --stage 3 --model "$T/model" --data "$T/work/train" --out "$T/s3b" --steps 3 --batch 4 \
         --state "$T/s3.state" --log "$T/s3.log" --log-every 1 --threads 1 --quiet >/dev/null &&
         cmp -s "$T/s3/model.safetensors" "$T/s3b/model.safetensors" &&
