@@ -171,7 +171,7 @@ static void test_refused(void) {
         const char *msg;
     } cases[] = {
         {"1", "3", good_rng, 4, ML_F32, "L", ML_OK, ""},
-        {"1", "3", good_rng, 4, ML_F32, "other", ML_ERR_FORMAT, "another model layout"},
+        {"1", "3", good_rng, 4, ML_F32, "other", ML_ERR_FORMAT, "saved by another run"},
         {"1", "3", good_rng, 5, ML_F32, "L", ML_ERR_SHAPE, "params: expected F32 [4], found F32 [5]"},
         {"1", "3", good_rng, 4, ML_BF16, "L", ML_ERR_SHAPE, "found BF16"},
         {"2", "3", good_rng, 4, ML_F32, "L", ML_ERR_UNSUPPORTED, "version '2'"},

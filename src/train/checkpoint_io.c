@@ -74,7 +74,9 @@ static int check_and_copy(const MlSafetensors *st, const char *path, MlParamBloc
                             ML_TRAIN_STATE_VERSION);
     const char *file_layout = ml_safetensors_metadata(st, "layout");
     if (!file_layout || strcmp(file_layout, layout ? layout : ""))
-        return ml_error_set(err, ML_ERR_FORMAT, "%s: saved for another model layout than this run's", path);
+        return ml_error_set(err, ML_ERR_FORMAT,
+                            "%s: saved by another run (its layout '%s', this run's '%s'); remove it to start afresh",
+                            path, file_layout ? file_layout : "", layout ? layout : "");
     int64_t s;
     uint64_t r[ML_TRAIN_RNG_WORDS];
     if (parse_step(ml_safetensors_metadata(st, "step"), &s))

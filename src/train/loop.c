@@ -335,6 +335,32 @@ static int log_rewind(const char *path, int stage, int64_t step0, MlError *err) 
     return rc;
 }
 
+/* FNV-1a over bytes: the fingerprints that keep a train state from being
+   resumed by a run it does not belong to. */
+static uint64_t fnv1a(uint64_t h, const void *data, size_t n) {
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+/* The weights the stage starts from, as read from its input folder. */
+static uint64_t start_fingerprint(const MlTrainModel *m) {
+    return fnv1a(0xcbf29ce484222325ull, m->block.params, sizeof(float) * m->n_model);
+}
+
+/* What decides the stage's steps besides its start (the thread count only orders sums). */
+static uint64_t settings_fingerprint(const MlStageOptions *o) {
+    char s[1024];
+    int n = snprintf(s, sizeof s,
+                     "%d %lld %lld %lld %.17g %.17g %.17g %.17g %.17g %.17g %llu %d %.17g %.17g %.17g %.17g %.17g %.17g "
+                     "%.17g %.17g %u %d %lld %lld",
+                     o->stage, (long long)o->steps, (long long)o->batch, (long long)o->warmup, o->lr, o->min_ratio,
+                     o->weight_decay, o->beta1, o->beta2, o->clip, (unsigned long long)o->seed, o->qa_turns,
+                     o->caption_prob, o->slot_prob, o->empty_from, o->empty_to, o->regress, o->infonce, o->patch_head,
+                     o->qk_identity, o->family_mask, o->image_qa, (long long)o->data->n_images, (long long)o->data->n_qa);
+    return fnv1a(0xcbf29ce484222325ull, s, n > 0 && (size_t)n < sizeof s ? (size_t)n : sizeof s - 1);
+}
+
 /* {"family": accuracy, ...} over the families that had turns. */
 static void family_json(char *out, size_t cap, const int64_t *n, const int64_t *right) {
     size_t at = (size_t)snprintf(out, cap, "{");
@@ -398,8 +424,10 @@ int ml_train_stage(const MlStageOptions *o, MlStageResult *res, MlError *err) {
     int64_t step0 = 0;
     uint64_t rng[ML_TRAIN_RNG_WORDS] = {o->seed, (uint64_t)o->stage, 0, 0};
     char layout[256];
-    snprintf(layout, sizeof layout, "misalign stage %d: %d tensors, %zu model floats, %zu aux", o->stage,
-             r.m.n_tensors, r.m.n_model, r.m.n_aux);
+    snprintf(layout, sizeof layout,
+             "misalign stage %d: %d tensors, %zu model floats, %zu aux; start %016llx, settings %016llx", o->stage,
+             r.m.n_tensors, r.m.n_model, r.m.n_aux, (unsigned long long)start_fingerprint(&r.m),
+             (unsigned long long)settings_fingerprint(o));
     r.w = calloc((size_t)r.nw, sizeof *r.w);
     int64_t *images = calloc((size_t)o->batch, sizeof(int64_t)), *caps = calloc((size_t)o->batch, sizeof(int64_t));
     if (!r.w || !images || !caps) {

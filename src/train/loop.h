@@ -18,7 +18,9 @@
 ** counted answer tokens, clips, and takes an AdamW step under warm-up +
 ** cosine.  A progress line shows loss, tokens/s and ETA; the loss per
 ** log_every steps goes to log_path (JSONL); a train state is saved every
-** save_every steps and resumed from when present.
+** save_every steps and resumed from when present.  The state records a
+** fingerprint of the starting weights and of the settings (seed, steps, lr,
+** ... and the split's size), and another run's state is refused.
 **
 **     MlStageOptions o = ml_stage_defaults(3);
 **     o.steps = 600; o.in_dir = "build/s2"; o.out_dir = "build/s3"; o.data = &data;

@@ -66,6 +66,15 @@ if [ -d "$T/work/train" ]; then
         pass || fail "resuming a finished state changed the weights"
     [ "$(wc -l <"$T/s3.log.first")" -eq 3 ] && cmp -s "$T/s3.log" "$T/s3.log.first" && pass ||
         fail "resumed stage log: $(wc -l <"$T/s3.log") lines"
+    # a state is not resumed by another run: other settings, or other starting weights
+    "$ML_BIN" train --stage 3 --model "$T/model" --data "$T/work/train" --out "$T/s3c" --steps 3 --batch 4 --lr 0.001 \
+        --state "$T/s3.state" --threads 1 --quiet >/dev/null 2>"$T/s3c.err"
+    [ $? -ne 0 ] && grep -q "s3.state: saved by another run" "$T/s3c.err" && pass ||
+        fail "a state resumed with other settings: $(cat "$T/s3c.err")"
+    "$ML_BIN" train --stage 3 --model "$T/s3" --data "$T/work/train" --out "$T/s3c" --steps 3 --batch 4 \
+        --state "$T/s3.state" --threads 1 --quiet >/dev/null 2>"$T/s3c.err"
+    [ $? -ne 0 ] && grep -q "s3.state: saved by another run" "$T/s3c.err" && pass ||
+        fail "a state resumed from other weights: $(cat "$T/s3c.err")"
 fi
 
 # a recipe that starts "from" a trained folder fine-tunes it: same tokenizer and config, new weights
