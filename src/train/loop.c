@@ -352,12 +352,13 @@ static uint64_t start_fingerprint(const MlTrainModel *m) {
 static uint64_t settings_fingerprint(const MlStageOptions *o) {
     char s[1024];
     int n = snprintf(s, sizeof s,
-                     "%d %lld %lld %lld %.17g %.17g %.17g %.17g %.17g %.17g %llu %d %.17g %.17g %.17g %.17g %.17g %.17g "
-                     "%.17g %.17g %u %d %lld %lld",
+                     "%d %lld %lld %lld %.17g %.17g %.17g %.17g %.17g %.17g %llu %d %.17g %.17g %.17g %.17g "
+                     "%.17g %.17g %.17g %.17g %u %d %lld %lld",
                      o->stage, (long long)o->steps, (long long)o->batch, (long long)o->warmup, o->lr, o->min_ratio,
                      o->weight_decay, o->beta1, o->beta2, o->clip, (unsigned long long)o->seed, o->qa_turns,
                      o->caption_prob, o->slot_prob, o->empty_from, o->empty_to, o->regress, o->infonce, o->patch_head,
-                     o->qk_identity, o->family_mask, o->image_qa, (long long)o->data->n_images, (long long)o->data->n_qa);
+                     o->qk_identity, o->family_mask, o->image_qa, (long long)o->data->n_images,
+                     (long long)o->data->n_qa);
     return fnv1a(0xcbf29ce484222325ull, s, n > 0 && (size_t)n < sizeof s ? (size_t)n : sizeof s - 1);
 }
 
