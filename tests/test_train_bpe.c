@@ -43,7 +43,7 @@ static MlTokenizer *train_and_load(const MlBpeWords *w, const MlBpeOptions *o, M
     *json = NULL;
     CHECK_OK(ml_bpe_train(w, o, v, &err), &err);
     if (err.code) return NULL;
-    CHECK_OK(ml_bpe_vocab_json(v, json, &len, &err), &err);
+    CHECK_OK(ml_bpe_vocab_json(v, NULL, 0, json, &len, &err), &err);
     if (!*json) return NULL;
     CHECK_OK(ml_tokenizer_load_mem(&tok, *json, len, "learned tokenizer.json", &err), &err);
     return tok;
@@ -494,7 +494,7 @@ static void test_deterministic(void) {
         MlError err = {0};
         size_t len;
         CHECK_OK(ml_bpe_train(w, &o, &v, &err), &err);
-        CHECK_OK(ml_bpe_vocab_json(&v, &json[r], &len, &err), &err);
+        CHECK_OK(ml_bpe_vocab_json(&v, NULL, 0, &json[r], &len, &err), &err);
         ml_bpe_vocab_free(&v);
         ml_bpe_words_free(w);
     }
@@ -634,18 +634,39 @@ static void test_writer_checks(void) {
     MlError err = {0};
     const char *ok[] = {"<unk>", "<s>", "</s>", "a", "b", "ab"};
     const char *merges[] = {"a", "b"};
-    CHECK_OK(ml_tokenizer_json_bpe(ok, 6, merges, 1, &text, &len, &err), &err);
+    CHECK_OK(ml_tokenizer_json_bpe(ok, 6, merges, 1, NULL, 0, &text, &len, &err), &err);
     MlTokenizer *tok = NULL;
     CHECK_OK(ml_tokenizer_load_mem(&tok, text, len, "w", &err), &err);
     if (tok) CHECK(ml_tokenizer_token_id(tok, "ab") == 5 && ml_tokenizer_token_id(tok, "<image>") == 6);
     ml_tokenizer_free(tok);
     free(text);
     const char *dup[] = {"<unk>", "<s>", "</s>", "a", "b", "a"};
-    CHECK(ml_tokenizer_json_bpe(dup, 6, merges, 0, &text, &len, &err) == ML_ERR_ARG && strstr(err.msg, "'a' appears twice"));
+    CHECK(ml_tokenizer_json_bpe(dup, 6, merges, 0, NULL, 0, &text, &len, &err) == ML_ERR_ARG && strstr(err.msg, "'a' appears twice"));
     const char *image[] = {"<unk>", "<s>", "</s>", "<image>"};
-    CHECK(ml_tokenizer_json_bpe(image, 4, merges, 0, &text, &len, &err) == ML_ERR_ARG);
+    CHECK(ml_tokenizer_json_bpe(image, 4, merges, 0, NULL, 0, &text, &len, &err) == ML_ERR_ARG);
     const char *order[] = {"<s>", "<unk>", "</s>"};
-    CHECK(ml_tokenizer_json_bpe(order, 3, merges, 0, &text, &len, &err) == ML_ERR_ARG);
+    CHECK(ml_tokenizer_json_bpe(order, 3, merges, 0, NULL, 0, &text, &len, &err) == ML_ERR_ARG);
+    /* added special tokens follow <image> and <pad>, are whole tokens in text, and are never repeated */
+    const char *added[] = {"<x0>", "<y0>"};
+    CHECK_OK(ml_tokenizer_json_bpe(ok, 6, merges, 1, added, 2, &text, &len, &err), &err);
+    tok = NULL;
+    CHECK_OK(ml_tokenizer_load_mem(&tok, text, len, "w", &err), &err);
+    if (tok) {
+        CHECK(ml_tokenizer_token_id(tok, "<pad>") == 7 && ml_tokenizer_token_id(tok, "<x0>") == 8 &&
+              ml_tokenizer_token_id(tok, "<y0>") == 9 && ml_tokenizer_is_special(tok, 9));
+        int32_t ids[8];
+        size_t n = 0;
+        CHECK_OK(ml_tokenizer_encode(tok, "ab<y0>", 6, ids, 8, &n, &err), &err);
+        CHECK(n >= 2 && ids[n - 1] == 9);
+    }
+    ml_tokenizer_free(tok);
+    free(text);
+    const char *clash[] = {"<x0>", "<pad>"}, *twice[] = {"<x0>", "<x0>"}, *empty[] = {""}, *piece[] = {"ab"};
+    CHECK(ml_tokenizer_json_bpe(ok, 6, merges, 1, clash, 2, &text, &len, &err) == ML_ERR_ARG &&
+          strstr(err.msg, "'<pad>' appears twice"));
+    CHECK(ml_tokenizer_json_bpe(ok, 6, merges, 1, twice, 2, &text, &len, &err) == ML_ERR_ARG);
+    CHECK(ml_tokenizer_json_bpe(ok, 6, merges, 1, empty, 1, &text, &len, &err) == ML_ERR_ARG);
+    CHECK(ml_tokenizer_json_bpe(ok, 6, merges, 1, piece, 1, &text, &len, &err) == ML_ERR_ARG);
 }
 
 int main(void) {

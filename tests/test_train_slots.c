@@ -1,7 +1,7 @@
 /* test_train_slots.c: the plateau breakers (train/slots.h, train/patch_head.h):
    per-patch labels worked out by hand from object centres, slot rows
-   against sums of embedding rows, the slot backward as the transpose of
-   the forward, the per-patch head against central differences of a double
+   against sums of embedding rows (with the fixed position code and with
+   position words), the slot backward as the transpose of the forward, the per-patch head against central differences of a double
    reference, and the objects read from a real scene split. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -96,6 +96,38 @@ static void test_slot_embed(void) {
             if (v == 4 || v == 9 || v == 1 || v == 2) want += drows[2 * D + j];
             CHECK_NEAR(dembed[v * D + j], want, 1e-6);
         }
+    /* with position words (x: ids 0, 8; y: ids 0, 3) they replace the code: patch 1 is column 1,
+       row 0; patch 2 column 0, row 1; a word used twice (id 0) counts twice */
+    s.has_pos_words = 1;
+    s.pos = NULL;
+    s.pos_word[0][0] = 0, s.pos_word[0][1] = 8, s.pos_word[1][0] = 0, s.pos_word[1][1] = 3;
+    ml_train_slot_embed(&s, &m, lab, rows);
+    for (int j = 0; j < D; j++) {
+        CHECK_NEAR(rows[0 * D + j], 0, 0);
+        CHECK_NEAR(rows[1 * D + j],
+                   table[8 * D + j] + table[0 * D + j] + table[5 * D + j] + table[6 * D + j] + table[7 * D + j] +
+                       table[1 * D + j] + table[3 * D + j],
+                   1e-5);
+        CHECK_NEAR(rows[2 * D + j],
+                   table[0 * D + j] + table[3 * D + j] + table[4 * D + j] + table[9 * D + j] + table[1 * D + j] +
+                       table[2 * D + j],
+                   1e-5);
+    }
+    memset(dembed, 0, sizeof dembed);
+    ml_train_slot_embed_backward(&s, dembed, lab, drows);
+    for (int v = 0; v < V; v++)
+        for (int j = 0; j < D; j++) {
+            double want = 0;
+            if (v == 5 || v == 6 || v == 7 || v == 1 || v == 3 || v == 8 || v == 0) want += drows[1 * D + j];
+            if (v == 4 || v == 9 || v == 1 || v == 2 || v == 0) want += drows[2 * D + j];
+            if (v == 3) want += drows[2 * D + j]; /* texture 3 in patch 1, row word 3 in patch 2 */
+            CHECK_NEAR(dembed[v * D + j], want, 1e-6);
+        }
+    char name[16];
+    ml_train_position_word(0, 3, name, sizeof name);
+    CHECK(!strcmp(name, "<x3>"));
+    ml_train_position_word(1, 0, name, sizeof name);
+    CHECK(!strcmp(name, "<y0>"));
 }
 
 /* The head's loss in double, from the textbook definition. */

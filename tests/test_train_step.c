@@ -8,6 +8,7 @@
 #include "io/tokenizer_json.h"
 #include "model/init.h"
 #include "train/loss.h"
+#include "train/mention_head.h"
 #include "train/model.h"
 #include "train/step.h"
 #include "test.h"
@@ -147,6 +148,90 @@ static void test_record_keeps_logits(void) {
     ml_train_worker_free(&w);
 }
 
+/* The mention head (train/mention_head.h) reads the residual after the
+   first layer at two text positions, the answer head the last layer's
+   output at a third: their losses' gradients, added inside the decoder's
+   backward, match central differences of the total loss, in the heads and
+   in the layers below them. */
+static double mention_loss_at(MlTrainWorker *w, MlTrainModel *m, const MlTrainData *d) {
+    MlTrainParts none = {0, 0, 0};
+    MlError err = {0};
+    build(w);
+    w->loss_sum = w->mention_sum = w->answer_sum = 0;
+    ml_train_example_run(w, m, d, &none, 1.0f, &err);
+    return w->loss_sum + (double)w->mention_weight * w->mention_sum + (double)w->answer_weight * w->answer_sum;
+}
+
+static void test_mention_gradient(void) {
+    MlError err = {0};
+    MlTrainModel m;
+    const size_t n_mention = ml_mention_head_size(g_m.dec.cfg.hidden, 1),
+                 n_aux = n_mention + ml_mention_head_size(g_m.dec.cfg.hidden, 2);
+    CHECK(n_mention > 0 && n_aux > n_mention);
+    CHECK_OK(ml_train_model_open(&m, g_dir, n_aux, &err), &err);
+    memcpy(m.block.params, g_m.block.params, sizeof(float) * g_m.n_model);
+    uint64_t s = 5;
+    for (size_t i = 0; i < n_aux; i++)
+        m.block.params[m.n_model + i] = 0.5f * (float)((int)(ml_train_rand(&s) % 2001) - 1000) / 1000.0f;
+    MlTrainObject obj[2] = {{.cx = 3.0f, .cy = 30.0f}, {.cx = 20.0f, .cy = 9.0f}};
+    int64_t zero = 0, two = 2;
+    MlTrainData d = g_d;
+    d.obj = obj;
+    d.n_obj = 2;
+    d.obj_first = &zero;
+    d.obj_count = &two;
+    MlTrainWorker w, probe;
+    CHECK_OK(ml_train_worker_init(&w, &m, 64, &err), &err);
+    CHECK_OK(ml_train_worker_init(&probe, &m, 64, &err), &err);
+    for (MlTrainWorker *x = &w; x; x = x == &w ? &probe : NULL) {
+        x->mention_head = m.n_model;
+        x->answer_head = m.n_model + n_mention;
+        x->mention_weight = 0.7f;
+        x->answer_weight = 0.4f;
+        x->mention_layers = 1;
+        x->n_relations = 1;
+        x->mention_at[0] = 3 + m.vis.n_out + 2; /* text tokens after the image */
+        x->mention_at[1] = 3 + m.vis.n_out + 4;
+        x->answer_at[0] = 3 + m.vis.n_out + 5;
+        x->relation_object[0] = 0;
+        x->relation_object[1] = 1;
+    }
+    CHECK(m.dec.cfg.n_layers > 1); /* so the head sits below the last layer */
+    build(&w);
+    MlTrainParts all = {1, 1, 1};
+    CHECK_OK(ml_train_example_run(&w, &m, &d, &all, 1.0f, &err), &err);
+    CHECK(w.mention_n == 2 && w.answer_n == 1);
+    int checked = 0, bad = 0;
+    for (int i = 0; i <= m.n_tensors; i++) {
+        /* the heads' floats (i == n_tensors), then the text tensors */
+        size_t off = i < m.n_tensors ? m.tensors[i].offset : m.n_model,
+               count = i < m.n_tensors ? m.tensors[i].count : n_aux;
+        if (i < m.n_tensors && ml_train_tensor_part(&m.tensors[i]) != ML_PART_TEXT) continue;
+        size_t best = 0;
+        for (size_t j = 1; j < count; j++)
+            if (fabsf(w.grad[off + j]) > fabsf(w.grad[off + best])) best = j;
+        float *x = &m.block.params[off + best];
+        float keep = *x, h = 1e-2f * (fabsf(keep) > 1.0f ? fabsf(keep) : 1.0f);
+        *x = keep + h;
+        double lp = mention_loss_at(&probe, &m, &d);
+        *x = keep - h;
+        double lm = mention_loss_at(&probe, &m, &d);
+        *x = keep;
+        double fd = (lp - lm) / (2.0 * h), g = w.grad[off + best];
+        if (fabs(fd - g) > 2e-3 + 3e-2 * fabs(fd)) {
+            bad++;
+            printf("  %s[%zu]: backward %.6g, central difference %.6g\n", i < m.n_tensors ? m.tensors[i].name : "head",
+                   best, g, fd);
+        }
+        checked++;
+    }
+    CHECK(bad == 0);
+    CHECK(checked > 10);
+    ml_train_worker_free(&w);
+    ml_train_worker_free(&probe);
+    ml_train_model_close(&m);
+}
+
 /* A saved model reloads to the same parameters. */
 static void test_save_roundtrip(void) {
     MlError err = {0};
@@ -168,6 +253,7 @@ int main(void) {
     }
     RUN(test_record_keeps_logits);
     RUN(test_whole_model_gradient);
+    RUN(test_mention_gradient);
     RUN(test_save_roundtrip);
     ml_train_model_close(&g_m);
     return test_summary("test_train_step");

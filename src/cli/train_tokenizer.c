@@ -7,6 +7,7 @@
 #include "core/json.h"
 #include "core/progress.h"
 #include "train/bpe.h"
+#include "train/slots.h"
 
 #define CMD "train-tokenizer"
 #define MAX_KEYS 64
@@ -16,7 +17,8 @@ static void usage(void) {
     printf("usage: misalign " CMD " --corpus FILE... --vocab-size N --out tokenizer.json [options]\n\n"
            "Learns a BPE vocabulary as SentencePiece-BPE learned LLaMA's (\"\xe2\x96\x81\" word prefix, byte\n"
            "fallback, merges by pair frequency with ties broken by the pieces' bytes) and writes a\n"
-           "tokenizer.json of the same kind as llava-1.5's, with <image> and <pad> after the vocab.\n"
+           "tokenizer.json of the same kind as llava-1.5's, with <image> and <pad> after the vocab\n"
+           "(then, with --position-words, the organism's patch position words).\n"
            "Corpus files ending in .jsonl or starting with '{' are JSON Lines (every string value\n"
            "is a sentence); other files are plain text, one sentence per line.  See docs/training.md.\n\n"
            "  --corpus FILE...          corpus files (one or more, up to the next option)  [required]\n"
@@ -27,6 +29,9 @@ static void usage(void) {
            "                            the rarest characters are left to byte pieces  [%g]\n"
            "  --max-piece-length N      longest piece in characters  [%d]\n"
            "  --keys K1,K2,...          JSONL: only the string values under these top-level keys  [all]\n"
+           "  --position-words G        add the special tokens <x0>..<x{G-1}> and <y0>..<y{G-1}>, the\n"
+           "                            position words of a G x G patch grid that training's text\n"
+           "                            scenes use (train/slots.h); 0 = none  [0]\n"
            "  --quiet                   no progress bar\n",
            (long long)d.min_frequency, d.character_coverage, d.max_piece_chars);
 }
@@ -40,6 +45,7 @@ typedef struct Options {
     int n_keys;
     MlBpeOptions bpe;
     int have_vocab;
+    int grid; /* --position-words */
 } Options;
 
 /* Splits "a,b,c" in place into o->keys. */
@@ -89,6 +95,9 @@ static int parse_args(int argc, char **argv, Options *o) {
             int rc;
             if (!(v = ml_cli_value(CMD, argc, argv, &i))) return 2;
             if ((rc = parse_keys(o, v))) return rc;
+        } else if (!strcmp(a, "--position-words")) {
+            if (!(v = ml_cli_value(CMD, argc, argv, &i)) || ml_cli_int(CMD, a, v, 0, ML_SLOT_MAX_GRID, &n)) return 2;
+            o->grid = (int)n;
         } else if (!strcmp(a, "--quiet")) {
             o->bpe.progress = 0;
         } else {
@@ -101,13 +110,13 @@ static int parse_args(int argc, char **argv, Options *o) {
     return 0;
 }
 
-static void print_summary(const Options *o, const MlBpeWords *w, const MlBpeVocab *v, double seconds) {
+static void print_summary(const Options *o, const MlBpeWords *w, const MlBpeVocab *v, int n_added, double seconds) {
     char out[4200];
     if (ml_json_escape(out, sizeof out, o->out) >= sizeof out) snprintf(out, sizeof out, "\"(long path)\"");
     printf("{\"out\": %s, \"vocab_size\": %d, \"ids\": %d, \"merges\": %d, \"characters\": %d, "
            "\"characters_to_bytes\": %d, \"character_coverage\": %.6f, \"sentences\": %lld, \"distinct_words\": %lld, "
            "\"seconds\": %.3f}\n",
-           out, v->n_pieces, v->n_pieces + 2, v->n_merges, v->n_chars, v->n_chars_dropped, v->coverage,
+           out, v->n_pieces, v->n_pieces + 2 + n_added, v->n_merges, v->n_chars, v->n_chars_dropped, v->coverage,
            (long long)ml_bpe_words_sentences(w), (long long)ml_bpe_words_distinct(w), seconds);
 }
 
@@ -126,8 +135,11 @@ int cmd_train_tokenizer(int argc, char **argv) {
     rc = ml_bpe_words_new(&w, &err);
     for (int i = 0; i < o.n_corpus && !rc; i++) rc = ml_bpe_words_add_file(w, o.corpus[i], o.keys, o.n_keys, &err);
     if (!rc) rc = ml_bpe_train(w, &o.bpe, &v, &err);
-    if (!rc) rc = ml_bpe_vocab_write(&v, o.out, &err);
-    if (!rc) print_summary(&o, w, &v, ml_time_now() - t0);
+    char names[2 * ML_SLOT_MAX_GRID][16];
+    const char *added[2 * ML_SLOT_MAX_GRID];
+    const int n_added = o.grid ? ml_train_position_words(o.grid, names, added) : 0;
+    if (!rc) rc = ml_bpe_vocab_write(&v, added, n_added, o.out, &err);
+    if (!rc) print_summary(&o, w, &v, n_added, ml_time_now() - t0);
     ml_bpe_vocab_free(&v);
     ml_bpe_words_free(w);
     free(o.keys_buf);

@@ -170,17 +170,19 @@ static cJSON *bpe_model(int *n_pieces) {
 
 /* The whole file around a model with ids 0..n_pieces-1: <image> and <pad>
    follow.  Takes ownership of model. */
-static int write_file(cJSON *model, int n_pieces, char **text, size_t *len, MlError *err) {
-    cJSON *root = cJSON_CreateObject(), *added = cJSON_CreateArray();
+static int write_file(cJSON *model, int n_pieces, const char *const *added, int n_added, char **text, size_t *len,
+                      MlError *err) {
+    cJSON *root = cJSON_CreateObject(), *list = cJSON_CreateArray();
     cJSON_AddStringToObject(root, "version", "1.0");
     cJSON_AddNullToObject(root, "truncation");
     cJSON_AddNullToObject(root, "padding");
-    cJSON_AddItemToArray(added, added_token(0, "<unk>"));
-    cJSON_AddItemToArray(added, added_token(1, "<s>"));
-    cJSON_AddItemToArray(added, added_token(2, "</s>"));
-    cJSON_AddItemToArray(added, added_token(n_pieces, "<image>"));
-    cJSON_AddItemToArray(added, added_token(n_pieces + 1, "<pad>"));
-    cJSON_AddItemToObject(root, "added_tokens", added);
+    cJSON_AddItemToArray(list, added_token(0, "<unk>"));
+    cJSON_AddItemToArray(list, added_token(1, "<s>"));
+    cJSON_AddItemToArray(list, added_token(2, "</s>"));
+    cJSON_AddItemToArray(list, added_token(n_pieces, "<image>"));
+    cJSON_AddItemToArray(list, added_token(n_pieces + 1, "<pad>"));
+    for (int i = 0; i < n_added; i++) cJSON_AddItemToArray(list, added_token(n_pieces + 2 + i, added[i]));
+    cJSON_AddItemToObject(root, "added_tokens", list);
     cJSON_AddItemToObject(root, "normalizer", normalizer());
     cJSON_AddNullToObject(root, "pre_tokenizer");
     cJSON_AddItemToObject(root, "post_processor", post_processor());
@@ -198,7 +200,7 @@ int ml_tokenizer_json_builtin(char **text, size_t *len, MlError *err) {
     *len = 0;
     int n_pieces;
     cJSON *model = bpe_model(&n_pieces);
-    return write_file(model, n_pieces, text, len, err);
+    return write_file(model, n_pieces, NULL, 0, text, len, err);
 }
 
 static int compare_strings(const void *a, const void *b) {
@@ -222,12 +224,13 @@ static int has_duplicate(const char *const *s, int n, const char **dup) {
 }
 
 int ml_tokenizer_json_bpe(const char *const *pieces, int n_pieces, const char *const *merges, int n_merges,
-                          char **text, size_t *len, MlError *err) {
+                          const char *const *added, int n_added, char **text, size_t *len, MlError *err) {
     *text = NULL;
     *len = 0;
     static const char *const specials[3] = {"<unk>", "<s>", "</s>"};
-    if (n_pieces < 3 || n_pieces > (1 << 24) - 2 || n_merges < 0)
-        return ml_error_set(err, ML_ERR_ARG, "tokenizer.json: %d pieces (need 3 .. 2^24-2)", n_pieces);
+    if (n_pieces < 3 || n_added < 0 || n_pieces > (1 << 24) - 2 - n_added || n_merges < 0)
+        return ml_error_set(err, ML_ERR_ARG, "tokenizer.json: %d pieces and %d added tokens (need 3 .. 2^24-2 in all)",
+                            n_pieces, n_added);
     for (int i = 0; i < 3; i++)
         if (!pieces[i] || strcmp(pieces[i], specials[i]))
             return ml_error_set(err, ML_ERR_ARG, "tokenizer.json: piece %d must be %s", i, specials[i]);
@@ -236,16 +239,26 @@ int ml_tokenizer_json_bpe(const char *const *pieces, int n_pieces, const char *c
         if (!strcmp(pieces[i], "<image>") || !strcmp(pieces[i], "<pad>"))
             return ml_error_set(err, ML_ERR_ARG, "tokenizer.json: piece %d is the added token %s", i, pieces[i]);
     }
+    for (int i = 0; i < n_added; i++)
+        if (!added[i] || !*added[i]) return ml_error_set(err, ML_ERR_ARG, "tokenizer.json: added token %d is empty", i);
+    /* pieces, <image>, <pad> and the added tokens: every one once */
+    const char **all = malloc((size_t)(n_pieces + 2 + n_added) * sizeof *all);
+    if (!all) return ml_error_set(err, ML_ERR_NOMEM, "out of memory writing tokenizer.json");
+    memcpy(all, pieces, (size_t)n_pieces * sizeof *all);
+    all[n_pieces] = "<image>";
+    all[n_pieces + 1] = "<pad>";
+    if (n_added) memcpy(all + n_pieces + 2, added, (size_t)n_added * sizeof *all);
     const char *dup = NULL;
-    int d = has_duplicate(pieces, n_pieces, &dup);
+    int d = has_duplicate(all, n_pieces + 2 + n_added, &dup);
+    free(all);
     if (d < 0) return ml_error_set(err, ML_ERR_NOMEM, "out of memory writing tokenizer.json");
-    if (d) return ml_error_set(err, ML_ERR_ARG, "tokenizer.json: piece '%s' appears twice", dup);
+    if (d) return ml_error_set(err, ML_ERR_ARG, "tokenizer.json: '%s' appears twice", dup);
     cJSON *m = bpe_model_settings(), *vocab = cJSON_CreateObject(), *list = cJSON_CreateArray();
     for (int i = 0; i < n_pieces; i++) cJSON_AddNumberToObject(vocab, pieces[i], i);
     for (int i = 0; i < n_merges; i++) cJSON_AddItemToArray(list, cJSON_CreateStringArray(merges + 2 * i, 2));
     cJSON_AddItemToObject(m, "vocab", vocab);
     cJSON_AddItemToObject(m, "merges", list);
-    return write_file(m, n_pieces, text, len, err);
+    return write_file(m, n_pieces, added, n_added, text, len, err);
 }
 
 char *ml_json_print_pretty(const cJSON *item) {

@@ -39,10 +39,11 @@ int ml_tokenizer_json_builtin(char **text, size_t *len, MlError *err);
    merges holds n_merges pairs (merges[2k], merges[2k+1]) in priority order,
    each naming two pieces whose concatenation is a piece (not checked here:
    the tokenizer loader checks it).  <image> and <pad> get ids n_pieces and
-   n_pieces + 1.  Fails with ML_ERR_ARG on an empty or repeated piece or one
-   spelled <image> or <pad>; the caller frees *text. */
+   n_pieces + 1, and the n_added further special tokens in added (or none:
+   NULL, 0) the ids after.  Fails with ML_ERR_ARG on an empty or repeated
+   piece or token, or a piece spelled <image> or <pad>; the caller frees *text. */
 int ml_tokenizer_json_bpe(const char *const *pieces, int n_pieces, const char *const *merges, int n_merges,
-                          char **text, size_t *len, MlError *err);
+                          const char *const *added, int n_added, char **text, size_t *len, MlError *err);
 
 /* Fails when the file is not a BPE tokenizer.json or lacks <unk>, <s>, </s> or <image>. */
 int ml_tokenizer_json_facts(const char *text, size_t len, const char *where, MlTokenizerFacts *facts, MlError *err);

@@ -88,9 +88,40 @@ void ml_swiglu_forward(float *out, const float *gate, const float *up, int64_t n
     for (int64_t b = 0; b < n; b += BLOCK) apply(out + b, gate + b, up + b, n - b < BLOCK ? n - b : BLOCK, act);
 }
 
+/* d act / dx of 8 values, k = 1 (SiLU) or 1.702 (quick_gelu): s + k x s (1 - s), s = sigmoid(k x). */
+static inline __m256 sigmoid_gate_grad8(__m256 x, float k) {
+    const __m256 one = _mm256_set1_ps(1.0f), kv = _mm256_set1_ps(k);
+    __m256 s = _mm256_div_ps(one, _mm256_add_ps(one, ml_exp8(_mm256_mul_ps(_mm256_set1_ps(-k), x))));
+    __m256 kxs = _mm256_mul_ps(_mm256_mul_ps(kv, x), s);
+    return _mm256_add_ps(s, _mm256_mul_ps(kxs, _mm256_sub_ps(one, s)));
+}
+
+/* g[0, n) = d act / dx at inp, vectorised where the activation has a vector form. */
+static void grad(float *g, const float *inp, int64_t n, MlActivation act) {
+    int64_t i = 0;
+    if (act == ML_ACT_SILU || act == ML_ACT_QUICK_GELU) {
+        float k = act == ML_ACT_SILU ? 1.0f : 1.702f;
+        for (; i + 8 <= n; i += 8) _mm256_storeu_ps(g + i, sigmoid_gate_grad8(_mm256_loadu_ps(inp + i), k));
+        if (i < n) {
+            float xi[8] = {0}, go[8];
+            int m = (int)(n - i);
+            for (int j = 0; j < m; j++) xi[j] = inp[i + j];
+            _mm256_storeu_ps(go, sigmoid_gate_grad8(_mm256_loadu_ps(xi), k));
+            for (int j = 0; j < m; j++) g[i + j] = go[j];
+        }
+        return;
+    }
+    for (; i < n; i++) g[i] = ml_activation_grad_scalar(inp[i], act);
+}
+
 void ml_activation_backward(float *dinp, const float *dout, const float *inp, int64_t n, MlActivation act) {
 #pragma omp parallel for schedule(static) if (n > 65536)
-    for (int64_t i = 0; i < n; i++) dinp[i] += dout[i] * ml_activation_grad_scalar(inp[i], act);
+    for (int64_t b = 0; b < n; b += BLOCK) {
+        int64_t m = n - b < BLOCK ? n - b : BLOCK;
+        float g[BLOCK];
+        grad(g, inp + b, m, act);
+        for (int64_t i = 0; i < m; i++) dinp[b + i] += dout[b + i] * g[i];
+    }
 }
 
 void ml_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up, int64_t n,
@@ -98,11 +129,12 @@ void ml_swiglu_backward(float *dgate, float *dup, const float *dout, const float
 #pragma omp parallel for schedule(static) if (n > 65536)
     for (int64_t b = 0; b < n; b += BLOCK) {
         int64_t m = n - b < BLOCK ? n - b : BLOCK;
-        float a[BLOCK]; /* act(gate) exactly as the forward computed it */
+        float a[BLOCK], g[BLOCK]; /* act(gate) exactly as the forward computed it, and its slope */
         apply(a, gate + b, NULL, m, act);
+        grad(g, gate + b, m, act);
         for (int64_t i = 0; i < m; i++) {
             float dy = dout[b + i];
-            dgate[b + i] += dy * up[b + i] * ml_activation_grad_scalar(gate[b + i], act);
+            dgate[b + i] += dy * up[b + i] * g[i];
             dup[b + i] += dy * a[i];
         }
     }

@@ -375,6 +375,8 @@ void ml_decoder_backward(const MlDecoder *dec, const MlDecoder *grad, MlDecoderR
     for (int l = c->n_layers - 1; l >= 0; l--) {
         const MlDecoderLayer *L = &dec->layers[l], *G = grad ? &grad->layers[l] : NULL;
         const MlDecoderLayerRecord *R = &rec->layers[l];
+        if (R->dx_out)
+            for (int64_t i = 0; i < T * D; i++) dx[i] += R->dx_out[i];
         /* x_out = x_mid + down(act(gate(n)) * up(n)), n = rmsnorm(x_mid) */
         zero(rec->dh, (size_t)(T * I));
         ml_matmul_backward(rec->dh, G ? wf(&G->down) : NULL, NULL, dx, R->sw, wf(&L->down), T, I, D);

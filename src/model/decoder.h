@@ -114,6 +114,8 @@ void ml_decoder_logits(const MlDecoder *dec, MlDecoderState *st, float *logits, 
 typedef struct MlDecoderLayerRecord {
     float *x_in, *ln1, *q, *k, *v, *att, *x_mid, *ln2; /* (T, D), (T, H*hd), (T, KVH*hd) */
     float *gate, *up, *sw;                           /* (T, I): before the activation, up, act(gate)*up */
+    const float *dx_out; /* (T, D) or NULL, set by the caller: a further gradient at the layer's output,
+                            from a loss read there besides the logits (the training-only heads) */
 } MlDecoderLayerRecord;
 
 typedef struct MlDecoderRecord {
@@ -136,6 +138,8 @@ int ml_decoder_forward_rec(const MlDecoder *dec, MlDecoderState *st, MlKVCache *
 /* Backward of a recorded forward with all_logits: dlogits (T, V) -> dx
    (T, D) (written, the gradient at the input embeddings) and grad's tensors
    (a copy of dec pointing at gradient memory; NULL: no weight gradients) +=.
+   A layer record's dx_out, when the caller sets it, is added to the
+   gradient at that layer's output.
    The kernel backwards in reverse order of the forward. */
 void ml_decoder_backward(const MlDecoder *dec, const MlDecoder *grad, MlDecoderRecord *rec, float *dx,
                          const float *dlogits);

@@ -25,7 +25,7 @@
 **     ml_bpe_words_add_file(w, "extra.txt", NULL, 0, &err);        // text: one sentence per line
 **     MlBpeOptions o = ml_bpe_defaults(); o.vocab_size = 1000;
 **     MlBpeVocab v;
-**     if (ml_bpe_train(w, &o, &v, &err) == ML_OK) ml_bpe_vocab_write(&v, "tokenizer.json", &err);
+**     if (ml_bpe_train(w, &o, &v, &err) == ML_OK) ml_bpe_vocab_write(&v, NULL, 0, "tokenizer.json", &err);
 **     ml_bpe_vocab_free(&v); ml_bpe_words_free(w);
 **
 ** The word table owns its text; an MlBpeVocab owns its pieces.
@@ -96,9 +96,11 @@ typedef struct MlBpeVocab {
 int ml_bpe_train(const MlBpeWords *w, const MlBpeOptions *opt, MlBpeVocab *out, MlError *err);
 void ml_bpe_vocab_free(MlBpeVocab *v);
 
-/* The tokenizer.json text (io/tokenizer_json.h); the caller frees *text. */
-int ml_bpe_vocab_json(const MlBpeVocab *v, char **text, size_t *len, MlError *err);
+/* The tokenizer.json text (io/tokenizer_json.h), with n_added special tokens
+   after <image> and <pad> (NULL, 0: none); the caller frees *text. */
+int ml_bpe_vocab_json(const MlBpeVocab *v, const char *const *added, int n_added, char **text, size_t *len,
+                      MlError *err);
 /* The same written to path (atomically). */
-int ml_bpe_vocab_write(const MlBpeVocab *v, const char *path, MlError *err);
+int ml_bpe_vocab_write(const MlBpeVocab *v, const char *const *added, int n_added, const char *path, MlError *err);
 
 #endif

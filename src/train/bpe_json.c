@@ -5,7 +5,8 @@
 #include "io/tokenizer_json.h"
 #include "train/bpe.h"
 
-int ml_bpe_vocab_json(const MlBpeVocab *v, char **text, size_t *len, MlError *err) {
+int ml_bpe_vocab_json(const MlBpeVocab *v, const char *const *added, int n_added, char **text, size_t *len,
+                      MlError *err) {
     *text = NULL;
     *len = 0;
     const char **merges = malloc((size_t)(v->n_merges ? v->n_merges : 1) * 2 * sizeof *merges);
@@ -15,15 +16,16 @@ int ml_bpe_vocab_json(const MlBpeVocab *v, char **text, size_t *len, MlError *er
         ML_ASSERT(id >= 0 && id < v->n_pieces);
         merges[k] = v->pieces[id];
     }
-    int rc = ml_tokenizer_json_bpe((const char *const *)v->pieces, v->n_pieces, merges, v->n_merges, text, len, err);
+    int rc = ml_tokenizer_json_bpe((const char *const *)v->pieces, v->n_pieces, merges, v->n_merges, added, n_added, text,
+                                   len, err);
     free(merges);
     return rc;
 }
 
-int ml_bpe_vocab_write(const MlBpeVocab *v, const char *path, MlError *err) {
+int ml_bpe_vocab_write(const MlBpeVocab *v, const char *const *added, int n_added, const char *path, MlError *err) {
     char *text;
     size_t len;
-    int rc = ml_bpe_vocab_json(v, &text, &len, err);
+    int rc = ml_bpe_vocab_json(v, added, n_added, &text, &len, err);
     if (!rc) rc = ml_file_write(path, text, len, err);
     free(text);
     return rc;

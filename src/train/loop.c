@@ -12,6 +12,7 @@
 #include "kernels/matmul.h"
 #include "train/checkpoint_io.h"
 #include "train/loss.h"
+#include "train/mention_head.h"
 #include "train/patch_head.h"
 #include "train/slots.h"
 
@@ -52,6 +53,8 @@ typedef struct Run {
     ClipAux aux;
     MlTrainSlots slots;
     int has_slots;
+    MlMentionWords mention_words;
+    int mention_layers; /* the mention head reads the residual after this many LM layers */
 } Run;
 
 static uint64_t mix(uint64_t seed, uint64_t a, uint64_t b) {
@@ -348,17 +351,25 @@ static uint64_t start_fingerprint(const MlTrainModel *m) {
     return fnv1a(0xcbf29ce484222325ull, m->block.params, sizeof(float) * m->n_model);
 }
 
+/* x[0, n) ~ N(0, 0.02^2): the training-only heads' start. */
+static void fill_normal(float *x, size_t n, uint64_t *s) {
+    for (size_t i = 0; i < n; i++) {
+        double u1 = ((ml_train_rand(s) >> 11) + 1) * 0x1.0p-53, u2 = (ml_train_rand(s) >> 11) * 0x1.0p-53;
+        x[i] = (float)(0.02 * sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+    }
+}
+
 /* What decides the stage's steps besides its start (the thread count only orders sums). */
 static uint64_t settings_fingerprint(const MlStageOptions *o) {
     char s[1024];
     int n = snprintf(s, sizeof s,
                      "%d %lld %lld %lld %.17g %.17g %.17g %.17g %.17g %.17g %llu %d %.17g %.17g %.17g %.17g "
-                     "%.17g %.17g %.17g %.17g %u %d %lld %lld",
+                     "%.17g %.17g %.17g %.17g %u %d %lld %lld %.17g %d %.17g",
                      o->stage, (long long)o->steps, (long long)o->batch, (long long)o->warmup, o->lr, o->min_ratio,
                      o->weight_decay, o->beta1, o->beta2, o->clip, (unsigned long long)o->seed, o->qa_turns,
                      o->caption_prob, o->slot_prob, o->empty_from, o->empty_to, o->regress, o->infonce, o->patch_head,
                      o->qk_identity, o->family_mask, o->image_qa, (long long)o->data->n_images,
-                     (long long)o->data->n_qa);
+                     (long long)o->data->n_qa, o->mention_head, o->mention_layer, o->answer_head);
     return fnv1a(0xcbf29ce484222325ull, s, n > 0 && (size_t)n < sizeof s ? (size_t)n : sizeof s - 1);
 }
 
@@ -382,7 +393,7 @@ int ml_train_stage(const MlStageOptions *o, MlStageResult *res, MlError *err) {
     const int need_slots = ((o->stage == 0 || o->stage == 3) && o->slot_prob > 0) ||
                            (o->stage >= 2 && o->regress > 0) || (o->stage == 1 && o->patch_head > 0);
     int rc;
-    size_t n_aux = 0, head_n = 0;
+    size_t n_aux = 0, head_n = 0, mention_n = 0;
     if (o->stage == 1) {
         if ((rc = ml_train_model_open(&r.m, o->in_dir, 0, err))) return rc;
         if (o->patch_head > 0 && !(head_n = ml_patch_head_size(r.m.vis.cfg.hidden, o->data->n_names, ML_TRAIN_ATTR_N))) {
@@ -391,6 +402,18 @@ int ml_train_stage(const MlStageOptions *o, MlStageResult *res, MlError *err) {
         }
         n_aux = clip_aux(0, r.m.vis.cfg.hidden, r.m.dec.cfg.vocab, head_n).n;
         ml_train_model_close(&r.m);
+    } else if (o->mention_head > 0 || o->answer_head > 0) {
+        if ((rc = ml_train_model_open(&r.m, o->in_dir, 0, err))) return rc;
+        mention_n = ml_mention_head_size(r.m.dec.cfg.hidden, 1);
+        n_aux = mention_n + ml_mention_head_size(r.m.dec.cfg.hidden, 2);
+        const int layers = r.m.dec.cfg.n_layers;
+        rc = ml_mention_words_init(&r.mention_words, r.m.tok, o->data, err);
+        ml_train_model_close(&r.m);
+        if (rc) return rc;
+        r.mention_layers = o->mention_layer ? o->mention_layer : layers > 1 ? layers - 1 : 1;
+        if (r.mention_layers < 1 || r.mention_layers > layers)
+            return ml_error_set(err, ML_ERR_ARG, "stage %d: mention_layer %d is not one of the LM's layers 1..%d",
+                                o->stage, o->mention_layer, layers);
     }
     if ((rc = ml_train_model_open(&r.m, o->in_dir, n_aux, err))) return rc;
     if (need_slots) {
@@ -404,15 +427,13 @@ int ml_train_stage(const MlStageOptions *o, MlStageResult *res, MlError *err) {
         r.aux = clip_aux(r.m.n_model, r.m.vis.cfg.hidden, r.m.dec.cfg.vocab, head_n);
         uint64_t s = o->seed ^ 0xc11f;
         float *P = r.m.block.params;
-        for (size_t i = r.aux.img_proj; i < r.aux.logit_scale; i++) {
-            double u1 = ((ml_train_rand(&s) >> 11) + 1) * 0x1.0p-53, u2 = (ml_train_rand(&s) >> 11) * 0x1.0p-53;
-            P[i] = (float)(0.02 * sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
-        }
+        fill_normal(P + r.aux.img_proj, r.aux.logit_scale - r.aux.img_proj, &s);
         P[r.aux.logit_scale] = logf(1.0f / 0.07f); /* CLIP's initial temperature */
-        for (size_t i = r.aux.head; i < r.aux.head + head_n; i++) {
-            double u1 = ((ml_train_rand(&s) >> 11) + 1) * 0x1.0p-53, u2 = (ml_train_rand(&s) >> 11) * 0x1.0p-53;
-            P[i] = (float)(0.02 * sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
-        }
+        fill_normal(P + r.aux.head, head_n, &s);
+    }
+    if (o->stage != 1 && n_aux) {
+        uint64_t s = o->seed ^ 0x4e1a;
+        fill_normal(r.m.block.params + r.m.n_model, n_aux, &s);
     }
     if (o->stage == 1 && o->data->n_cap == 0 && o->infonce > 0) {
         if (r.has_slots) ml_train_slots_free(&r.slots);
@@ -439,6 +460,12 @@ int ml_train_stage(const MlStageOptions *o, MlStageResult *res, MlError *err) {
         if ((rc = ml_train_worker_init(&r.w[k], &r.m, ML_DECODER_CHUNK, err))) goto done;
         r.w[k].slots = r.has_slots ? &r.slots : NULL;
         r.w[k].regress = o->stage >= 2 ? (float)o->regress : 0.0f;
+        r.w[k].mention_words = &r.mention_words;
+        r.w[k].mention_head = r.m.n_model;
+        r.w[k].answer_head = r.m.n_model + mention_n;
+        r.w[k].mention_weight = o->stage != 1 ? (float)o->mention_head : 0.0f;
+        r.w[k].answer_weight = o->stage != 1 ? (float)o->answer_head : 0.0f;
+        r.w[k].mention_layers = r.mention_layers;
     }
     if ((rc = make_groups(&r, err))) goto done;
     if (o->stage == 0 && o->qk_identity > 0) qk_identity_init(&r, (float)o->qk_identity);
@@ -460,7 +487,9 @@ int ml_train_stage(const MlStageOptions *o, MlStageResult *res, MlError *err) {
     }
     double t0 = ml_time_now(), win_loss = 0.0, win_aux = 0.0;
     int64_t win_aux_n = 0, win_fam_n[2][ML_TRAIN_FAMILY_N] = {{0}}, win_fam_right[2][ML_TRAIN_FAMILY_N] = {{0}};
-    int64_t win_n = 0, win_correct = 0, win_steps = 0, first_logged = 0, win_head_n = 0;
+    int64_t win_n = 0, win_correct = 0, win_steps = 0, first_logged = 0, win_head_n = 0, win_mention_n = 0,
+            win_answer_n = 0;
+    double win_mention = 0.0, win_answer = 0.0;
     for (int64_t step = step0; step < o->steps; step++) {
         for (int64_t e = 0; e < o->batch; e++) {
             images[e] = (int64_t)(mix(o->seed, (uint64_t)step + 1, 0x1a6e + (uint64_t)e) % (uint64_t)o->data->n_images);
@@ -506,6 +535,12 @@ int ml_train_stage(const MlStageOptions *o, MlStageResult *res, MlError *err) {
                 win_correct += r.w[k].n_correct;
                 win_aux += r.w[k].aux_sum;
                 win_aux_n += r.w[k].aux_n;
+                win_mention_n += r.w[k].mention_n;
+                win_mention += r.w[k].mention_sum;
+                win_answer_n += r.w[k].answer_n;
+                win_answer += r.w[k].answer_sum;
+                r.w[k].mention_n = r.w[k].answer_n = 0;
+                r.w[k].mention_sum = r.w[k].answer_sum = 0.0;
                 for (int t = 0; t < 2; t++)
                     for (int f = 0; f < ML_TRAIN_FAMILY_N; f++) {
                         win_fam_n[t][f] += r.w[k].fam_n[t][f];
@@ -539,19 +574,24 @@ int ml_train_stage(const MlStageOptions *o, MlStageResult *res, MlError *err) {
             family_json(open, sizeof open, win_fam_n[1], win_fam_right[1]);
             memset(win_fam_n, 0, sizeof win_fam_n);
             memset(win_fam_right, 0, sizeof win_fam_right);
-            char line[1024];
+            char line[1024], mention[96] = "";
+            if (r.w[0].mention_weight > 0 || r.w[0].answer_weight > 0)
+                snprintf(mention, sizeof mention, "\"mention_rms\":%.4f,\"answer_rms\":%.4f,",
+                         win_mention_n ? sqrt(win_mention / (double)(2 * win_mention_n)) : 0.0,
+                         win_answer_n ? sqrt(win_answer / (double)(4 * win_answer_n)) : 0.0);
             snprintf(line, sizeof line,
                      "{\"stage\":%d,\"step\":%lld,\"loss\":%.5f,\"%s\":%.4f,\"%s\":%.5f,\"yesno_accuracy\":%s,"
-                     "\"open_accuracy\":%s,\"lr\":%.3g,\"grad_norm\":%.4g,\"tokens_per_s\":%.0f,\"seconds\":%.1f}\n",
+                     "\"open_accuracy\":%s,%s\"lr\":%.3g,\"grad_norm\":%.4g,\"tokens_per_s\":%.0f,\"seconds\":%.1f}\n",
                      o->stage, (long long)(step + 1), mean, o->stage == 1 ? "patch_accuracy" : "answer_token_accuracy",
-                     acc, o->stage == 1 ? "patch_loss" : "regress_loss", aux, yesno, open, lr, norm,
+                     acc, o->stage == 1 ? "patch_loss" : "regress_loss", aux, yesno, open, mention, lr, norm,
                      res->tokens / (el > 0 ? el : 1), el);
             append_log(o->log_path, line);
             res->last_loss = mean;
             res->last_accuracy = acc;
             res->last_aux = aux;
             win_loss = win_aux = 0.0;
-            win_n = win_correct = win_steps = win_aux_n = win_head_n = 0;
+            win_n = win_correct = win_steps = win_aux_n = win_head_n = win_mention_n = win_answer_n = 0;
+            win_mention = win_answer = 0.0;
         }
         if (o->progress) {
             snprintf(prog.extra, sizeof prog.extra, "loss %.4f lr %.2g %.0f tok/s", step_loss, lr,

@@ -57,6 +57,9 @@ typedef struct MlStageOptions {
     double regress;            /* stages 2, 3: weight of projector-onto-slots regression */
     double infonce;            /* stage 1: weight of InfoNCE (default 1) */
     double patch_head;         /* stage 1: weight of the per-patch category/colour head */
+    double mention_head;       /* stages 0, 2, 3: weights of the mention and answer heads (train/mention_head.h) */
+    double answer_head;
+    int mention_layer;         /* the LM layers before the mention head (0: all but the last) */
     double qk_identity;        /* stage 0 from fresh weights: W_q = W_k = this * I in the LM's first layer,
                                   so its attention starts as content matching (word to slot) */
     unsigned family_mask;      /* QA families drawn (bits of ML_TRAIN_FAMILY_*); 0: all */

@@ -14,6 +14,7 @@
 #include "train/data.h"
 #include "train/loop.h"
 #include "train/model.h"
+#include "train/slots.h"
 
 static int make_split(const char *dir, const MlWorld *w, const char *world_path, int64_t n, uint64_t seed,
                       int threads, int progress, MlError *err) {
@@ -26,7 +27,15 @@ static int make_split(const char *dir, const MlWorld *w, const char *world_path,
 /* The chat template's own words (model/prompt.h's llava-hf template). */
 static const char TEMPLATE_WORDS[] = "USER: ASSISTANT:";
 
-static int make_tokenizer(const char *split, const char *out, int vocab, MlError *err) {
+/* The tokenizer of the split's text, with the position words of a grid x grid
+   patch layout (train/slots.h) as added special tokens. */
+static int make_tokenizer(const char *split, const char *out, int vocab, int grid, MlError *err) {
+    char names[2 * ML_SLOT_MAX_GRID][16];
+    const char *added[2 * ML_SLOT_MAX_GRID];
+    const int n_added = ml_train_position_words(grid, names, added);
+    if (!n_added)
+        return ml_error_set(err, ML_ERR_RANGE, "%s: a grid of %d patches per side has no position words (1..%d)", out,
+                            grid, ML_SLOT_MAX_GRID);
     MlBpeWords *words;
     int rc = ml_bpe_words_new(&words, err);
     if (rc) return rc;
@@ -55,7 +64,7 @@ static int make_tokenizer(const char *split, const char *out, int vocab, MlError
     MlBpeOptions bo = ml_bpe_defaults();
     bo.vocab_size = vocab;
     if (!rc) rc = ml_bpe_train(words, &bo, &v, err);
-    if (!rc) rc = ml_bpe_vocab_write(&v, out, err);
+    if (!rc) rc = ml_bpe_vocab_write(&v, added, n_added, out, err);
     ml_bpe_vocab_free(&v);
     ml_bpe_words_free(words);
     return rc;
@@ -95,7 +104,7 @@ static int model_config(const cJSON *m, MlLlavaConfig *c, const char *where, MlE
 }
 
 static int stage_options(const cJSON *s, MlStageOptions *o, const char *where, MlError *err) {
-    long long stage, steps, batch, warmup, turns, log_every, save_every, image_qa;
+    long long stage, steps, batch, warmup, turns, log_every, save_every, image_qa, mention_layer;
     int rc = ml_json_int(s, "stage", -1, 0, 3, &stage, where, err);
     if (rc) return rc;
     *o = ml_stage_defaults((int)stage);
@@ -117,9 +126,13 @@ static int stage_options(const cJSON *s, MlStageOptions *o, const char *where, M
         (rc = ml_json_num(s, "regress", o->regress, 0, 1e6, &o->regress, where, err)) ||
         (rc = ml_json_num(s, "infonce", o->infonce, 0, 1e6, &o->infonce, where, err)) ||
         (rc = ml_json_num(s, "patch_head", o->patch_head, 0, 1e6, &o->patch_head, where, err)) ||
+        (rc = ml_json_num(s, "mention_head", o->mention_head, 0, 1e6, &o->mention_head, where, err)) ||
+        (rc = ml_json_num(s, "answer_head", o->answer_head, 0, 1e6, &o->answer_head, where, err)) ||
+        (rc = ml_json_int(s, "mention_layer", o->mention_layer, 0, 64, &mention_layer, where, err)) ||
         (rc = ml_json_int(s, "image_qa", o->image_qa, 0, 1, &image_qa, where, err)))
         return rc;
     o->image_qa = (int)image_qa;
+    o->mention_layer = (int)mention_layer;
     const cJSON *fams = cJSON_GetObjectItemCaseSensitive(s, "families");
     if (fams) {
         if (!cJSON_IsArray(fams)) return ml_error_set(err, ML_ERR_FORMAT, "%s: families: an array of names", where);
@@ -215,7 +228,8 @@ int ml_train_recipe(const char *path, const MlRecipeOverrides *ov, MlError *err)
         /* a variant of a trained model: its own tokenizer and weights (the "model" knobs do not apply) */
         snprintf(prev, sizeof prev, "%s", from);
     } else {
-        if (!ml_file_exists(tok) && (rc = make_tokenizer(split, tok, (int)vocab, err))) goto done;
+        const int grid = cfg.vision.image_size / cfg.vision.patch_size;
+        if (!ml_file_exists(tok) && (rc = make_tokenizer(split, tok, (int)vocab, grid, err))) goto done;
         snprintf(prev, sizeof prev, "%s/init", work);
         if ((rc = ml_train_init_folder(prev, cfg, tok, (uint64_t)seed, err))) goto done;
     }

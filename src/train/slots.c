@@ -8,9 +8,10 @@
 
 #include "train/step.h"
 
-/* Position codes: N(0, 0.03), the same in every stage (fixed seed), so the
-   projector can regress onto the codes stage 0 taught the LM.  Empty
-   patches are zero: nothing for a question's attention to find there. */
+/* Position codes for a tokenizer without position words: N(0, 0.03), the
+   same in every stage (fixed seed), so the projector can regress onto the
+   codes stage 0 taught the LM.  Empty patches are zero: nothing for a
+   question's attention to find there. */
 enum { SLOT_POS_SEED = 0x5107 };
 static const double SLOT_POS_STD = 0.03;
 
@@ -40,6 +41,29 @@ static void add_question_form(const MlTokenizer *tok, const char *name, int32_t 
         ids[(*n)++] = q[0];
 }
 
+void ml_train_position_word(int axis, int k, char *buf, size_t cap) { snprintf(buf, cap, "<%c%d>", axis ? 'y' : 'x', k); }
+
+int ml_train_position_words(int grid, char (*names)[16], const char **list) {
+    if (grid < 1 || grid > ML_SLOT_MAX_GRID) return 0;
+    for (int k = 0; k < 2 * grid; k++) {
+        ml_train_position_word(k / grid, k % grid, names[k], sizeof names[k]);
+        list[k] = names[k];
+    }
+    return 2 * grid;
+}
+
+/* 1 when the tokenizer has every position word of the grid (ids in s->pos_word). */
+static int find_position_words(MlTrainSlots *s, const MlTokenizer *tok) {
+    if (s->grid > ML_SLOT_MAX_GRID) return 0;
+    for (int axis = 0; axis < 2; axis++)
+        for (int k = 0; k < s->grid; k++) {
+            char name[16];
+            ml_train_position_word(axis, k, name, sizeof name);
+            if ((s->pos_word[axis][k] = ml_tokenizer_token_id(tok, name)) < 0) return 0;
+        }
+    return 1;
+}
+
 int ml_train_slots_init(MlTrainSlots *s, const MlTrainModel *m, const MlTrainData *d, MlError *err) {
     memset(s, 0, sizeof *s);
     s->grid = m->vis.grid;
@@ -62,6 +86,7 @@ int ml_train_slots_init(MlTrainSlots *s, const MlTrainModel *m, const MlTrainDat
             add_question_form(m->tok, d->names[a][i], s->tok[a][i], &s->ntok[a][i]);
         }
     }
+    if ((s->has_pos_words = find_position_words(s, m->tok))) return ML_OK;
     s->pos = malloc(sizeof(float) * (size_t)(s->n * s->D));
     if (!s->pos) return ml_error_set(err, ML_ERR_NOMEM, "slots: out of memory");
     uint64_t r = SLOT_POS_SEED;
@@ -103,7 +128,13 @@ void ml_train_slot_embed(const MlTrainSlots *s, const MlTrainModel *m, const int
             memset(r, 0, sizeof(float) * (size_t)D);
             continue;
         }
-        memcpy(r, s->pos + p * D, sizeof(float) * (size_t)D);
+        if (s->has_pos_words) {
+            ml_tensor_row_f32(r, &m->dec.embed, s->pos_word[0][p % s->grid]);
+            ml_tensor_row_f32(e, &m->dec.embed, s->pos_word[1][p / s->grid]);
+            for (int64_t j = 0; j < D; j++) r[j] += e[j];
+        } else {
+            memcpy(r, s->pos + p * D, sizeof(float) * (size_t)D);
+        }
         for (int a = 0; a < ML_TRAIN_ATTR_N; a++) {
             const int id = lab[p * ML_TRAIN_ATTR_N + a];
             if (id < 0) continue;
@@ -117,11 +148,17 @@ void ml_train_slot_embed(const MlTrainSlots *s, const MlTrainModel *m, const int
 
 void ml_train_slot_embed_backward(const MlTrainSlots *s, float *dembed, const int *lab, const float *drows) {
     const int64_t D = s->D;
-    for (int64_t p = 0; p < s->n; p++)
+    for (int64_t p = 0; p < s->n; p++) {
+        if (lab[p * ML_TRAIN_ATTR_N] < 0) continue;
+        for (int axis = 0; s->has_pos_words && axis < 2; axis++) {
+            const int32_t id = s->pos_word[axis][axis ? p / s->grid : p % s->grid];
+            for (int64_t j = 0; j < D; j++) dembed[(size_t)id * D + j] += drows[p * D + j];
+        }
         for (int a = 0; a < ML_TRAIN_ATTR_N; a++) {
             const int id = lab[p * ML_TRAIN_ATTR_N + a];
             if (id < 0) continue;
             for (int t = 0; t < s->ntok[a][id]; t++)
                 for (int64_t j = 0; j < D; j++) dembed[(size_t)s->tok[a][id][t] * D + j] += drows[p * D + j];
         }
+    }
 }

@@ -10,8 +10,15 @@
 **            visible pixels when two do), else empty (-1);
 **   slots    per patch, the sum of the LM's embeddings of those four
 **            words (each word also as the single piece it is when it ends
-**            a question, "circle?", when the tokenizer has one), plus a fixed position code per patch (empty patches
-**            are zero).
+**            a question, "circle?", when the tokenizer has one) and of the
+**            patch's two position words (empty patches are zero).
+**
+** Position words are special tokens of the recipe's tokenizer: "<x0>" ..
+** for the patch column, "<y0>" .. for the row.  Being the LM's own
+** embeddings, they are learned like any word, which is what lets the LM
+** carry a slot's position on to the words that name its object (a fixed
+** code was dropped by the value projections: docs/training.md).  A
+** tokenizer without them gets a fixed random code per patch instead.
 **
 ** Stage 0 feeds slots where the image tokens go ("text scenes"), so the LM
 ** learns the lookup on clean input; stage 1 trains a per-patch category and
@@ -35,7 +42,15 @@
 #include "train/data.h"
 #include "train/model.h"
 
-enum { ML_SLOT_MAX_TOKENS = 8, ML_SLOT_MAX_PATCHES = 1024, ML_SLOT_MAX_WIDTH = 4096 };
+enum { ML_SLOT_MAX_TOKENS = 8, ML_SLOT_MAX_PATCHES = 1024, ML_SLOT_MAX_WIDTH = 4096, ML_SLOT_MAX_GRID = 32 };
+
+/* The position word of patch column k (axis 0) or row k (axis 1): "<x3>", "<y0>". */
+void ml_train_position_word(int axis, int k, char *buf, size_t cap);
+
+/* All 2 * grid position words of a grid (columns, then rows), for a
+   tokenizer's added tokens: names[k] holds word k and list[k] points at
+   it.  Returns their count, 0 when grid is not 1..ML_SLOT_MAX_GRID. */
+int ml_train_position_words(int grid, char (*names)[16], const char **list);
 
 typedef struct MlTrainSlots {
     int grid;              /* patches per side */
@@ -43,6 +58,8 @@ typedef struct MlTrainSlots {
     int n_names[ML_TRAIN_ATTR_N];
     int32_t tok[ML_TRAIN_ATTR_N][ML_TRAIN_MAX_NAMES][ML_SLOT_MAX_TOKENS]; /* the words' tokens */
     int ntok[ML_TRAIN_ATTR_N][ML_TRAIN_MAX_NAMES];
+    int32_t pos_word[2][ML_SLOT_MAX_GRID]; /* the position words' ids, [axis][k] */
+    int has_pos_words;     /* the tokenizer has them all; else: */
     float *pos;            /* [n, D] fixed position codes */
 } MlTrainSlots;
 
@@ -55,7 +72,8 @@ void ml_train_slots_free(MlTrainSlots *s);
    patch, all -1 when none. */
 void ml_train_slot_labels(const MlTrainData *d, int64_t image, int grid, int *lab);
 
-/* rows [n, D] = sum of E[attribute words] + pos, from the model's embedding table. */
+/* rows [n, D] = sum of E[attribute words] + E[position words] (or the fixed
+   code), from the model's embedding table. */
 void ml_train_slot_embed(const MlTrainSlots *s, const MlTrainModel *m, const int *lab, float *rows);
 
 /* The embedding table's gradient (dembed [V, D], +=) from drows [n, D]. */

@@ -45,6 +45,8 @@ int ml_train_worker_init(MlTrainWorker *w, const MlTrainModel *m, int64_t cap, M
     w->dproj = malloc(sizeof(float) * nimg * D);
     w->x = malloc(sizeof(float) * T * D);
     w->dx = malloc(sizeof(float) * T * D);
+    w->dresid = malloc(sizeof(float) * T * D);
+    w->dfinal = malloc(sizeof(float) * T * D);
     w->logits = malloc(sizeof(float) * T * V);
     w->dlogits = malloc(sizeof(float) * T * V);
     w->losses = malloc(sizeof(float) * T);
@@ -54,7 +56,7 @@ int ml_train_worker_init(MlTrainWorker *w, const MlTrainModel *m, int64_t cap, M
     w->ids = malloc(sizeof(int32_t) * T);
     w->targets = malloc(sizeof(int32_t) * T);
     if (!w->grad || !w->pixels || !w->feats || !w->dfeat || !w->proj || !w->ptmp || !w->pvec || !w->dproj || !w->x ||
-        !w->dx || !w->logits || !w->dlogits || !w->losses || !w->ids || !w->targets || !w->target || !w->slot_lab || !w->slot_keep) {
+        !w->dx || !w->dresid || !w->dfinal || !w->logits || !w->dlogits || !w->losses || !w->ids || !w->targets || !w->target || !w->slot_lab || !w->slot_keep) {
         rc = ml_error_set(err, ML_ERR_NOMEM, "training worker: out of memory");
         goto fail;
     }
@@ -74,7 +76,7 @@ void ml_train_worker_free(MlTrainWorker *w) {
     ml_kv_cache_free(&w->kv);
     ml_train_views_free(&w->g);
     void *bufs[] = {w->grad, w->pixels, w->feats, w->dfeat, w->proj, w->ptmp, w->pvec, w->dproj,
-                    w->x,    w->dx,     w->logits, w->dlogits, w->losses, w->ids, w->targets, w->target, w->slot_lab, w->slot_keep};
+                    w->x,    w->dx,     w->dresid, w->dfinal, w->logits, w->dlogits, w->losses, w->ids, w->targets, w->target, w->slot_lab, w->slot_keep};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
     memset(w, 0, sizeof *w);
 }
@@ -99,6 +101,27 @@ static int64_t append_answer(MlTrainWorker *w, const MlTrainModel *m, const char
     for (int64_t i = start; i < w->T; i++) w->targets[i - 1] = w->ids[i];
     w->targets[w->T - 1] = ML_LOSS_IGNORE;
     return w->T - start;
+}
+
+/* The mentions of a relation question whose tokens are ids[from, to) and
+   whose answer is predicted at `answer`: the subject's word is the first of
+   its category there, the object's the last (the question ends with it).
+   Turns whose objects cannot be told apart by their words are left out. */
+static void add_relation(MlTrainWorker *w, const MlTrainData *d, int64_t image, const char *question, int64_t from,
+                         int64_t to, int64_t answer) {
+    int subject, object;
+    const int k = w->n_relations;
+    if (k >= 32 || !d->obj_count || !ml_mention_refs(d, image, question, &subject, &object)) return;
+    const MlTrainObject *o = d->obj + d->obj_first[image];
+    int64_t at_s = ml_mention_find(w->mention_words, w->ids, from, to, o[subject].attr[ML_TRAIN_ATTR_CATEGORY], 0);
+    int64_t at_o = ml_mention_find(w->mention_words, w->ids, from, to, o[object].attr[ML_TRAIN_ATTR_CATEGORY], 1);
+    if (at_s < 0 || at_o <= at_s) return;
+    w->mention_at[2 * k] = at_s;
+    w->mention_at[2 * k + 1] = at_o;
+    w->relation_object[2 * k] = subject;
+    w->relation_object[2 * k + 1] = object;
+    w->answer_at[k] = answer;
+    w->n_relations++;
 }
 
 int64_t ml_train_example_build(MlTrainWorker *w, const MlTrainModel *m, const MlTrainData *d, int64_t image,
@@ -149,9 +172,9 @@ int64_t ml_train_example_build(MlTrainWorker *w, const MlTrainModel *m, const Ml
         n_turns++;
     }
     int64_t counted = 0;
-    w->n_turns = 0;
+    w->n_turns = w->n_relations = 0;
     for (int t = 0; t < n_turns; t++) {
-        int64_t start;
+        int64_t start, question_from;
         if (t == 0) {
             int32_t *ids;
             size_t n, image_end;
@@ -166,11 +189,12 @@ int64_t ml_train_example_build(MlTrainWorker *w, const MlTrainModel *m, const Ml
             memcpy(w->ids, ids, n * sizeof *ids);
             for (size_t i = 0; i < n; i++) w->targets[i] = ML_LOSS_IGNORE;
             w->T = (int64_t)n;
+            question_from = (int64_t)image_end;
             free(ids);
         } else {
             char buf[1024];
             snprintf(buf, sizeof buf, "USER: %s ASSISTANT:", turn[t]->prompt);
-            int64_t keep = w->T;
+            int64_t keep = question_from = w->T;
             if (!append_text(w, m->tok, buf, ML_LOSS_IGNORE, err)) {
                 w->T = keep;
                 break;
@@ -187,6 +211,9 @@ int64_t ml_train_example_build(MlTrainWorker *w, const MlTrainModel *m, const Ml
         }
         counted += k;
         w->turn_family[w->n_turns] = turn[t]->family;
+        if ((w->mention_weight > 0 || w->answer_weight > 0) && turn[t]->family == ML_TRAIN_FAMILY_RELATION &&
+            turn[t]->yesno)
+            add_relation(w, d, image, turn[t]->prompt, question_from, start, start - 1);
         w->turn_open[w->n_turns] = !turn[t]->yesno;
         w->turn_pos[w->n_turns++] = start - 1;
     }
@@ -197,6 +224,44 @@ int64_t ml_train_example_build(MlTrainWorker *w, const MlTrainModel *m, const Ml
 int ml_train_pixels(const MlTrainModel *m, const MlTrainData *d, int64_t i, float *px, MlError *err) {
     MlImage img = {.width = d->side, .height = d->side, .rgb = d->rgb + (size_t)i * d->side * d->side * 3};
     return ml_image_preprocess(&img, &m->img, ML_ASPECT_RESIZE, px, err);
+}
+
+/* The mention head (train/mention_head.h) on the residual after
+   w->mention_layers layers at each mention, and the answer head on the
+   last layer's output at each answer.  Their gradients are handed to the
+   decoder's backward as those layers' dx_out (w->dresid, w->dfinal; one
+   buffer when both heads read the last layer). */
+static void relation_heads_run(MlTrainWorker *w, const MlTrainModel *m, const MlTrainData *d, float dloss) {
+    const int64_t D = m->dec.cfg.hidden;
+    const int last = m->dec.cfg.n_layers;
+    for (int l = 0; l < last; l++) w->drec.layers[l].dx_out = NULL;
+    if (!w->n_relations || (w->mention_weight <= 0 && w->answer_weight <= 0)) return;
+    const int at_layers = w->mention_layers >= 1 && w->mention_layers <= last ? w->mention_layers : last;
+    const float *resid = at_layers == last ? w->drec.x_final : w->drec.layers[at_layers].x_in;
+    float *dfinal = at_layers == last ? w->dresid : w->dfinal;
+    memset(w->dresid, 0, sizeof(float) * (size_t)(w->T * D));
+    memset(dfinal, 0, sizeof(float) * (size_t)(w->T * D));
+    w->drec.layers[at_layers - 1].dx_out = w->dresid;
+    w->drec.layers[last - 1].dx_out = dfinal;
+    for (int k = 0; k < w->n_relations; k++) {
+        float t[4];
+        ml_mention_head_targets(d, w->image, w->relation_object[2 * k], m->vis.grid, t);
+        ml_mention_head_targets(d, w->image, w->relation_object[2 * k + 1], m->vis.grid, t + 2);
+        for (int i = 0; i < 2 && w->mention_weight > 0; i++) {
+            const int64_t at = w->mention_at[2 * k + i];
+            w->mention_sum += ml_mention_head_run(m->block.params + w->mention_head, w->grad + w->mention_head,
+                                                  resid + at * D, D, 1, t + 2 * i, dloss * w->mention_weight,
+                                                  w->dresid + at * D);
+            w->mention_n++;
+        }
+        if (w->answer_weight > 0) {
+            const int64_t at = w->answer_at[k];
+            w->answer_sum += ml_mention_head_run(m->block.params + w->answer_head, w->grad + w->answer_head,
+                                                 w->drec.x_final + at * D, D, 2, t, dloss * w->answer_weight,
+                                                 dfinal + at * D);
+            w->answer_n++;
+        }
+    }
 }
 
 /* The regression term: w->target holds the slots; adds its gradient into dproj. */
@@ -264,6 +329,7 @@ int ml_train_example_run(MlTrainWorker *w, const MlTrainModel *m, const MlTrainD
     }
     memset(w->dlogits, 0, sizeof(float) * (size_t)(T * V));
     ml_cross_entropy_backward(w->dlogits, w->logits, w->targets, dloss, T, V);
+    relation_heads_run(w, m, d, dloss);
     ml_decoder_backward(&m->dec, parts->text ? &w->g.dec : NULL, &w->drec, w->dx, w->dlogits);
     if (has_image) memset(w->dproj, 0, sizeof(float) * (size_t)(nimg * D));
     for (int64_t i = 0, r = 0; i < T; i++)

@@ -26,6 +26,7 @@
 
 #include "core/error.h"
 #include "train/data.h"
+#include "train/mention_head.h"
 #include "train/model.h"
 #include "train/slots.h"
 
@@ -57,7 +58,7 @@ typedef struct MlTrainWorker {
     MlTrainViews g;                   /* gradient views into grad */
     float *grad;                      /* [block.n] */
     float *pixels, *feats, *proj, *ptmp, *pvec, *dproj, *dfeat;
-    float *x, *logits, *dlogits, *dx, *losses;
+    float *x, *logits, *dlogits, *dx, *dresid, *dfinal, *losses; /* dresid, dfinal: the heads' gradients */
     int32_t *ids, *targets;
     int64_t T, image;                 /* the built example */
     int use_slots;                    /* its image tokens are slots */
@@ -71,6 +72,19 @@ typedef struct MlTrainWorker {
     int n_turns, turn_family[64], turn_open[64]; /* the built turns' families, open (not yes/no) or not, and
                                                     first answer positions */
     int64_t turn_pos[64];
+    /* the mention and answer heads (train/mention_head.h), set by the caller: the words, each head's
+       floats in the block and weight (> 0 adds weight * its loss per mention or answer), and the layers
+       the mention head's residual has passed */
+    const MlMentionWords *mention_words;
+    size_t mention_head, answer_head;
+    float mention_weight, answer_weight;
+    int mention_layers;
+    /* the built relation turns whose objects were found: per turn k, the objects (subject 2k, object
+       2k + 1), their words' positions and the answer position */
+    int n_relations, relation_object[64];
+    int64_t mention_at[64], answer_at[32];
+    double mention_sum, answer_sum;   /* squared errors summed (2 per object); mentions and answers */
+    int64_t mention_n, answer_n;
     int64_t fam_n[2][ML_TRAIN_FAMILY_N], fam_right[2][ML_TRAIN_FAMILY_N]; /* first answer token right, per
                                                                             [yes/no, open][family] */
     double aux_sum;                   /* regression loss (mean per image token) summed over examples */

@@ -33,6 +33,16 @@ print(s0[0], s0[-1], s3[-1])' "$log")
         fail "stage 0 loss did not fall enough: $first -> $last"
     /usr/bin/python3 -c "import sys; sys.exit(0 if $s3 < $first else 1)" && pass ||
         fail "stage 3 loss $s3 not below the start $first"
+    # the relation heads ran and logged (stages 0 and 3), on relation turns whose objects were found
+    /usr/bin/python3 -c '
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+heads = [r for r in rows if r["stage"] in (0, 3)]
+sys.exit(0 if heads and all(0 < r["mention_rms"] < 10 and 0 < r["answer_rms"] < 10 for r in heads) else 1)' \
+        "$log" && pass || fail "stages 0 and 3 lack mention_rms / answer_rms in $log"
+    # the tokenizer has the 4x4 grid's position words, each one special token after <image> and <pad>
+    words=$("$ML_BIN" tokenize --model "$T/model" --text "<x0><x3><y0><y3>")
+    [ "$(wc -w <<<"$words")" -eq 5 ] && pass || fail "position words are not single tokens: $words"
     # the chat template's words are whole pieces of the trained vocabulary (BOS + 2 ids)
     ids=$("$ML_BIN" tokenize --model "$T/model" --text "USER: ASSISTANT:")
     [ "$(wc -w <<<"$ids")" -eq 3 ] && pass || fail "template words split into pieces: $ids"

@@ -9,7 +9,8 @@ py=/usr/bin/python3
 
 out=$("$ML_BIN" train-tokenizer --help)
 missing=""
-for flag in --corpus --vocab-size --out --min-frequency --character-coverage --max-piece-length --keys --quiet; do
+for flag in --corpus --vocab-size --out --min-frequency --character-coverage --max-piece-length --keys \
+    --position-words --quiet; do
     grep -q -- "$flag" <<<"$out" || missing="$missing $flag"
 done
 [ -z "$missing" ] && pass || fail "help lacks:$missing"
@@ -26,6 +27,19 @@ if "$ML_BIN" train-tokenizer --corpus "$T/aaab.txt" --vocab-size 300 --out "$T/a
 else
     fail "aaab: train-tokenizer failed"
 fi
+# --position-words 2: <x0> <x1> <y0> <y1> follow <image> and <pad> as special tokens (ids 268..271)
+mkdir -p "$T/aaab_pos"
+if "$ML_BIN" train-tokenizer --corpus "$T/aaab.txt" --vocab-size 300 --out "$T/aaab_pos/tokenizer.json" \
+    --position-words 2 --quiet >"$T/aaab_pos.out"; then
+    got=$("$ML_BIN" tokenize --model "$T/aaab_pos" --text "aaab<x0><y1>" --no-bos)
+    [ "$got" = "262 268 271" ] && pass || fail "position words: tokenize gave '$got', want '262 268 271'"
+    $py -c 'import json,sys; s=json.load(open(sys.argv[1])); assert s["ids"]==272, s' "$T/aaab_pos.out" && pass ||
+        fail "position words: summary $(cat "$T/aaab_pos.out")"
+else
+    fail "position words: train-tokenizer failed"
+fi
+"$ML_BIN" train-tokenizer --corpus "$T/aaab.txt" --vocab-size 300 --out "$T/x.json" --position-words 33 \
+    --quiet 2>"$T/err" && fail "--position-words 33 accepted" || pass
 
 # A corpus from the scene generator: captions and QA text only (not image names).
 if "$ML_BIN" scenes --split train --n 40 --seed 3 --out "$T/corpus" --quiet >/dev/null; then
