@@ -70,7 +70,7 @@ int main(int argc, char **argv) {
                                   .act = ML_ACT_QUICK_GELU};
     cfg.text.hidden = 128;
     cfg.text.intermediate = 344;
-    cfg.text.n_layers = 2;
+    cfg.text.n_layers = 3;
     cfg.text.n_heads = cfg.text.n_kv_heads = 8;
     cfg.text.head_dim = 16;
     cfg.vision_feature_layer = -1;

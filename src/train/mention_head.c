@@ -1,4 +1,4 @@
-/* train/mention_head.c: the training-only mention position head (see mention_head.h). */
+/* train/mention_head.c: the training-only mention and answer heads (see mention_head.h). */
 #include "train/mention_head.h"
 
 #include <math.h>
@@ -50,11 +50,12 @@ int ml_mention_refs(const MlTrainData *d, int64_t image, const char *question, i
     return 0;
 }
 
-static int32_t last_token(const MlTokenizer *tok, const char *text) {
+/* The last token of text, or with `single` its only one; -1 when there is none. */
+static int32_t last_token(const MlTokenizer *tok, const char *text, int single) {
     int32_t ids[16];
     size_t n = 0;
     MlError e = {0};
-    if (ml_tokenizer_encode(tok, text, strlen(text), ids, 16, &n, &e) || n < 1) return -1;
+    if (ml_tokenizer_encode(tok, text, strlen(text), ids, 16, &n, &e) || n < 1 || (single && n != 1)) return -1;
     return ids[n - 1];
 }
 
@@ -65,8 +66,8 @@ int ml_mention_words_init(MlMentionWords *mw, const MlTokenizer *tok, const MlTr
         const char *name = d->names[ML_TRAIN_ATTR_CATEGORY][c];
         char q[128];
         snprintf(q, sizeof q, "%s?", name);
-        mw->last[c] = last_token(tok, name);
-        mw->question[c] = last_token(tok, q);
+        mw->last[c] = last_token(tok, name, 0);
+        mw->question[c] = last_token(tok, q, 1);
         if (mw->last[c] < 0)
             return ml_error_set(err, ML_ERR_FORMAT, "mention head: the category '%s' does not tokenize", name);
     }
@@ -78,7 +79,7 @@ int64_t ml_mention_find(const MlMentionWords *mw, const int32_t *ids, int64_t fr
     if (category < 0 || category >= mw->n) return -1;
     int64_t at = -1;
     for (int64_t i = from; i < to; i++)
-        if (ids[i] == mw->last[category] || ids[i] == mw->question[category]) {
+        if (ids[i] == mw->last[category] || (mw->question[category] >= 0 && ids[i] == mw->question[category])) {
             at = i;
             if (!last) break;
         }

@@ -2,10 +2,11 @@
 ** train/patch_head.h: stage 1's training-only per-patch classifier on the
 ** ViT output (the notes' lever: vision learns shapes and colours in a few
 ** hundred steps instead of stalling).  One linear layer gives, per image
-** token and per attribute group g (category, colour, size, texture), logits
-** over n[g] + 1 classes (class 0 is "empty").  The loss is the sum of the
-** groups' softmax cross-entropies, averaged over the tokens.  Labels come
-** from train/slots.h (lab [n_tok, n_groups], -1 = empty).
+** token and per group g (the loop's: category, colour, size, texture, then
+** the patch's column and row), logits over n[g] + 1 classes (class 0 is
+** "empty").  The loss is the sum of the groups' softmax cross-entropies,
+** averaged over the tokens.  Labels come from train/slots.h (lab [n_tok,
+** n_groups], -1 = empty).
 **
 ** Weights: W [C, Dv], then b [C], with C = sum over groups of n[g] + 1;
 ** both live in the stage's aux floats and are dropped on save.

@@ -41,7 +41,9 @@ static void add_question_form(const MlTokenizer *tok, const char *name, int32_t 
         ids[(*n)++] = q[0];
 }
 
-void ml_train_position_word(int axis, int k, char *buf, size_t cap) { snprintf(buf, cap, "<%c%d>", axis ? 'y' : 'x', k); }
+void ml_train_position_word(int axis, int k, char *buf, size_t cap) {
+    snprintf(buf, cap, "<%c%d>", axis ? 'y' : 'x', k);
+}
 
 int ml_train_position_words(int grid, char (*names)[16], const char **list) {
     if (grid < 1 || grid > ML_SLOT_MAX_GRID) return 0;
