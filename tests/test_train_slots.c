@@ -1,5 +1,6 @@
 /* test_train_slots.c: the plateau breakers (train/slots.h, train/patch_head.h):
-   per-patch labels worked out by hand from object centres, slot rows
+   per-patch labels worked out by hand from object centres (and stage 1's,
+   with each patch's column and row), slot rows
    against sums of embedding rows (with the fixed position code and with
    position words), the slot backward as the transpose of the forward, the per-patch head against central differences of a double
    reference, and the objects read from a real scene split. */
@@ -39,6 +40,16 @@ static void test_labels_by_hand(void) {
     CHECK(lab[1 * A] == 4);
     CHECK(lab[2 * A] == -1 && lab[2 * A + 3] == -1);
     CHECK(lab[3 * A] == 0 && lab[3 * A + 1] == 3);
+    /* stage 1's head labels: the same attributes, then the patch's column and row */
+    enum { G = ML_PATCH_GROUPS };
+    int head[16 * G], slot[16 * A];
+    ml_train_slot_labels(&d, 0, 4, slot);
+    ml_train_patch_labels(&d, 0, 4, head);
+    for (int p = 0; p < 16; p++) {
+        for (int a = 0; a < A; a++) CHECK(head[p * G + a] == slot[p * A + a]);
+        CHECK(head[p * G + A] == p % 4 && head[p * G + A + 1] == p / 4);
+    }
+    CHECK(head[10 * G + A] == 2 && head[10 * G + A + 1] == 2 && head[10 * G] == 0); /* obj 1 at (2,2) */
 }
 
 /* Slot rows against E rows summed by hand; the backward is the forward's transpose. */

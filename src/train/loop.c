@@ -42,11 +42,6 @@ static ClipAux clip_aux(size_t base, int64_t Dv, int64_t V, size_t head_n) {
     return a;
 }
 
-/* The per-patch head's groups: the four attributes, then the patch's column
-   and row, so the ViT's output keeps where each patch is (the projector
-   turns it into the slots' position words). */
-enum { PATCH_GROUPS = ML_TRAIN_ATTR_N + 2 };
-
 typedef struct Run {
     const MlStageOptions *o;
     MlTrainModel m;
@@ -60,19 +55,8 @@ typedef struct Run {
     int has_slots;
     MlMentionWords mention_words;
     int mention_layers; /* the mention head reads the residual after this many LM layers */
-    int head_sizes[PATCH_GROUPS]; /* stage 1: classes per group of the per-patch head */
+    int head_sizes[ML_PATCH_GROUPS]; /* stage 1: classes per group of the per-patch head */
 } Run;
-
-/* lab [n_out, PATCH_GROUPS]: the slot labels of the image, then each patch's column and row. */
-static void patch_labels(const Run *r, int64_t image, int *slot_lab, int *lab) {
-    const int grid = r->slots.grid;
-    ml_train_slot_labels(r->o->data, image, grid, slot_lab);
-    for (int p = 0; p < grid * grid; p++) {
-        for (int a = 0; a < ML_TRAIN_ATTR_N; a++) lab[p * PATCH_GROUPS + a] = slot_lab[p * ML_TRAIN_ATTR_N + a];
-        lab[p * PATCH_GROUPS + ML_TRAIN_ATTR_N] = p % grid;
-        lab[p * PATCH_GROUPS + ML_TRAIN_ATTR_N + 1] = p / grid;
-    }
-}
 
 static uint64_t mix(uint64_t seed, uint64_t a, uint64_t b) {
     uint64_t s = seed ^ (a * 0x9e3779b97f4a7c15ull) ^ (b * 0xc2b2ae3d27d4eb4full);
@@ -222,10 +206,10 @@ pass2:
                 for (int64_t t = 0; t < n_out; t++) w->dfeat[t * Dv + j] = d / (float)n_out;
             }
             if (w_head > 0.0f) {
-                int lab[ML_SLOT_MAX_PATCHES * PATCH_GROUPS];
-                patch_labels(r, images[e], w->slot_lab, lab);
+                int lab[ML_SLOT_MAX_PATCHES * ML_PATCH_GROUPS];
+                ml_train_patch_labels(r->o->data, images[e], r->slots.grid, lab);
                 w->aux_sum += ml_patch_head_run(P + r->aux.head, w->grad + r->aux.head, w->feats, n_out, Dv,
-                                                r->head_sizes, PATCH_GROUPS, lab, w_head / (float)B, w->dfeat,
+                                                r->head_sizes, ML_PATCH_GROUPS, lab, w_head / (float)B, w->dfeat,
                                                 &w->n_correct);
                 w->aux_n++;
             }
@@ -416,7 +400,7 @@ int ml_train_stage(const MlStageOptions *o, MlStageResult *res, MlError *err) {
         if ((rc = ml_train_model_open(&r.m, o->in_dir, 0, err))) return rc;
         for (int a = 0; a < ML_TRAIN_ATTR_N; a++) r.head_sizes[a] = o->data->n_names[a];
         r.head_sizes[ML_TRAIN_ATTR_N] = r.head_sizes[ML_TRAIN_ATTR_N + 1] = r.m.vis.grid;
-        if (o->patch_head > 0 && !(head_n = ml_patch_head_size(r.m.vis.cfg.hidden, r.head_sizes, PATCH_GROUPS))) {
+        if (o->patch_head > 0 && !(head_n = ml_patch_head_size(r.m.vis.cfg.hidden, r.head_sizes, ML_PATCH_GROUPS))) {
             ml_train_model_close(&r.m);
             return ml_error_set(err, ML_ERR_RANGE, "stage 1: too many attribute values for the patch head");
         }
@@ -535,7 +519,7 @@ int ml_train_stage(const MlStageOptions *o, MlStageResult *res, MlError *err) {
                 hs += r.w[k].aux_sum;
                 hn += r.w[k].aux_n;
                 win_correct += r.w[k].n_correct;
-                win_head_n += PATCH_GROUPS * r.m.vis.n_out * r.w[k].aux_n;
+                win_head_n += ML_PATCH_GROUPS * r.m.vis.n_out * r.w[k].aux_n;
             }
             step_loss = l + (hn ? o->patch_head * hs / (double)hn : 0.0);
             win_aux += hs;

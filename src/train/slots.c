@@ -121,6 +121,16 @@ void ml_train_slot_labels(const MlTrainData *d, int64_t image, int grid, int *la
     }
 }
 
+void ml_train_patch_labels(const MlTrainData *d, int64_t image, int grid, int *lab) {
+    int slot[ML_SLOT_MAX_PATCHES * ML_TRAIN_ATTR_N];
+    ml_train_slot_labels(d, image, grid, slot);
+    for (int p = 0; p < grid * grid && p < ML_SLOT_MAX_PATCHES; p++) {
+        for (int a = 0; a < ML_TRAIN_ATTR_N; a++) lab[p * ML_PATCH_GROUPS + a] = slot[p * ML_TRAIN_ATTR_N + a];
+        lab[p * ML_PATCH_GROUPS + ML_TRAIN_ATTR_N] = p % grid;
+        lab[p * ML_PATCH_GROUPS + ML_TRAIN_ATTR_N + 1] = p / grid;
+    }
+}
+
 void ml_train_slot_embed(const MlTrainSlots *s, const MlTrainModel *m, const int *lab, float *rows) {
     const int64_t D = s->D;
     float e[ML_SLOT_MAX_WIDTH];

@@ -72,6 +72,15 @@ void ml_train_slots_free(MlTrainSlots *s);
    patch, all -1 when none. */
 void ml_train_slot_labels(const MlTrainData *d, int64_t image, int grid, int *lab);
 
+/* Stage 1's per-patch head (train/patch_head.h) has these groups: the four
+   attributes, then the patch's column and row, so the ViT's output keeps
+   where each patch is (the projector turns it into the position words). */
+enum { ML_PATCH_GROUPS = ML_TRAIN_ATTR_N + 2 };
+
+/* lab [grid^2, ML_PATCH_GROUPS]: the slot labels, then each patch's column
+   and row (grid^2 <= ML_SLOT_MAX_PATCHES, as ml_train_slots_init checks). */
+void ml_train_patch_labels(const MlTrainData *d, int64_t image, int grid, int *lab);
+
 /* rows [n, D] = sum of E[attribute words] + E[position words] (or the fixed
    code), from the model's embedding table. */
 void ml_train_slot_embed(const MlTrainSlots *s, const MlTrainModel *m, const int *lab, float *rows);
