@@ -1,11 +1,13 @@
-/* test_core.c: error, JSON getters, half floats, .npy round trip. */
+/* test_core.c: error, JSON getters, half floats, .npy round trip, random numbers, FNV-1a. */
 #include "test.h"
 
 #include "core/error.h"
 #include "core/file.h"
 #include "core/half.h"
+#include "core/hash.h"
 #include "core/json.h"
 #include "core/npy.h"
+#include "core/rng.h"
 #include "core/tensor.h"
 
 static void test_json_getters(void) {
@@ -72,10 +74,65 @@ static void test_npy_roundtrip(void) {
     free(raw);
 }
 
+static void test_rng_generators(void) {
+    /* splitmix64 from 0 and xoshiro256** from {1, 2, 3, 4}: the sequences of Vigna's reference C code. */
+    uint64_t x = 0;
+    CHECK(ml_splitmix64(&x) == 0xe220a8397b1dcdafull);
+    CHECK(ml_splitmix64(&x) == 0x6e789e6aa1b965f4ull);
+    CHECK(ml_splitmix64(&x) == 0x06c45d188009454full);
+    MlRng r = {{1, 2, 3, 4}};
+    CHECK(ml_rng_u64(&r) == 11520u);
+    CHECK(ml_rng_u64(&r) == 0u);
+    CHECK(ml_rng_u64(&r) == 1509978240u);
+    CHECK(ml_rng_u64(&r) == 1215971899390074240ull);
+    /* xorshift64* (Marsaglia shifts 12, 25, 27; Vigna's multiplier) from 1, computed with Python integers */
+    x = 1;
+    CHECK(ml_xorshift64s(&x) == 0x47e4ce4b896cdd1dull);
+    CHECK(ml_xorshift64s(&x) == 0xabcfa6a8e079651dull);
+    CHECK(ml_xorshift64s(&x) == 0xb9d10d8feb731f57ull);
+    CHECK(ml_rng_unit53(UINT64_MAX) == 1.0 - 0x1.0p-53 && ml_rng_unit53(0) == 0.0);
+    for (int i = 0; i < 1000; i++) CHECK(ml_rng_below(&r, 7) < 7);
+}
+
+static void test_rng_normals(void) {
+    /* Box-Muller: u1 = e^-1/2 gives radius 1; the angle is 2 pi u2. */
+    double z0, z1;
+    ml_box_muller(exp(-0.5), 0.0, 1.0, &z0, &z1);
+    CHECK_NEAR(z0, 1.0, 1e-15);
+    CHECK_NEAR(z1, 0.0, 1e-15);
+    ml_box_muller(exp(-2.0), 0.25, 3.0, &z0, &z1);
+    CHECK_NEAR(z0, 0.0, 1e-14);
+    CHECK_NEAR(z1, 6.0, 1e-14);
+    /* ml_rng_normal is the cosine half of the pair ml_rng_normals makes from the same stream */
+    float v[3];
+    ml_rng_normals(v, 3, 42);
+    uint64_t s = 42;
+    CHECK((float)ml_rng_normal(&s, 1.0) == v[0]);
+    CHECK((float)ml_rng_normal(&s, 1.0) == v[2]);
+    /* moments of many draws: mean 0, variance 1 */
+    enum { N = 200000 };
+    static float big[N];
+    ml_rng_normals(big, N, 7);
+    double m = 0, m2 = 0;
+    for (int i = 0; i < N; i++) m += big[i], m2 += (double)big[i] * big[i];
+    CHECK_NEAR(m / N, 0.0, 0.01);
+    CHECK_NEAR(m2 / N, 1.0, 0.02);
+}
+
+static void test_fnv1a(void) {
+    /* test vectors of the FNV reference (isthe.com/chongo/tech/comp/fnv) */
+    CHECK(ml_fnv1a64("", 0) == 0xcbf29ce484222325ull);
+    CHECK(ml_fnv1a64("a", 1) == 0xaf63dc4c8601ec8cull);
+    CHECK(ml_fnv1a64("foobar", 6) == 0x85944171f73967e8ull);
+}
+
 int main(void) {
     RUN(test_json_getters);
     RUN(test_json_escape);
     RUN(test_half);
     RUN(test_npy_roundtrip);
+    RUN(test_rng_generators);
+    RUN(test_rng_normals);
+    RUN(test_fnv1a);
     return test_summary("test_core");
 }

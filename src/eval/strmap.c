@@ -6,18 +6,10 @@
 #include <string.h>
 
 #include "core/error.h"
-
-static uint64_t hash_bytes(const char *s, size_t n) {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
+#include "core/hash.h"
 
 static size_t find_slot(char *const *keys, size_t cap, const char *key, size_t n) {
-    size_t i = (size_t)hash_bytes(key, n) & (cap - 1);
+    size_t i = (size_t)ml_fnv1a64(key, n) & (cap - 1);
     while (keys[i] && !(strlen(keys[i]) == n && !memcmp(keys[i], key, n))) i = (i + 1) & (cap - 1);
     return i;
 }
