@@ -1,4 +1,4 @@
-/* test_core.c: error, JSON getters, half floats, .npy round trip, random numbers, FNV-1a. */
+/* test_core.c: error, JSON getters, half floats, .npy round trip, random numbers, FNV-1a, text buffer. */
 #include "test.h"
 
 #include "core/error.h"
@@ -8,6 +8,7 @@
 #include "core/json.h"
 #include "core/npy.h"
 #include "core/rng.h"
+#include "core/strbuf.h"
 #include "core/tensor.h"
 
 static void test_json_getters(void) {
@@ -126,6 +127,25 @@ static void test_fnv1a(void) {
     CHECK(ml_fnv1a64("foobar", 6) == 0x85944171f73967e8ull);
 }
 
+static void test_strbuf(void) {
+    MlStrBuf b = {0};
+    for (int i = 0; i < 1000; i++) ml_strbuf_printf(&b, "%03d,", i); /* grows well past the first allocation */
+    CHECK(!b.failed && b.len == 4000 && strlen(b.data) == 4000 && !strncmp(b.data + 3996, "999,", 4));
+    ml_strbuf_clear(&b);
+    CHECK(b.len == 0 && b.data[0] == 0);
+    ml_strbuf_html(&b, "<a href=\"x\">&'</a>");
+    CHECK_STR(b.data, "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;");
+    ml_strbuf_clear(&b);
+    ml_strbuf_md(&b, "a|b\nc\rd");
+    CHECK_STR(b.data, "a\\|b c d");
+    ml_strbuf_clear(&b);
+    ml_strbuf_puts(&b, "k=");
+    ml_strbuf_json_string(&b, "q\"\\");
+    CHECK_STR(b.data, "k=\"q\\\"\\\\\"");
+    ml_strbuf_free(&b);
+    CHECK(b.data == NULL && b.len == 0);
+}
+
 int main(void) {
     RUN(test_json_getters);
     RUN(test_json_escape);
@@ -134,5 +154,6 @@ int main(void) {
     RUN(test_rng_generators);
     RUN(test_rng_normals);
     RUN(test_fnv1a);
+    RUN(test_strbuf);
     return test_summary("test_core");
 }
