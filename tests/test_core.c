@@ -1,4 +1,4 @@
-/* test_core.c: error, JSON getters, half floats, .npy round trip, random numbers, FNV-1a, text buffer. */
+/* test_core.c: error, JSON getters, half floats, .npy round trip, random numbers, FNV-1a, text buffer, string map. */
 #include "test.h"
 
 #include "core/error.h"
@@ -9,6 +9,7 @@
 #include "core/npy.h"
 #include "core/rng.h"
 #include "core/strbuf.h"
+#include "core/strmap.h"
 #include "core/tensor.h"
 
 static void test_json_getters(void) {
@@ -146,6 +147,35 @@ static void test_strbuf(void) {
     CHECK(b.data == NULL && b.len == 0);
 }
 
+static void test_strmap(void) {
+    MlStrMap m = {0};
+    int existed = -1;
+    size_t old = 0;
+    CHECK(ml_strmap_get(&m, "absent") == NULL);
+    char key[16];
+    for (size_t i = 0; i < 5000; i++) { /* many grows */
+        snprintf(key, sizeof key, "k%zu", i);
+        CHECK(ml_strmap_put(&m, key, i * 3, &existed, NULL) == ML_OK && existed == 0);
+    }
+    CHECK(m.count == 5000);
+    int all = 1;
+    for (size_t i = 0; i < 5000; i++) {
+        snprintf(key, sizeof key, "k%zu", i);
+        const size_t *v = ml_strmap_get(&m, key);
+        all &= v && *v == i * 3;
+    }
+    CHECK(all);
+    CHECK(ml_strmap_put(&m, "k7", 1, &existed, &old) == ML_OK && existed == 1 && old == 21 && m.count == 5000);
+    CHECK(*ml_strmap_get(&m, "k7") == 1);
+    /* keys are bytes with a length: a NUL inside is part of the key */
+    CHECK(ml_strmap_putn(&m, "a\0b", 3, 11, &existed, NULL) == ML_OK && existed == 0);
+    CHECK(ml_strmap_putn(&m, "a\0c", 3, 12, &existed, NULL) == ML_OK && existed == 0);
+    CHECK(*ml_strmap_getn(&m, "a\0b", 3) == 11 && *ml_strmap_getn(&m, "a\0c", 3) == 12);
+    CHECK(ml_strmap_get(&m, "a") == NULL && ml_strmap_getn(&m, "k7x", 2) && *ml_strmap_getn(&m, "k7x", 2) == 1);
+    ml_strmap_free(&m);
+    CHECK(m.cap == 0 && m.count == 0 && ml_strmap_get(&m, "k7") == NULL);
+}
+
 int main(void) {
     RUN(test_json_getters);
     RUN(test_json_escape);
@@ -155,5 +185,6 @@ int main(void) {
     RUN(test_rng_normals);
     RUN(test_fnv1a);
     RUN(test_strbuf);
+    RUN(test_strmap);
     return test_summary("test_core");
 }

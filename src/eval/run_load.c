@@ -7,10 +7,10 @@
 
 #include "core/file.h"
 #include "core/json.h"
+#include "core/strmap.h"
 #include "eval/pope.h"
 #include "eval/records.h"
 #include "eval/run.h"
-#include "eval/strmap.h"
 
 static const char *const bench_names[] = {"pope", "scenes", "amber", "chair"};
 

@@ -10,46 +10,16 @@
 
 /* ---- hashing ---------------------------------------------------------- */
 
-uint32_t ml_tok_hash(const char *s, size_t n) {
-    uint32_t h = 2166136261u; /* FNV-1a, then a final mix so low bits index well */
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
-    h ^= h >> 15;
-    h *= 0x2c1b3c6du;
-    h ^= h >> 12;
-    return h;
+int32_t ml_tok_strmap_find(const MlStrMap *m, const char *s, size_t n) {
+    const size_t *id = ml_strmap_getn(m, s, n);
+    return id ? (int32_t)*id : -1;
 }
 
-int32_t ml_tok_strmap_find(const MlTokenizer *tok, const MlTokStrMap *m, const char *s, size_t n) {
-    if (!m->slots) return -1;
-    for (uint32_t i = ml_tok_hash(s, n) & m->mask;; i = (i + 1) & m->mask) {
-        int32_t id = m->slots[i];
-        if (id < 0) return -1;
-        if (tok->piece_len[id] == n && !memcmp(tok->piece[id], s, n)) return id;
-    }
-}
-
-static int strmap_init(MlTokStrMap *m, size_t n_keys, MlError *err) {
-    size_t cap = 16;
-    while (cap < 2 * n_keys) cap *= 2;
-    m->slots = malloc(cap * sizeof *m->slots);
-    if (!m->slots) return ml_error_set(err, ML_ERR_NOMEM, "tokenizer: out of memory");
-    memset(m->slots, 0xff, cap * sizeof *m->slots);
-    m->mask = (uint32_t)(cap - 1);
+/* Inserts id under its piece; *existed tells whether the piece was there already. */
+static int strmap_insert(const MlTokenizer *tok, MlStrMap *m, int32_t id, int *existed, MlError *err) {
+    if (ml_strmap_putn(m, tok->piece[id], tok->piece_len[id], (size_t)id, existed, NULL))
+        return ml_error_set(err, ML_ERR_NOMEM, "tokenizer: out of memory");
     return ML_OK;
-}
-
-/* Inserts id under its piece; returns the id already there, or -1. */
-static int32_t strmap_insert(const MlTokenizer *tok, MlTokStrMap *m, int32_t id) {
-    const char *s = tok->piece[id];
-    size_t n = tok->piece_len[id];
-    for (uint32_t i = ml_tok_hash(s, n) & m->mask;; i = (i + 1) & m->mask) {
-        int32_t old = m->slots[i];
-        if (old < 0) {
-            m->slots[i] = id;
-            return -1;
-        }
-        if (tok->piece_len[old] == n && !memcmp(tok->piece[old], s, n)) return old;
-    }
 }
 
 static uint32_t merge_hash(uint64_t key) { return (uint32_t)((key * 0x9E3779B97F4A7C15ull) >> 32); }
@@ -356,7 +326,9 @@ static int parse_vocab(Ctx *c, const cJSON *vocab, char **arena_pos) {
         tok->piece[id] = *arena_pos;
         tok->piece_len[id] = (uint32_t)len;
         *arena_pos += len + 1;
-        if (strmap_insert(tok, &tok->vocab, id) >= 0) return vocab_err(c, key, "the piece appears twice");
+        int existed, rc = strmap_insert(tok, &tok->vocab, id, &existed, c->err);
+        if (rc) return rc;
+        if (existed) return vocab_err(c, key, "the piece appears twice");
     }
     return ML_OK;
 }
@@ -390,8 +362,8 @@ static int parse_merge(Ctx *c, const cJSON *it, int32_t rank, char **scratch, si
     } else {
         return merge_err(c, rank, "expected a pair of strings or an \"a b\" string");
     }
-    int32_t left = ml_tok_strmap_find(tok, &tok->vocab, a, a_len);
-    int32_t right = ml_tok_strmap_find(tok, &tok->vocab, b, b_len);
+    int32_t left = ml_tok_strmap_find(&tok->vocab, a, a_len);
+    int32_t right = ml_tok_strmap_find(&tok->vocab, b, b_len);
     if (a_len + b_len + 1 > *scratch_cap) {
         size_t cap = 2 * (a_len + b_len + 1);
         char *grown = realloc(*scratch, cap);
@@ -402,7 +374,7 @@ static int parse_merge(Ctx *c, const cJSON *it, int32_t rank, char **scratch, si
     memcpy(*scratch, a, a_len);
     memcpy(*scratch + a_len, b, b_len);
     (*scratch)[a_len + b_len] = 0;
-    int32_t merged = ml_tok_strmap_find(tok, &tok->vocab, *scratch, a_len + b_len);
+    int32_t merged = ml_tok_strmap_find(&tok->vocab, *scratch, a_len + b_len);
     if (left < 0 || right < 0 || merged < 0) {
         const char *missing = left < 0 ? a : right < 0 ? b : *scratch;
         size_t missing_len = left < 0 ? a_len : right < 0 ? b_len : a_len + b_len;
@@ -485,17 +457,17 @@ static int place_added(Ctx *c, char **arena_pos) {
             if (tok->piece[a->id]) return fmt_err(c, ML_ERR_FORMAT, what, "id is used twice");
             tok->piece[a->id] = a->content;
             tok->piece_len[a->id] = a->len;
-            if (ml_tok_strmap_find(tok, &tok->vocab, a->content, a->len) >= 0)
+            if (ml_tok_strmap_find(&tok->vocab, a->content, a->len) >= 0)
                 return fmt_err(c, ML_ERR_FORMAT, what, "the vocab has this piece at another id");
         }
-        if (strmap_insert(tok, &tok->added_map, a->id) >= 0)
-            return fmt_err(c, ML_ERR_FORMAT, what, "content appears twice");
+        int existed, rc = strmap_insert(tok, &tok->added_map, a->id, &existed, c->err);
+        if (rc) return rc;
+        if (existed) return fmt_err(c, ML_ERR_FORMAT, what, "content appears twice");
         tok->special[a->id] = a->special;
         if (a->normalized) {
             char *norm;
             size_t norm_len;
-            int rc = ml_tok_normalize(tok, a->content, a->len, &norm, &norm_len, c->err);
-            if (rc) return rc;
+            if ((rc = ml_tok_normalize(tok, a->content, a->len, &norm, &norm_len, c->err))) return rc;
             a->norm = own_copy(c, norm, norm_len);
             a->norm_len = (uint32_t)norm_len;
             free(norm);
@@ -605,8 +577,6 @@ static int build(Ctx *c, const cJSON *root) {
     tok->special = calloc(n_ids, 1);
     if (!tok->arena || !tok->piece || !tok->piece_len || !tok->special)
         return ml_error_set(c->err, ML_ERR_NOMEM, "tokenizer: out of memory");
-    if ((rc = strmap_init(&tok->vocab, n_model, c->err)) || (rc = strmap_init(&tok->added_map, n_added, c->err)))
-        return rc;
     char *arena_pos = tok->arena;
     if ((rc = parse_vocab(c, vocab, &arena_pos))) return rc;
     if ((rc = place_added(c, &arena_pos))) return rc;
@@ -618,9 +588,9 @@ static int build(Ctx *c, const cJSON *root) {
     for (int b = 0; b < 256; b++) {
         char name[8];
         snprintf(name, sizeof name, "<0x%02X>", b);
-        tok->byte_id[b] = ml_tok_strmap_find(tok, &tok->vocab, name, 6);
+        tok->byte_id[b] = ml_tok_strmap_find(&tok->vocab, name, 6);
     }
-    tok->unk_id = tok->unk ? ml_tok_strmap_find(tok, &tok->vocab, tok->unk, strlen(tok->unk)) : -1;
+    tok->unk_id = tok->unk ? ml_tok_strmap_find(&tok->vocab, tok->unk, strlen(tok->unk)) : -1;
     tok->bos_id = ml_tokenizer_token_id(tok, "<s>");
     tok->eos_id = ml_tokenizer_token_id(tok, "</s>");
     return ML_OK;
@@ -667,8 +637,8 @@ void ml_tokenizer_free(MlTokenizer *tok) {
     free((void *)tok->piece);
     free(tok->piece_len);
     free(tok->special);
-    free(tok->vocab.slots);
-    free(tok->added_map.slots);
+    ml_strmap_free(&tok->vocab);
+    ml_strmap_free(&tok->added_map);
     free(tok->merges);
     free(tok->added);
     free(tok->raw_match.order);
