@@ -143,6 +143,9 @@ static void test_strbuf(void) {
     ml_strbuf_puts(&b, "k=");
     ml_strbuf_json_string(&b, "q\"\\");
     CHECK_STR(b.data, "k=\"q\\\"\\\\\"");
+    ml_strbuf_clear(&b);
+    ml_strbuf_putn(&b, "x\0y", 3);
+    CHECK(b.len == 3 && !memcmp(b.data, "x\0y", 4)); /* bytes kept, NUL-terminated after them */
     ml_strbuf_free(&b);
     CHECK(b.data == NULL && b.len == 0);
 }

@@ -43,12 +43,14 @@ void ml_strbuf_printf(MlStrBuf *b, const char *fmt, ...) {
     b->len += (size_t)n;
 }
 
-void ml_strbuf_puts(MlStrBuf *b, const char *s) {
-    size_t n = strlen(s);
+void ml_strbuf_putn(MlStrBuf *b, const char *s, size_t n) {
     if (!reserve(b, n)) return;
-    memcpy(b->data + b->len, s, n + 1);
+    if (n) memcpy(b->data + b->len, s, n);
     b->len += n;
+    b->data[b->len] = 0;
 }
+
+void ml_strbuf_puts(MlStrBuf *b, const char *s) { ml_strbuf_putn(b, s, strlen(s)); }
 
 void ml_strbuf_json_string(MlStrBuf *b, const char *s) {
     size_t need = ml_json_escape(NULL, 0, s);

@@ -24,6 +24,8 @@ typedef struct MlStrBuf {
 
 void ml_strbuf_printf(MlStrBuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void ml_strbuf_puts(MlStrBuf *b, const char *s);
+/* Appends n bytes (NULs included: len counts them, data stays NUL-terminated). */
+void ml_strbuf_putn(MlStrBuf *b, const char *s, size_t n);
 void ml_strbuf_json_string(MlStrBuf *b, const char *s);
 /* Appends s with & < > " ' escaped. */
 void ml_strbuf_html(MlStrBuf *b, const char *s);
