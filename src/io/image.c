@@ -21,6 +21,7 @@
 #include <stb/stb_image_write.h>
 
 #include "core/file.h"
+#include "core/strbuf.h"
 
 /* ------------------------------------------------------------------ */
 /* Allocation                                                          */
@@ -209,45 +210,25 @@ int ml_image_load(const char *path, MlImage *img, MlError *err) {
 
 /* stb_image_write hands the PNG over in pieces; collect them in memory so the
    file is written atomically with our own error reporting. */
-typedef struct PngBuffer {
-    unsigned char *data;
-    size_t size, cap;
-    int failed;
-} PngBuffer;
-
 static void png_append(void *ctx, void *data, int size) {
-    PngBuffer *b = ctx;
-    if (b->failed || size <= 0) return;
-    if (b->size + (size_t)size > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->size + (size_t)size) cap *= 2;
-        unsigned char *p = realloc(b->data, cap);
-        if (!p) {
-            b->failed = 1;
-            return;
-        }
-        b->data = p;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->size, data, (size_t)size);
-    b->size += (size_t)size;
+    if (size > 0) ml_strbuf_putn(ctx, data, (size_t)size);
 }
 
 int ml_image_write_png(const char *path, const MlImage *img, MlError *err) {
     if (!image_valid(img))
         return ml_error_set(err, ML_ERR_ARG, "%s: cannot write an empty or oversized image (%dx%d)", path,
                             img ? img->width : 0, img ? img->height : 0);
-    PngBuffer b = {0};
+    MlStrBuf b = {0};
     /* stb's encoder is deterministic for fixed settings and we never change
        its globals (compression level, forced filter): equal pixels give
        equal bytes. */
     int ok = stbi_write_png_to_func(png_append, &b, img->width, img->height, 3, img->rgb, img->width * 3);
     if (!ok || b.failed) {
-        free(b.data);
+        ml_strbuf_free(&b);
         return ml_error_set(err, ML_ERR_NOMEM, "%s: PNG encoding failed (out of memory)", path);
     }
-    int rc = ml_file_write(path, b.data, b.size, err);
-    free(b.data);
+    int rc = ml_file_write(path, b.data, b.len, err);
+    ml_strbuf_free(&b);
     return rc;
 }
 

@@ -6,6 +6,7 @@
 
 #include "core/file.h"
 #include "core/json.h"
+#include "core/strbuf.h"
 #include "core/strmap.h"
 #include "train/bpe.h"
 
@@ -22,8 +23,7 @@ struct MlBpeWords {
     WordEntry *words; /* first-seen order */
     int64_t n_words, cap_words;
     MlStrMap index;   /* word bytes -> word index */
-    char *arena;
-    size_t arena_len, arena_cap;
+    MlStrBuf arena;   /* the words' bytes, one after another */
     char *scratch;    /* the word being built */
     size_t scratch_cap;
     int64_t sentences;
@@ -40,7 +40,7 @@ void ml_bpe_words_free(MlBpeWords *w) {
     if (!w) return;
     free(w->words);
     ml_strmap_free(&w->index);
-    free(w->arena);
+    ml_strbuf_free(&w->arena);
     free(w->scratch);
     free(w);
 }
@@ -50,7 +50,7 @@ int64_t ml_bpe_words_sentences(const MlBpeWords *w) { return w->sentences; }
 
 void ml_bpe_words_at(const MlBpeWords *w, int64_t i, const char **bytes, size_t *len, int64_t *count) {
     ML_ASSERT(i >= 0 && i < w->n_words);
-    *bytes = w->arena + w->words[i].off;
+    *bytes = w->arena.data + w->words[i].off;
     *len = w->words[i].len;
     *count = w->words[i].count;
 }
@@ -86,12 +86,11 @@ static int add_word(MlBpeWords *w, const char *s, size_t n, MlError *err) {
         w->words = p;
         w->cap_words = cap;
     }
-    if (w->arena_len > SIZE_MAX - n || reserve(&w->arena, &w->arena_cap, w->arena_len + n) ||
-        ml_strmap_putn(&w->index, s, n, (size_t)w->n_words, NULL, NULL))
+    size_t off = w->arena.len;
+    ml_strbuf_putn(&w->arena, s, n);
+    if (w->arena.failed || ml_strmap_putn(&w->index, s, n, (size_t)w->n_words, NULL, NULL))
         return ml_error_set(err, ML_ERR_NOMEM, "bpe: out of memory");
-    memcpy(w->arena + w->arena_len, s, n);
-    w->words[w->n_words++] = (WordEntry){w->arena_len, n, 1};
-    w->arena_len += n;
+    w->words[w->n_words++] = (WordEntry){off, n, 1};
     return ML_OK;
 }
 
