@@ -173,27 +173,45 @@ static int parse_replace(Ctx *c, const cJSON *obj, const char *path, MlTokStep *
     return ML_OK;
 }
 
+typedef int (*StepParser)(Ctx *c, const cJSON *obj, const char *path, int depth);
+
+/* The common head of a normalizer or decoder: its type, and a "Sequence"
+   parsed whole, each element of obj[list_key] with parse.  *type is NULL
+   when the Sequence was done here. */
+static int step_head(Ctx *c, const cJSON *obj, const char *path, int depth, const char *list_key, StepParser parse,
+                     const char **type) {
+    *type = NULL;
+    if (!cJSON_IsObject(obj)) return fmt_err(c, ML_ERR_FORMAT, path, "expected an object or null");
+    if (depth > 8) return fmt_err(c, ML_ERR_UNSUPPORTED, path, "nested too deeply");
+    const char *t = type_of(obj);
+    if (!t) return fmt_err(c, ML_ERR_FORMAT, path, "type: expected a string");
+    if (strcmp(t, "Sequence")) {
+        *type = t;
+        return ML_OK;
+    }
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(obj, list_key);
+    if (!cJSON_IsArray(list)) {
+        char msg[64];
+        snprintf(msg, sizeof msg, "%s: expected an array", list_key);
+        return fmt_err(c, ML_ERR_FORMAT, path, msg);
+    }
+    int i = 0;
+    for (const cJSON *it = list->child; it; it = it->next, i++) {
+        char sub[128];
+        snprintf(sub, sizeof sub, "%s.%s[%d]", path, list_key, i);
+        int rc = parse(c, it, sub, depth + 1);
+        if (rc) return rc;
+    }
+    return ML_OK;
+}
+
 static int parse_normalizer(Ctx *c, const cJSON *obj, const char *path, int depth) {
     MlTokenizer *tok = c->tok;
     if (!obj || cJSON_IsNull(obj)) return ML_OK;
-    if (!cJSON_IsObject(obj)) return fmt_err(c, ML_ERR_FORMAT, path, "expected an object or null");
-    if (depth > 8) return fmt_err(c, ML_ERR_UNSUPPORTED, path, "nested too deeply");
-    const char *type = type_of(obj);
-    if (!type) return fmt_err(c, ML_ERR_FORMAT, path, "type: expected a string");
-    if (!strcmp(type, "Sequence")) {
-        const cJSON *list = cJSON_GetObjectItemCaseSensitive(obj, "normalizers");
-        if (!cJSON_IsArray(list)) return fmt_err(c, ML_ERR_FORMAT, path, "normalizers: expected an array");
-        int i = 0;
-        for (const cJSON *it = list->child; it; it = it->next, i++) {
-            char sub[128];
-            snprintf(sub, sizeof sub, "%s.normalizers[%d]", path, i);
-            int rc = parse_normalizer(c, it, sub, depth + 1);
-            if (rc) return rc;
-        }
-        return ML_OK;
-    }
+    const char *type;
+    int rc = step_head(c, obj, path, depth, "normalizers", parse_normalizer, &type);
+    if (rc || !type) return rc;
     MlTokStep s;
-    int rc;
     if (!strcmp(type, "Prepend")) {
         const char *a;
         if ((rc = get_str(c, obj, "prepend", path, NULL, &a))) return rc;
@@ -211,24 +229,10 @@ static int parse_normalizer(Ctx *c, const cJSON *obj, const char *path, int dept
 
 static int parse_decoder(Ctx *c, const cJSON *obj, const char *path, int depth) {
     MlTokenizer *tok = c->tok;
-    if (!cJSON_IsObject(obj)) return fmt_err(c, ML_ERR_FORMAT, path, "expected an object or null");
-    if (depth > 8) return fmt_err(c, ML_ERR_UNSUPPORTED, path, "nested too deeply");
-    const char *type = type_of(obj);
-    if (!type) return fmt_err(c, ML_ERR_FORMAT, path, "type: expected a string");
-    if (!strcmp(type, "Sequence")) {
-        const cJSON *list = cJSON_GetObjectItemCaseSensitive(obj, "decoders");
-        if (!cJSON_IsArray(list)) return fmt_err(c, ML_ERR_FORMAT, path, "decoders: expected an array");
-        int i = 0;
-        for (const cJSON *it = list->child; it; it = it->next, i++) {
-            char sub[128];
-            snprintf(sub, sizeof sub, "%s.decoders[%d]", path, i);
-            int rc = parse_decoder(c, it, sub, depth + 1);
-            if (rc) return rc;
-        }
-        return ML_OK;
-    }
+    const char *type;
+    int rc = step_head(c, obj, path, depth, "decoders", parse_decoder, &type);
+    if (rc || !type) return rc;
     MlTokStep s;
-    int rc;
     if (!strcmp(type, "Replace")) {
         if ((rc = parse_replace(c, obj, path, &s))) return rc;
     } else if (!strcmp(type, "ByteFallback")) {
