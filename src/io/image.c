@@ -57,8 +57,11 @@ static int image_valid(const MlImage *img) {
 /* ------------------------------------------------------------------ */
 /* Decoding                                                            */
 
-static int stb_error_code(const char *reason) {
-    return reason && !strcmp(reason, "outofmem") ? ML_ERR_NOMEM : ML_ERR_FORMAT;
+/* A failed stb decode: out of memory, or a corrupt file. */
+static int stb_decode_error(const char *where, MlError *err) {
+    const char *why = stbi_failure_reason();
+    int code = why && !strcmp(why, "outofmem") ? ML_ERR_NOMEM : ML_ERR_FORMAT;
+    return ml_error_set(err, code, "%s: corrupt or truncated image (stb: %s)", where, why ? why : "unknown");
 }
 
 /* PIL opens a 16-bit grey PNG as mode "I" and convert("RGB") clamps each
@@ -67,11 +70,7 @@ static int stb_error_code(const char *reason) {
 static int decode_grey16(const uint8_t *data, int len, const char *where, MlImage *img, MlError *err) {
     int w, h, n;
     uint16_t *grey = stbi_load_16_from_memory(data, len, &w, &h, &n, 1);
-    if (!grey) {
-        const char *why = stbi_failure_reason();
-        return ml_error_set(err, stb_error_code(why), "%s: corrupt or truncated image (stb: %s)", where,
-                            why ? why : "unknown");
-    }
+    if (!grey) return stb_decode_error(where, err);
     int rc = ml_image_alloc(img, w, h, err);
     if (rc == ML_OK) {
         size_t npx = (size_t)w * (size_t)h;
@@ -177,11 +176,7 @@ int ml_image_decode(const void *data, size_t size, const char *where, MlImage *i
 
     int dw, dh, dn;
     uint8_t *rgb = stbi_load_from_memory(bytes, len, &dw, &dh, &dn, 3);
-    if (!rgb) {
-        const char *why = stbi_failure_reason();
-        return ml_error_set(err, stb_error_code(why), "%s: corrupt or truncated image (stb: %s)", where,
-                            why ? why : "unknown");
-    }
+    if (!rgb) return stb_decode_error(where, err);
     if (dw != w || dh != h) {
         stbi_image_free(rgb);
         return ml_error_set(err, ML_ERR_FORMAT, "%s: header says %dx%d but the image decodes as %dx%d", where, w, h,

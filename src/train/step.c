@@ -30,27 +30,21 @@ int ml_train_worker_init(MlTrainWorker *w, const MlTrainModel *m, int64_t cap, M
     w->vst.n_threads = 1;
     w->dst.n_threads = 1;
     w->grad = calloc(m->block.n, sizeof(float));
-    w->pixels = malloc(sizeof(float) * 3 * S * S);
-    w->feats = malloc(sizeof(float) * nimg * Dv);
-    w->dfeat = malloc(sizeof(float) * nimg * Dv);
-    w->proj = malloc(sizeof(float) * nimg * D);
-    w->ptmp = malloc(sizeof(float) * nimg * D);
-    w->pvec = malloc(sizeof(float) * D);
-    w->dproj = malloc(sizeof(float) * nimg * D);
-    w->x = malloc(sizeof(float) * T * D);
-    w->dx = malloc(sizeof(float) * T * D);
-    w->dresid = malloc(sizeof(float) * T * D);
-    w->dfinal = malloc(sizeof(float) * T * D);
-    w->logits = malloc(sizeof(float) * T * V);
-    w->dlogits = malloc(sizeof(float) * T * V);
-    w->losses = malloc(sizeof(float) * T);
-    w->target = malloc(sizeof(float) * nimg * D);
+    const struct {
+        float **p;
+        size_t n;
+    } floats[] = {{&w->pixels, 3 * S * S}, {&w->feats, nimg * Dv}, {&w->dfeat, nimg * Dv}, {&w->proj, nimg * D},
+                  {&w->ptmp, nimg * D},    {&w->pvec, D},          {&w->dproj, nimg * D},  {&w->x, T * D},
+                  {&w->dx, T * D},         {&w->dresid, T * D},    {&w->dfinal, T * D},    {&w->logits, T * V},
+                  {&w->dlogits, T * V},    {&w->losses, T},        {&w->target, nimg * D}};
+    int ok = w->grad != NULL;
+    for (size_t i = 0; i < sizeof floats / sizeof *floats; i++)
+        ok &= (*floats[i].p = malloc(sizeof(float) * floats[i].n)) != NULL;
     w->slot_lab = malloc(sizeof(int) * nimg * ML_TRAIN_ATTR_N);
     w->slot_keep = malloc(sizeof(int) * nimg);
     w->ids = malloc(sizeof(int32_t) * T);
     w->targets = malloc(sizeof(int32_t) * T);
-    if (!w->grad || !w->pixels || !w->feats || !w->dfeat || !w->proj || !w->ptmp || !w->pvec || !w->dproj || !w->x ||
-        !w->dx || !w->dresid || !w->dfinal || !w->logits || !w->dlogits || !w->losses || !w->ids || !w->targets || !w->target || !w->slot_lab || !w->slot_keep) {
+    if (!ok || !w->slot_lab || !w->slot_keep || !w->ids || !w->targets) {
         rc = ml_error_set(err, ML_ERR_NOMEM, "training worker: out of memory");
         goto fail;
     }
