@@ -1,4 +1,4 @@
-/* test_core.c: error, JSON getters, half floats, .npy round trip, random numbers, FNV-1a, text buffer, string map. */
+/* test_core.c: error, JSON getters, half floats, .npy round trip, random numbers, FNV-1a, text buffer, string map, file parsing. */
 #include "test.h"
 
 #include "core/error.h"
@@ -179,6 +179,26 @@ static void test_strmap(void) {
     CHECK(m.cap == 0 && m.count == 0 && ml_strmap_get(&m, "k7") == NULL);
 }
 
+static int count_lines(const char *text, size_t len, const char *where, void *out, MlError *err) {
+    (void)where;
+    (void)err;
+    size_t *n = out;
+    for (size_t i = 0; i < len; i++) *n += text[i] == '\n';
+    return text[len] == 0 ? ML_OK : ML_ERR_FORMAT; /* the text arrives NUL-terminated */
+}
+
+static void test_file_parse(void) {
+    MlError err = {0};
+    char path[600];
+    snprintf(path, sizeof path, "%s/lines.txt", test_tmpdir("test_core"));
+    CHECK_OK(ml_file_write(path, "a\nb\nc\n", 6, &err), &err);
+    size_t n = 0;
+    CHECK_OK(ml_file_parse(path, count_lines, &n, &err), &err);
+    CHECK(n == 3);
+    snprintf(path, sizeof path, "%s/absent.txt", test_tmpdir("test_core"));
+    CHECK(ml_file_parse(path, count_lines, &n, &err) != ML_OK && strstr(err.msg, "absent.txt") != NULL);
+}
+
 int main(void) {
     RUN(test_json_getters);
     RUN(test_json_escape);
@@ -189,5 +209,6 @@ int main(void) {
     RUN(test_fnv1a);
     RUN(test_strbuf);
     RUN(test_strmap);
+    RUN(test_file_parse);
     return test_summary("test_core");
 }

@@ -622,15 +622,13 @@ int ml_tokenizer_load_mem(MlTokenizer **out, const char *json, size_t len, const
     return ML_OK;
 }
 
+static int parse_tokenizer(const char *text, size_t len, const char *where, void *out, MlError *err) {
+    return ml_tokenizer_load_mem(out, text, len, where, err);
+}
+
 int ml_tokenizer_load(MlTokenizer **out, const char *path, MlError *err) {
-    char *text;
-    size_t len;
     *out = NULL;
-    int rc = ml_file_read(path, &text, &len, err);
-    if (rc) return rc;
-    rc = ml_tokenizer_load_mem(out, text, len, path, err);
-    free(text);
-    return rc;
+    return ml_file_parse(path, parse_tokenizer, out, err);
 }
 
 void ml_tokenizer_free(MlTokenizer *tok) {

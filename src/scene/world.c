@@ -384,15 +384,11 @@ int ml_world_parse(const char *text, size_t len, const char *where, MlWorld *w, 
     return ml_world_validate(w, where, err);
 }
 
-int ml_world_load(const char *path, MlWorld *w, MlError *err) {
-    char *text;
-    size_t len;
-    int rc = ml_file_read(path, &text, &len, err);
-    if (rc) return rc;
-    rc = ml_world_parse(text, len, path, w, err);
-    free(text);
-    return rc;
+static int parse_text(const char *text, size_t len, const char *where, void *w, MlError *err) {
+    return ml_world_parse(text, len, where, w, err);
 }
+
+int ml_world_load(const char *path, MlWorld *w, MlError *err) { return ml_file_parse(path, parse_text, w, err); }
 
 /* ---- validation -------------------------------------------------------- */
 
