@@ -5,6 +5,7 @@
 #include <omp.h>
 
 #include "core/file.h"
+#include "core/rng.h"
 #include "io/tokenizer_json.h"
 #include "model/init.h"
 #include "train/loss.h"
@@ -44,9 +45,9 @@ static int setup(void) {
         MlTrainTensor *t = &g_m.tensors[i];
         if (t->ndim != 1) continue;
         for (size_t j = 0; j < t->count; j++)
-            g_m.block.params[t->offset + j] += 0.1f * (float)((int)(ml_train_rand(&s) % 2001) - 1000) / 1000.0f;
+            g_m.block.params[t->offset + j] += 0.1f * (float)((int)(ml_splitmix64(&s) % 2001) - 1000) / 1000.0f;
     }
-    for (size_t i = 0; i < sizeof g_rgb; i++) g_rgb[i] = (uint8_t)(ml_train_rand(&s) & 255);
+    for (size_t i = 0; i < sizeof g_rgb; i++) g_rgb[i] = (uint8_t)(ml_splitmix64(&s) & 255);
     static int64_t zero = 0, one = 1;
     g_d = (MlTrainData){.n_images = 1, .side = 32, .rgb = g_rgb, .qa_first = &zero, .qa_count = &one,
                         .cap_first = &zero, .cap_count = &zero};
@@ -172,7 +173,7 @@ static void test_mention_gradient(void) {
     memcpy(m.block.params, g_m.block.params, sizeof(float) * g_m.n_model);
     uint64_t s = 5;
     for (size_t i = 0; i < n_aux; i++)
-        m.block.params[m.n_model + i] = 0.5f * (float)((int)(ml_train_rand(&s) % 2001) - 1000) / 1000.0f;
+        m.block.params[m.n_model + i] = 0.5f * (float)((int)(ml_splitmix64(&s) % 2001) - 1000) / 1000.0f;
     MlTrainObject obj[2] = {{.cx = 3.0f, .cy = 30.0f}, {.cx = 20.0f, .cy = 9.0f}};
     int64_t zero = 0, two = 2;
     MlTrainData d = g_d;

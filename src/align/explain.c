@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/rng.h"
 #include "decode/sampler.h"
 #include "decode/session.h"
 
@@ -98,21 +99,16 @@ static void mean_image(float *dst, const float *src, int64_t plane) {
 }
 
 /* xorshift64* uniforms in (0, 1) and Box-Muller pairs: the same seed gives the same image everywhere. */
-static double uniform01(uint64_t *st) {
-    *st ^= *st >> 12;
-    *st ^= *st << 25;
-    *st ^= *st >> 27;
-    uint64_t r = *st * 0x2545F4914F6CDD1DULL;
-    return ((double)(r >> 11) + 0.5) / 9007199254740992.0;
-}
+static double uniform01(uint64_t *st) { return ((double)(ml_xorshift64s(st) >> 11) + 0.5) / 9007199254740992.0; }
 
 static void noise_image(float *dst, int64_t n, uint64_t seed) {
     uint64_t st = seed * 0x9E3779B97F4A7C15ULL + 0x632BE59BD9B4E019ULL;
     if (!st) st = 1;
     for (int64_t i = 0; i < n; i += 2) {
-        double r = sqrt(-2.0 * log(uniform01(&st))), a = 2.0 * M_PI * uniform01(&st);
-        dst[i] = (float)(r * cos(a));
-        if (i + 1 < n) dst[i + 1] = (float)(r * sin(a));
+        double u1 = uniform01(&st), u2 = uniform01(&st), z0, z1;
+        ml_box_muller(u1, u2, 1.0, &z0, &z1);
+        dst[i] = (float)z0;
+        if (i + 1 < n) dst[i + 1] = (float)z1;
     }
 }
 

@@ -41,6 +41,16 @@ int ml_file_read(const char *path, char **data, size_t *size, MlError *err) {
     return ML_OK;
 }
 
+int ml_file_parse(const char *path, MlTextParser parse, void *out, MlError *err) {
+    char *text;
+    size_t len;
+    int rc = ml_file_read(path, &text, &len, err);
+    if (rc) return rc;
+    rc = parse(text, len, path, out, err);
+    free(text);
+    return rc;
+}
+
 int ml_file_map(const char *path, MlMapping *map, MlError *err) {
     map->data = NULL;
     map->size = 0;

@@ -3,6 +3,7 @@
 **
 ** ml_file_read returns a malloc'd buffer with a NUL byte after the data
 ** (so text parsers may treat it as a string); the caller frees it.
+** ml_file_parse reads a file and runs a parser over it, the loaders' one shape.
 ** ml_file_map maps a file read-only; ml_file_unmap releases it.
 */
 #ifndef ML_CORE_FILE_H
@@ -17,6 +18,11 @@
 #define ML_FILE_READ_MAX ((size_t)1 << 31)
 
 int ml_file_read(const char *path, char **data, size_t *size, MlError *err);
+
+/* A parser of a whole file's text into *out; `where` names the file in its errors. */
+typedef int (*MlTextParser)(const char *text, size_t len, const char *where, void *out, MlError *err);
+/* Reads path and hands its text to parse (where = path); the text is freed after. */
+int ml_file_parse(const char *path, MlTextParser parse, void *out, MlError *err);
 
 typedef struct MlMapping {
     void *data;  /* NULL for an empty file */

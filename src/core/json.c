@@ -19,15 +19,13 @@ int ml_json_parse(const char *text, size_t len, const char *where, cJSON **root,
     return ML_OK;
 }
 
+static int parse_tree(const char *text, size_t len, const char *where, void *root, MlError *err) {
+    return ml_json_parse(text, len, where, root, err);
+}
+
 int ml_json_load(const char *path, cJSON **root, MlError *err) {
-    char *text;
-    size_t len;
     *root = NULL;
-    int rc = ml_file_read(path, &text, &len, err);
-    if (rc) return rc;
-    rc = ml_json_parse(text, len, path, root, err);
-    free(text);
-    return rc;
+    return ml_file_parse(path, parse_tree, root, err);
 }
 
 int ml_json_int(const cJSON *obj, const char *key, long long def, long long lo, long long hi,

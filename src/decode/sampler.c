@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/rng.h"
+
 int ml_sampler_init(MlSampler *s, const MlSamplerConfig *cfg, int vocab, MlError *err) {
     memset(s, 0, sizeof *s);
     if (!(cfg->temperature >= 0.0f) || !isfinite(cfg->temperature))
@@ -16,10 +18,8 @@ int ml_sampler_init(MlSampler *s, const MlSamplerConfig *cfg, int vocab, MlError
     s->cfg = *cfg;
     s->vocab = vocab;
     /* splitmix64 of the seed: any seed, 0 included, gives a non-zero state */
-    uint64_t z = cfg->seed + 0x9e3779b97f4a7c15ull;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    s->rng = (z ^ (z >> 31)) | 1u;
+    uint64_t z = cfg->seed;
+    s->rng = ml_splitmix64(&z) | 1u;
     s->cand = malloc(sizeof *s->cand * (size_t)vocab);
     if (!s->cand) return ml_error_set(err, ML_ERR_NOMEM, "sampler: out of memory");
     return ML_OK;
@@ -31,11 +31,7 @@ void ml_sampler_free(MlSampler *s) {
 }
 
 float ml_sampler_uniform(MlSampler *s) {
-    s->rng ^= s->rng >> 12;
-    s->rng ^= s->rng << 25;
-    s->rng ^= s->rng >> 27;
-    uint64_t r = s->rng * 0x2545F4914F6CDD1Dull;
-    return (float)(r >> 40) / 16777216.0f; /* 24 random bits */
+    return (float)(ml_xorshift64s(&s->rng) >> 40) / 16777216.0f; /* 24 random bits */
 }
 
 int32_t ml_sampler_argmax(const float *logits, int n) {

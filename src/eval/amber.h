@@ -36,7 +36,7 @@
 #include <stddef.h>
 
 #include "core/error.h"
-#include "eval/strmap.h"
+#include "core/strmap.h"
 
 typedef enum MlAmberKind {
     ML_AMBER_GENERATIVE = 0,

@@ -124,15 +124,13 @@ int ml_chair_vocab_parse(const char *text, size_t len, const char *where, MlChai
     return rc;
 }
 
+static int parse_vocab(const char *text, size_t len, const char *where, void *v, MlError *err) {
+    return ml_chair_vocab_parse(text, len, where, v, err);
+}
+
 int ml_chair_vocab_load(const char *path, MlChairVocab *v, MlError *err) {
-    char *text;
-    size_t len;
     memset(v, 0, sizeof *v);
-    int rc = ml_file_read(path, &text, &len, err);
-    if (rc) return rc;
-    rc = ml_chair_vocab_parse(text, len, path, v, err);
-    free(text);
-    return rc;
+    return ml_file_parse(path, parse_vocab, v, err);
 }
 
 void ml_chair_mentions_free(MlChairMentions *m) {

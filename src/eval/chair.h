@@ -34,7 +34,7 @@
 #include <stddef.h>
 
 #include "core/error.h"
-#include "eval/strmap.h"
+#include "core/strmap.h"
 
 typedef struct MlChairVocab {
     MlStrMap synonym; /* every synonym -> index into names (a later line wins, as in a Python dict) */

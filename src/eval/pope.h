@@ -24,7 +24,7 @@
 #include <stddef.h>
 
 #include "core/error.h"
-#include "eval/strmap.h"
+#include "core/strmap.h"
 #include "eval/yesno.h"
 
 typedef struct MlPopeQuestion {

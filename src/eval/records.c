@@ -123,15 +123,13 @@ int ml_records_parse(const char *text, size_t len, const char *where, MlRecords 
     return rc;
 }
 
+static int parse_records(const char *text, size_t len, const char *where, void *out, MlError *err) {
+    return ml_records_parse(text, len, where, out, err);
+}
+
 int ml_records_load(const char *path, MlRecords *out, MlError *err) {
-    char *text;
-    size_t len;
     memset(out, 0, sizeof *out);
-    int rc = ml_file_read(path, &text, &len, err);
-    if (rc) return rc;
-    rc = ml_records_parse(text, len, path, out, err);
-    free(text);
-    return rc;
+    return ml_file_parse(path, parse_records, out, err);
 }
 
 void ml_records_free(MlRecords *r) {

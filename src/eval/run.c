@@ -10,7 +10,7 @@
 #include "core/progress.h"
 #include "decode/contrast.h"
 #include "decode/session.h"
-#include "eval/strmap.h"
+#include "core/strmap.h"
 #include "mitigate/noise.h"
 
 MlEvalOptions ml_eval_defaults(void) {

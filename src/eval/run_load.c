@@ -7,10 +7,10 @@
 
 #include "core/file.h"
 #include "core/json.h"
+#include "core/strmap.h"
 #include "eval/pope.h"
 #include "eval/records.h"
 #include "eval/run.h"
-#include "eval/strmap.h"
 
 static const char *const bench_names[] = {"pope", "scenes", "amber", "chair"};
 
@@ -150,14 +150,23 @@ int ml_eval_load_scenes(MlEvalSet *s, const char *dir, unsigned files, size_t li
     return rc;
 }
 
-int ml_eval_load_amber(MlEvalSet *s, const char *queries, const MlAmber *amber, size_t limit, MlError *err) {
+/* The records of path, the first *n of them (limit, 0 = all) kept, and s started for them.
+   recs is freeable whatever happens; `noun` names the records in the error for an empty file. */
+static int start_from_records(MlEvalSet *s, MlEvalBenchmark bench, const char *path, size_t limit, const char *noun,
+                              MlRecords *recs, size_t *n, MlError *err) {
     memset(s, 0, sizeof *s);
-    MlRecords recs;
-    int rc = ml_records_load(queries, &recs, err);
+    *n = 0;
+    int rc = ml_records_load(path, recs, err);
     if (rc) return rc;
-    size_t n = limit && limit < recs.count ? limit : recs.count;
-    if (!recs.count) rc = ml_error_set(err, ML_ERR_FORMAT, "%s: no queries", queries);
-    if (!rc) rc = set_start(s, ML_EVAL_AMBER, queries, n, err);
+    *n = limit && limit < recs->count ? limit : recs->count;
+    if (!recs->count) return ml_error_set(err, ML_ERR_FORMAT, "%s: no %s", path, noun);
+    return set_start(s, bench, path, *n, err);
+}
+
+int ml_eval_load_amber(MlEvalSet *s, const char *queries, const MlAmber *amber, size_t limit, MlError *err) {
+    MlRecords recs;
+    size_t n;
+    int rc = start_from_records(s, ML_EVAL_AMBER, queries, limit, "queries", &recs, &n, err);
     MlStrMap seen = {0};
     for (size_t i = 0; i < n && !rc; i++) {
         const MlRecord *r = &recs.items[i];
@@ -195,13 +204,9 @@ int ml_eval_load_amber(MlEvalSet *s, const char *queries, const MlAmber *amber, 
 }
 
 int ml_eval_load_chair(MlEvalSet *s, const char *path, const char *prompt, size_t limit, MlError *err) {
-    memset(s, 0, sizeof *s);
     MlRecords recs;
-    int rc = ml_records_load(path, &recs, err);
-    if (rc) return rc;
-    size_t n = limit && limit < recs.count ? limit : recs.count;
-    if (!recs.count) rc = ml_error_set(err, ML_ERR_FORMAT, "%s: no images", path);
-    if (!rc) rc = set_start(s, ML_EVAL_CHAIR, path, n, err);
+    size_t n;
+    int rc = start_from_records(s, ML_EVAL_CHAIR, path, limit, "images", &recs, &n, err);
     MlStrMap seen = {0};
     for (size_t i = 0; i < n && !rc; i++) {
         const MlRecord *r = &recs.items[i];

@@ -12,8 +12,8 @@
 
 #include "core/file.h"
 #include "core/json.h"
+#include "core/strmap.h"
 #include "eval/records.h"
-#include "eval/strmap.h"
 
 struct MlRunlog {
     char dir[2048];

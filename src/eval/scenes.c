@@ -9,7 +9,7 @@
 
 #include "core/file.h"
 #include "core/json.h"
-#include "eval/strmap.h"
+#include "core/strmap.h"
 #include "eval/words.h"
 #include "scene/vocab.h"
 

@@ -30,7 +30,8 @@
 
 #include "core/error.h"
 #include "core/tensor.h"
-#include "model/config.h"
+#include "io/checkpoint_config.h"
+#include "io/image.h"
 
 typedef struct MlCheckpoint MlCheckpoint;
 

@@ -21,6 +21,7 @@
 #include <stb/stb_image_write.h>
 
 #include "core/file.h"
+#include "core/strbuf.h"
 
 /* ------------------------------------------------------------------ */
 /* Allocation                                                          */
@@ -56,8 +57,11 @@ static int image_valid(const MlImage *img) {
 /* ------------------------------------------------------------------ */
 /* Decoding                                                            */
 
-static int stb_error_code(const char *reason) {
-    return reason && !strcmp(reason, "outofmem") ? ML_ERR_NOMEM : ML_ERR_FORMAT;
+/* A failed stb decode: out of memory, or a corrupt file. */
+static int stb_decode_error(const char *where, MlError *err) {
+    const char *why = stbi_failure_reason();
+    int code = why && !strcmp(why, "outofmem") ? ML_ERR_NOMEM : ML_ERR_FORMAT;
+    return ml_error_set(err, code, "%s: corrupt or truncated image (stb: %s)", where, why ? why : "unknown");
 }
 
 /* PIL opens a 16-bit grey PNG as mode "I" and convert("RGB") clamps each
@@ -66,11 +70,7 @@ static int stb_error_code(const char *reason) {
 static int decode_grey16(const uint8_t *data, int len, const char *where, MlImage *img, MlError *err) {
     int w, h, n;
     uint16_t *grey = stbi_load_16_from_memory(data, len, &w, &h, &n, 1);
-    if (!grey) {
-        const char *why = stbi_failure_reason();
-        return ml_error_set(err, stb_error_code(why), "%s: corrupt or truncated image (stb: %s)", where,
-                            why ? why : "unknown");
-    }
+    if (!grey) return stb_decode_error(where, err);
     int rc = ml_image_alloc(img, w, h, err);
     if (rc == ML_OK) {
         size_t npx = (size_t)w * (size_t)h;
@@ -176,11 +176,7 @@ int ml_image_decode(const void *data, size_t size, const char *where, MlImage *i
 
     int dw, dh, dn;
     uint8_t *rgb = stbi_load_from_memory(bytes, len, &dw, &dh, &dn, 3);
-    if (!rgb) {
-        const char *why = stbi_failure_reason();
-        return ml_error_set(err, stb_error_code(why), "%s: corrupt or truncated image (stb: %s)", where,
-                            why ? why : "unknown");
-    }
+    if (!rgb) return stb_decode_error(where, err);
     if (dw != w || dh != h) {
         stbi_image_free(rgb);
         return ml_error_set(err, ML_ERR_FORMAT, "%s: header says %dx%d but the image decodes as %dx%d", where, w, h,
@@ -209,45 +205,25 @@ int ml_image_load(const char *path, MlImage *img, MlError *err) {
 
 /* stb_image_write hands the PNG over in pieces; collect them in memory so the
    file is written atomically with our own error reporting. */
-typedef struct PngBuffer {
-    unsigned char *data;
-    size_t size, cap;
-    int failed;
-} PngBuffer;
-
 static void png_append(void *ctx, void *data, int size) {
-    PngBuffer *b = ctx;
-    if (b->failed || size <= 0) return;
-    if (b->size + (size_t)size > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->size + (size_t)size) cap *= 2;
-        unsigned char *p = realloc(b->data, cap);
-        if (!p) {
-            b->failed = 1;
-            return;
-        }
-        b->data = p;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->size, data, (size_t)size);
-    b->size += (size_t)size;
+    if (size > 0) ml_strbuf_putn(ctx, data, (size_t)size);
 }
 
 int ml_image_write_png(const char *path, const MlImage *img, MlError *err) {
     if (!image_valid(img))
         return ml_error_set(err, ML_ERR_ARG, "%s: cannot write an empty or oversized image (%dx%d)", path,
                             img ? img->width : 0, img ? img->height : 0);
-    PngBuffer b = {0};
+    MlStrBuf b = {0};
     /* stb's encoder is deterministic for fixed settings and we never change
        its globals (compression level, forced filter): equal pixels give
        equal bytes. */
     int ok = stbi_write_png_to_func(png_append, &b, img->width, img->height, 3, img->rgb, img->width * 3);
     if (!ok || b.failed) {
-        free(b.data);
+        ml_strbuf_free(&b);
         return ml_error_set(err, ML_ERR_NOMEM, "%s: PNG encoding failed (out of memory)", path);
     }
-    int rc = ml_file_write(path, b.data, b.size, err);
-    free(b.data);
+    int rc = ml_file_write(path, b.data, b.len, err);
+    ml_strbuf_free(&b);
     return rc;
 }
 

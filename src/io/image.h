@@ -45,7 +45,16 @@
 #include <stdint.h>
 
 #include "core/error.h"
-#include "model/config.h"
+
+/* preprocessor_config.json (CLIPImageProcessor) */
+typedef struct MlImageConfig {
+    int do_resize, do_center_crop, do_rescale, do_normalize, do_convert_rgb;
+    int shortest_edge;         /* size.shortest_edge */
+    int crop_height, crop_width;
+    int resample;              /* PIL code; 3 = bicubic is the only one supported */
+    float rescale_factor;      /* 1/255 */
+    float mean[3], std[3];
+} MlImageConfig;
 
 /* Largest accepted width or height (decoder input and resize output). */
 #define ML_IMAGE_MAX_SIDE 16384

@@ -10,6 +10,7 @@
 
 #include "core/file.h"
 #include "core/json.h"
+#include "core/strbuf.h"
 
 typedef struct Entry {
     const char *name; /* points into header */
@@ -300,49 +301,6 @@ const char *ml_safetensors_metadata(const MlSafetensors *st, const char *key) {
 
 /* ---- writer ---- */
 
-typedef struct Buf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} Buf;
-
-static void buf_put(Buf *b, const char *s, size_t n) {
-    if (b->oom) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-}
-
-static void buf_str(Buf *b, const char *s) { buf_put(b, s, strlen(s)); }
-
-static void buf_json_string(Buf *b, const char *s) {
-    size_t need = ml_json_escape(NULL, 0, s);
-    char *tmp = malloc(need + 1);
-    if (!tmp) {
-        b->oom = 1;
-        return;
-    }
-    ml_json_escape(tmp, need + 1, s);
-    buf_put(b, tmp, need);
-    free(tmp);
-}
-
-static void buf_u64(Buf *b, uint64_t v) {
-    char tmp[32];
-    int n = snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)v);
-    buf_put(b, tmp, (size_t)n);
-}
 
 typedef struct Order {
     const MlNamedTensor *nt;
@@ -392,40 +350,40 @@ static int check_unique_names(const char *path, Order *order, int n, MlError *er
     return ML_OK;
 }
 
-static int build_header(Buf *h, const char *path, const Order *order, int n, const char *const *metadata,
+static int build_header(MlStrBuf *h, const char *path, const Order *order, int n, const char *const *metadata,
                         MlError *err) {
-    buf_str(h, "{\"__metadata__\":{\"format\":\"pt\"");
+    ml_strbuf_puts(h, "{\"__metadata__\":{\"format\":\"pt\"");
     for (const char *const *kv = metadata; kv && kv[0]; kv += 2) {
         if (!kv[1] || !strcmp(kv[0], "format"))
             return ml_error_set(err, ML_ERR_ARG, "%s: bad metadata pair '%s'", path, kv[0]);
-        buf_str(h, ",");
-        buf_json_string(h, kv[0]);
-        buf_str(h, ":");
-        buf_json_string(h, kv[1]);
+        ml_strbuf_puts(h, ",");
+        ml_strbuf_json_string(h, kv[0]);
+        ml_strbuf_puts(h, ":");
+        ml_strbuf_json_string(h, kv[1]);
     }
-    buf_str(h, "}");
+    ml_strbuf_puts(h, "}");
     uint64_t offset = 0;
     for (int i = 0; i < n; i++) {
         const MlTensor *t = &order[i].nt->tensor;
-        buf_str(h, ",");
-        buf_json_string(h, order[i].nt->name);
-        buf_str(h, ":{\"dtype\":\"");
-        buf_str(h, ml_dtype_name(t->dtype));
-        buf_str(h, "\",\"shape\":[");
+        ml_strbuf_puts(h, ",");
+        ml_strbuf_json_string(h, order[i].nt->name);
+        ml_strbuf_puts(h, ":{\"dtype\":\"");
+        ml_strbuf_puts(h, ml_dtype_name(t->dtype));
+        ml_strbuf_puts(h, "\",\"shape\":[");
         for (int d = 0; d < t->ndim; d++) {
-            if (d) buf_str(h, ",");
-            buf_u64(h, (uint64_t)t->shape[d]);
+            if (d) ml_strbuf_puts(h, ",");
+            ml_strbuf_printf(h, "%llu", (unsigned long long)t->shape[d]);
         }
-        buf_str(h, "],\"data_offsets\":[");
-        buf_u64(h, offset);
-        buf_str(h, ",");
+        ml_strbuf_puts(h, "],\"data_offsets\":[");
+        ml_strbuf_printf(h, "%llu", (unsigned long long)offset);
+        ml_strbuf_puts(h, ",");
         offset += order[i].nbytes;
-        buf_u64(h, offset);
-        buf_str(h, "]}");
+        ml_strbuf_printf(h, "%llu", (unsigned long long)offset);
+        ml_strbuf_puts(h, "]}");
     }
-    buf_str(h, "}");
-    while (h->len % 8) buf_str(h, " "); /* data area starts 8-byte aligned */
-    if (h->oom) return ml_error_set(err, ML_ERR_NOMEM, "%s: out of memory building the header", path);
+    ml_strbuf_puts(h, "}");
+    while (h->len % 8) ml_strbuf_puts(h, " "); /* data area starts 8-byte aligned */
+    if (h->failed) return ml_error_set(err, ML_ERR_NOMEM, "%s: out of memory building the header", path);
     return ML_OK;
 }
 
@@ -470,7 +428,7 @@ int ml_safetensors_write_ex(const char *path, const MlNamedTensor *tensors, int 
     }
     if (rc == ML_OK) rc = check_unique_names(path, order, n, err);
     if (rc == ML_OK) qsort(order, (size_t)n, sizeof *order, by_dtype_then_name);
-    Buf h = {0};
+    MlStrBuf h = {0};
     if (rc == ML_OK) rc = build_header(&h, path, order, n, opts ? opts->metadata : NULL, err);
     char tmp[4096];
     if (rc == ML_OK && snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid()) >= (int)sizeof tmp)
@@ -481,7 +439,7 @@ int ml_safetensors_write_ex(const char *path, const MlNamedTensor *tensors, int 
     if (rc == ML_OK) {
         uint8_t len8[8];
         for (int i = 0; i < 8; i++) len8[i] = (uint8_t)((uint64_t)h.len >> (8 * i));
-        if (fwrite(len8, 1, 8, f) != 8 || fwrite(h.p, 1, h.len, f) != h.len)
+        if (fwrite(len8, 1, 8, f) != 8 || fwrite(h.data, 1, h.len, f) != h.len)
             rc = ml_error_set(err, ML_ERR_IO, "%s: write failed: %s", path, strerror(errno));
     }
     if (rc == ML_OK) rc = write_data(f, path, order, n, opts, err);
@@ -493,7 +451,7 @@ int ml_safetensors_write_ex(const char *path, const MlNamedTensor *tensors, int 
             rc = ml_error_set(err, ML_ERR_IO, "%s: write failed: %s", path, strerror(errno));
         if (rc != ML_OK) remove(tmp);
     }
-    free(h.p);
+    ml_strbuf_free(&h);
     free(order);
     return rc;
 }

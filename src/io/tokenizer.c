@@ -19,8 +19,8 @@ int ml_tokenizer_is_special(const MlTokenizer *tok, int32_t id) {
 int ml_tokenizer_token_id(const MlTokenizer *tok, const char *piece) {
     if (!piece) return -1;
     size_t n = strlen(piece);
-    int32_t id = ml_tok_strmap_find(tok, &tok->added_map, piece, n);
-    return id >= 0 ? id : ml_tok_strmap_find(tok, &tok->vocab, piece, n);
+    int32_t id = ml_tok_strmap_find(&tok->added_map, piece, n);
+    return id >= 0 ? id : ml_tok_strmap_find(&tok->vocab, piece, n);
 }
 
 int ml_tokenizer_bos_id(const MlTokenizer *tok) { return tok->bos_id; }
@@ -184,7 +184,7 @@ static int word_symbols(Enc *e, const char *s, size_t n, size_t *ns) {
         uint32_t cp;
         size_t cl = ml_tok_utf8_char((const unsigned char *)s + i, n - i, &cp);
         if (!cl) cl = 1; /* an invalid byte stands for itself */
-        int32_t id = ml_tok_strmap_find(tok, &tok->vocab, s + i, cl);
+        int32_t id = ml_tok_strmap_find(&tok->vocab, s + i, cl);
         if (id >= 0) {
             if (have_unk) add_sym(e, ns, tok->unk_id, unk_len);
             have_unk = 0;
@@ -216,7 +216,7 @@ static int bpe(Enc *e, const char *s, size_t n) {
     const MlTokenizer *tok = e->tok;
     if (!n) return ML_OK;
     if (tok->ignore_merges) {
-        int32_t id = ml_tok_strmap_find(tok, &tok->vocab, s, n);
+        int32_t id = ml_tok_strmap_find(&tok->vocab, s, n);
         if (id >= 0) {
             emit(e, id);
             return ML_OK;

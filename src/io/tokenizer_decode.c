@@ -4,12 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/strbuf.h"
 #include "io/tokenizer_impl.h"
 
-/* A list of byte strings in one buffer: token k is buf[end[k-1] .. end[k]). */
+/* A list of byte strings in one buffer: token k is text.data[end[k-1] .. end[k]). */
 typedef struct List {
-    char *buf;
-    size_t len, cap;
+    MlStrBuf text;
     size_t *end;
     size_t n, ncap;
     int oom;
@@ -17,23 +17,12 @@ typedef struct List {
 
 static void put(List *l, const char *s, size_t n) {
     if (l->oom || !n) return;
-    if (n > ML_TOK_MAX_TEXT - l->len) { /* decoder steps of a hostile file can grow text without bound */
+    if (n > ML_TOK_MAX_TEXT - l->text.len) { /* decoder steps of a hostile file can grow text without bound */
         l->oom = 1;
         return;
     }
-    if (l->len + n > l->cap) {
-        size_t cap = l->cap ? l->cap : 256;
-        while (cap < l->len + n) cap *= 2;
-        char *grown = realloc(l->buf, cap);
-        if (!grown) {
-            l->oom = 1;
-            return;
-        }
-        l->buf = grown;
-        l->cap = cap;
-    }
-    memcpy(l->buf + l->len, s, n);
-    l->len += n;
+    ml_strbuf_putn(&l->text, s, n);
+    l->oom = l->text.failed;
 }
 
 /* Ends the token that the puts since the last close built. */
@@ -49,16 +38,19 @@ static void close_token(List *l) {
         l->end = grown;
         l->ncap = cap;
     }
-    l->end[l->n++] = l->len;
+    l->end[l->n++] = l->text.len;
 }
 
 static const char *token(const List *l, size_t k, size_t *n) {
     size_t start = k ? l->end[k - 1] : 0;
     *n = l->end[k] - start;
-    return l->buf ? l->buf + start : ""; /* a list of empty tokens has no buffer */
+    return l->text.data ? l->text.data + start : ""; /* a list of empty tokens has no buffer */
 }
 
-static void clear(List *l) { l->len = l->n = 0; }
+static void clear(List *l) {
+    ml_strbuf_clear(&l->text);
+    l->n = 0;
+}
 
 static int hex_digit(char c) {
     return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
@@ -106,14 +98,14 @@ static void apply_step(const MlTokStep *st, const List *in, List *out) {
                 put(&run, (const char *)&byte, 1);
                 continue;
             }
-            flush_bytes(out, run.buf, run.len);
+            flush_bytes(out, run.text.data, run.text.len);
             clear(&run);
             put(out, s, n);
             close_token(out);
         }
-        flush_bytes(out, run.buf, run.len);
+        flush_bytes(out, run.text.data, run.text.len);
         out->oom |= run.oom;
-        free(run.buf);
+        ml_strbuf_free(&run.text);
         free(run.end);
         return;
     }
@@ -178,9 +170,9 @@ size_t ml_tokenizer_decode(const MlTokenizer *tok, const int32_t *ids, size_t n,
         }
         out[w < cap ? w : cap - 1] = 0;
     }
-    free(a.buf);
+    ml_strbuf_free(&a.text);
     free(a.end);
-    free(b.buf);
+    ml_strbuf_free(&b.text);
     free(b.end);
     return total;
 }

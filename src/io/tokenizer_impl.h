@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/strmap.h"
 #include "io/tokenizer.h"
 
 /* Limits that keep every size derived from the file far from overflow. */
@@ -20,12 +21,6 @@
 #define ML_TOK_MAX_MERGES (1 << 26)
 #define ML_TOK_MAX_STEPS 64
 #define ML_TOK_MAX_TEXT ((size_t)1 << 30) /* bytes of one text, before or after normalizing (fits int32 positions) */
-
-/* Open-addressing map from a piece to its id; the keys are tok->piece. */
-typedef struct MlTokStrMap {
-    uint32_t mask;  /* capacity - 1, capacity a power of two */
-    int32_t *slots; /* id, -1 = empty */
-} MlTokStrMap;
 
 /* Merge ranks keyed by the pair of ids (left << 32 | right). */
 typedef struct MlTokMergeSlot {
@@ -72,12 +67,12 @@ struct MlTokenizer {
     const char **piece;   /* [n_ids], NULL for an unused id */
     uint32_t *piece_len;  /* [n_ids] */
     uint8_t *special;     /* [n_ids] special added token */
-    MlTokStrMap vocab;    /* model pieces -> id */
+    MlStrMap vocab;       /* model pieces -> id */
     MlTokMergeSlot *merges;
     uint32_t merge_mask;
     MlTokAdded *added;
     int32_t n_added;
-    MlTokStrMap added_map; /* added content -> id (keyed, like vocab, by the piece table) */
+    MlStrMap added_map;   /* added content -> id */
     MlTokMatcher raw_match, norm_match;
     MlTokStep norm_steps[ML_TOK_MAX_STEPS];
     int n_norm_steps;
@@ -95,9 +90,8 @@ struct MlTokenizer {
     char source[256];     /* the file name, for messages from encode */
 };
 
-uint32_t ml_tok_hash(const char *s, size_t n);
 /* Id stored for the piece s (n bytes), or -1. */
-int32_t ml_tok_strmap_find(const MlTokenizer *tok, const MlTokStrMap *m, const char *s, size_t n);
+int32_t ml_tok_strmap_find(const MlStrMap *m, const char *s, size_t n);
 /* The merge for (left, right), or NULL. */
 const MlTokMergeSlot *ml_tok_merge_find(const MlTokenizer *tok, int32_t left, int32_t right);
 

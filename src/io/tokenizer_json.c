@@ -53,18 +53,27 @@ static cJSON *template_piece(const char *kind, const char *id, int type_id) {
     return outer;
 }
 
+/* {"type": type} */
+static cJSON *typed(const char *type) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "type", type);
+    return o;
+}
+
+/* A Replace step of the literal pattern by content. */
+static cJSON *replace_step(const char *pattern, const char *content) {
+    cJSON *r = typed("Replace");
+    cJSON_AddItemToObject(r, "pattern", string_pattern(pattern));
+    cJSON_AddStringToObject(r, "content", content);
+    return r;
+}
+
 static cJSON *normalizer(void) {
-    cJSON *n = cJSON_CreateObject(), *seq = cJSON_CreateArray();
-    cJSON_AddStringToObject(n, "type", "Sequence");
-    cJSON *prepend = cJSON_CreateObject();
-    cJSON_AddStringToObject(prepend, "type", "Prepend");
+    cJSON *n = typed("Sequence"), *seq = cJSON_CreateArray();
+    cJSON *prepend = typed("Prepend");
     cJSON_AddStringToObject(prepend, "prepend", WORD);
-    cJSON *replace = cJSON_CreateObject();
-    cJSON_AddStringToObject(replace, "type", "Replace");
-    cJSON_AddItemToObject(replace, "pattern", string_pattern(" "));
-    cJSON_AddStringToObject(replace, "content", WORD);
     cJSON_AddItemToArray(seq, prepend);
-    cJSON_AddItemToArray(seq, replace);
+    cJSON_AddItemToArray(seq, replace_step(" ", WORD));
     cJSON_AddItemToObject(n, "normalizers", seq);
     return n;
 }
@@ -93,21 +102,11 @@ static cJSON *post_processor(void) {
 }
 
 static cJSON *decoder(void) {
-    cJSON *d = cJSON_CreateObject(), *seq = cJSON_CreateArray();
-    cJSON_AddStringToObject(d, "type", "Sequence");
-    cJSON *replace = cJSON_CreateObject();
-    cJSON_AddStringToObject(replace, "type", "Replace");
-    cJSON_AddItemToObject(replace, "pattern", string_pattern(WORD));
-    cJSON_AddStringToObject(replace, "content", " ");
-    cJSON_AddItemToArray(seq, replace);
-    const char *simple[] = {"ByteFallback", "Fuse"};
-    for (int i = 0; i < 2; i++) {
-        cJSON *x = cJSON_CreateObject();
-        cJSON_AddStringToObject(x, "type", simple[i]);
-        cJSON_AddItemToArray(seq, x);
-    }
-    cJSON *strip = cJSON_CreateObject();
-    cJSON_AddStringToObject(strip, "type", "Strip");
+    cJSON *d = typed("Sequence"), *seq = cJSON_CreateArray();
+    cJSON_AddItemToArray(seq, replace_step(WORD, " "));
+    cJSON_AddItemToArray(seq, typed("ByteFallback"));
+    cJSON_AddItemToArray(seq, typed("Fuse"));
+    cJSON *strip = typed("Strip");
     cJSON_AddStringToObject(strip, "content", " ");
     cJSON_AddNumberToObject(strip, "start", 1);
     cJSON_AddNumberToObject(strip, "stop", 0);

@@ -10,46 +10,16 @@
 
 /* ---- hashing ---------------------------------------------------------- */
 
-uint32_t ml_tok_hash(const char *s, size_t n) {
-    uint32_t h = 2166136261u; /* FNV-1a, then a final mix so low bits index well */
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
-    h ^= h >> 15;
-    h *= 0x2c1b3c6du;
-    h ^= h >> 12;
-    return h;
+int32_t ml_tok_strmap_find(const MlStrMap *m, const char *s, size_t n) {
+    const size_t *id = ml_strmap_getn(m, s, n);
+    return id ? (int32_t)*id : -1;
 }
 
-int32_t ml_tok_strmap_find(const MlTokenizer *tok, const MlTokStrMap *m, const char *s, size_t n) {
-    if (!m->slots) return -1;
-    for (uint32_t i = ml_tok_hash(s, n) & m->mask;; i = (i + 1) & m->mask) {
-        int32_t id = m->slots[i];
-        if (id < 0) return -1;
-        if (tok->piece_len[id] == n && !memcmp(tok->piece[id], s, n)) return id;
-    }
-}
-
-static int strmap_init(MlTokStrMap *m, size_t n_keys, MlError *err) {
-    size_t cap = 16;
-    while (cap < 2 * n_keys) cap *= 2;
-    m->slots = malloc(cap * sizeof *m->slots);
-    if (!m->slots) return ml_error_set(err, ML_ERR_NOMEM, "tokenizer: out of memory");
-    memset(m->slots, 0xff, cap * sizeof *m->slots);
-    m->mask = (uint32_t)(cap - 1);
+/* Inserts id under its piece; *existed tells whether the piece was there already. */
+static int strmap_insert(const MlTokenizer *tok, MlStrMap *m, int32_t id, int *existed, MlError *err) {
+    if (ml_strmap_putn(m, tok->piece[id], tok->piece_len[id], (size_t)id, existed, NULL))
+        return ml_error_set(err, ML_ERR_NOMEM, "tokenizer: out of memory");
     return ML_OK;
-}
-
-/* Inserts id under its piece; returns the id already there, or -1. */
-static int32_t strmap_insert(const MlTokenizer *tok, MlTokStrMap *m, int32_t id) {
-    const char *s = tok->piece[id];
-    size_t n = tok->piece_len[id];
-    for (uint32_t i = ml_tok_hash(s, n) & m->mask;; i = (i + 1) & m->mask) {
-        int32_t old = m->slots[i];
-        if (old < 0) {
-            m->slots[i] = id;
-            return -1;
-        }
-        if (tok->piece_len[old] == n && !memcmp(tok->piece[old], s, n)) return old;
-    }
 }
 
 static uint32_t merge_hash(uint64_t key) { return (uint32_t)((key * 0x9E3779B97F4A7C15ull) >> 32); }
@@ -203,27 +173,45 @@ static int parse_replace(Ctx *c, const cJSON *obj, const char *path, MlTokStep *
     return ML_OK;
 }
 
+typedef int (*StepParser)(Ctx *c, const cJSON *obj, const char *path, int depth);
+
+/* The common head of a normalizer or decoder: its type, and a "Sequence"
+   parsed whole, each element of obj[list_key] with parse.  *type is NULL
+   when the Sequence was done here. */
+static int step_head(Ctx *c, const cJSON *obj, const char *path, int depth, const char *list_key, StepParser parse,
+                     const char **type) {
+    *type = NULL;
+    if (!cJSON_IsObject(obj)) return fmt_err(c, ML_ERR_FORMAT, path, "expected an object or null");
+    if (depth > 8) return fmt_err(c, ML_ERR_UNSUPPORTED, path, "nested too deeply");
+    const char *t = type_of(obj);
+    if (!t) return fmt_err(c, ML_ERR_FORMAT, path, "type: expected a string");
+    if (strcmp(t, "Sequence")) {
+        *type = t;
+        return ML_OK;
+    }
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(obj, list_key);
+    if (!cJSON_IsArray(list)) {
+        char msg[64];
+        snprintf(msg, sizeof msg, "%s: expected an array", list_key);
+        return fmt_err(c, ML_ERR_FORMAT, path, msg);
+    }
+    int i = 0;
+    for (const cJSON *it = list->child; it; it = it->next, i++) {
+        char sub[128];
+        snprintf(sub, sizeof sub, "%s.%s[%d]", path, list_key, i);
+        int rc = parse(c, it, sub, depth + 1);
+        if (rc) return rc;
+    }
+    return ML_OK;
+}
+
 static int parse_normalizer(Ctx *c, const cJSON *obj, const char *path, int depth) {
     MlTokenizer *tok = c->tok;
     if (!obj || cJSON_IsNull(obj)) return ML_OK;
-    if (!cJSON_IsObject(obj)) return fmt_err(c, ML_ERR_FORMAT, path, "expected an object or null");
-    if (depth > 8) return fmt_err(c, ML_ERR_UNSUPPORTED, path, "nested too deeply");
-    const char *type = type_of(obj);
-    if (!type) return fmt_err(c, ML_ERR_FORMAT, path, "type: expected a string");
-    if (!strcmp(type, "Sequence")) {
-        const cJSON *list = cJSON_GetObjectItemCaseSensitive(obj, "normalizers");
-        if (!cJSON_IsArray(list)) return fmt_err(c, ML_ERR_FORMAT, path, "normalizers: expected an array");
-        int i = 0;
-        for (const cJSON *it = list->child; it; it = it->next, i++) {
-            char sub[128];
-            snprintf(sub, sizeof sub, "%s.normalizers[%d]", path, i);
-            int rc = parse_normalizer(c, it, sub, depth + 1);
-            if (rc) return rc;
-        }
-        return ML_OK;
-    }
+    const char *type;
+    int rc = step_head(c, obj, path, depth, "normalizers", parse_normalizer, &type);
+    if (rc || !type) return rc;
     MlTokStep s;
-    int rc;
     if (!strcmp(type, "Prepend")) {
         const char *a;
         if ((rc = get_str(c, obj, "prepend", path, NULL, &a))) return rc;
@@ -241,24 +229,10 @@ static int parse_normalizer(Ctx *c, const cJSON *obj, const char *path, int dept
 
 static int parse_decoder(Ctx *c, const cJSON *obj, const char *path, int depth) {
     MlTokenizer *tok = c->tok;
-    if (!cJSON_IsObject(obj)) return fmt_err(c, ML_ERR_FORMAT, path, "expected an object or null");
-    if (depth > 8) return fmt_err(c, ML_ERR_UNSUPPORTED, path, "nested too deeply");
-    const char *type = type_of(obj);
-    if (!type) return fmt_err(c, ML_ERR_FORMAT, path, "type: expected a string");
-    if (!strcmp(type, "Sequence")) {
-        const cJSON *list = cJSON_GetObjectItemCaseSensitive(obj, "decoders");
-        if (!cJSON_IsArray(list)) return fmt_err(c, ML_ERR_FORMAT, path, "decoders: expected an array");
-        int i = 0;
-        for (const cJSON *it = list->child; it; it = it->next, i++) {
-            char sub[128];
-            snprintf(sub, sizeof sub, "%s.decoders[%d]", path, i);
-            int rc = parse_decoder(c, it, sub, depth + 1);
-            if (rc) return rc;
-        }
-        return ML_OK;
-    }
+    const char *type;
+    int rc = step_head(c, obj, path, depth, "decoders", parse_decoder, &type);
+    if (rc || !type) return rc;
     MlTokStep s;
-    int rc;
     if (!strcmp(type, "Replace")) {
         if ((rc = parse_replace(c, obj, path, &s))) return rc;
     } else if (!strcmp(type, "ByteFallback")) {
@@ -356,7 +330,9 @@ static int parse_vocab(Ctx *c, const cJSON *vocab, char **arena_pos) {
         tok->piece[id] = *arena_pos;
         tok->piece_len[id] = (uint32_t)len;
         *arena_pos += len + 1;
-        if (strmap_insert(tok, &tok->vocab, id) >= 0) return vocab_err(c, key, "the piece appears twice");
+        int existed, rc = strmap_insert(tok, &tok->vocab, id, &existed, c->err);
+        if (rc) return rc;
+        if (existed) return vocab_err(c, key, "the piece appears twice");
     }
     return ML_OK;
 }
@@ -390,8 +366,8 @@ static int parse_merge(Ctx *c, const cJSON *it, int32_t rank, char **scratch, si
     } else {
         return merge_err(c, rank, "expected a pair of strings or an \"a b\" string");
     }
-    int32_t left = ml_tok_strmap_find(tok, &tok->vocab, a, a_len);
-    int32_t right = ml_tok_strmap_find(tok, &tok->vocab, b, b_len);
+    int32_t left = ml_tok_strmap_find(&tok->vocab, a, a_len);
+    int32_t right = ml_tok_strmap_find(&tok->vocab, b, b_len);
     if (a_len + b_len + 1 > *scratch_cap) {
         size_t cap = 2 * (a_len + b_len + 1);
         char *grown = realloc(*scratch, cap);
@@ -402,7 +378,7 @@ static int parse_merge(Ctx *c, const cJSON *it, int32_t rank, char **scratch, si
     memcpy(*scratch, a, a_len);
     memcpy(*scratch + a_len, b, b_len);
     (*scratch)[a_len + b_len] = 0;
-    int32_t merged = ml_tok_strmap_find(tok, &tok->vocab, *scratch, a_len + b_len);
+    int32_t merged = ml_tok_strmap_find(&tok->vocab, *scratch, a_len + b_len);
     if (left < 0 || right < 0 || merged < 0) {
         const char *missing = left < 0 ? a : right < 0 ? b : *scratch;
         size_t missing_len = left < 0 ? a_len : right < 0 ? b_len : a_len + b_len;
@@ -485,17 +461,17 @@ static int place_added(Ctx *c, char **arena_pos) {
             if (tok->piece[a->id]) return fmt_err(c, ML_ERR_FORMAT, what, "id is used twice");
             tok->piece[a->id] = a->content;
             tok->piece_len[a->id] = a->len;
-            if (ml_tok_strmap_find(tok, &tok->vocab, a->content, a->len) >= 0)
+            if (ml_tok_strmap_find(&tok->vocab, a->content, a->len) >= 0)
                 return fmt_err(c, ML_ERR_FORMAT, what, "the vocab has this piece at another id");
         }
-        if (strmap_insert(tok, &tok->added_map, a->id) >= 0)
-            return fmt_err(c, ML_ERR_FORMAT, what, "content appears twice");
+        int existed, rc = strmap_insert(tok, &tok->added_map, a->id, &existed, c->err);
+        if (rc) return rc;
+        if (existed) return fmt_err(c, ML_ERR_FORMAT, what, "content appears twice");
         tok->special[a->id] = a->special;
         if (a->normalized) {
             char *norm;
             size_t norm_len;
-            int rc = ml_tok_normalize(tok, a->content, a->len, &norm, &norm_len, c->err);
-            if (rc) return rc;
+            if ((rc = ml_tok_normalize(tok, a->content, a->len, &norm, &norm_len, c->err))) return rc;
             a->norm = own_copy(c, norm, norm_len);
             a->norm_len = (uint32_t)norm_len;
             free(norm);
@@ -605,8 +581,6 @@ static int build(Ctx *c, const cJSON *root) {
     tok->special = calloc(n_ids, 1);
     if (!tok->arena || !tok->piece || !tok->piece_len || !tok->special)
         return ml_error_set(c->err, ML_ERR_NOMEM, "tokenizer: out of memory");
-    if ((rc = strmap_init(&tok->vocab, n_model, c->err)) || (rc = strmap_init(&tok->added_map, n_added, c->err)))
-        return rc;
     char *arena_pos = tok->arena;
     if ((rc = parse_vocab(c, vocab, &arena_pos))) return rc;
     if ((rc = place_added(c, &arena_pos))) return rc;
@@ -618,9 +592,9 @@ static int build(Ctx *c, const cJSON *root) {
     for (int b = 0; b < 256; b++) {
         char name[8];
         snprintf(name, sizeof name, "<0x%02X>", b);
-        tok->byte_id[b] = ml_tok_strmap_find(tok, &tok->vocab, name, 6);
+        tok->byte_id[b] = ml_tok_strmap_find(&tok->vocab, name, 6);
     }
-    tok->unk_id = tok->unk ? ml_tok_strmap_find(tok, &tok->vocab, tok->unk, strlen(tok->unk)) : -1;
+    tok->unk_id = tok->unk ? ml_tok_strmap_find(&tok->vocab, tok->unk, strlen(tok->unk)) : -1;
     tok->bos_id = ml_tokenizer_token_id(tok, "<s>");
     tok->eos_id = ml_tokenizer_token_id(tok, "</s>");
     return ML_OK;
@@ -648,15 +622,13 @@ int ml_tokenizer_load_mem(MlTokenizer **out, const char *json, size_t len, const
     return ML_OK;
 }
 
+static int parse_tokenizer(const char *text, size_t len, const char *where, void *out, MlError *err) {
+    return ml_tokenizer_load_mem(out, text, len, where, err);
+}
+
 int ml_tokenizer_load(MlTokenizer **out, const char *path, MlError *err) {
-    char *text;
-    size_t len;
     *out = NULL;
-    int rc = ml_file_read(path, &text, &len, err);
-    if (rc) return rc;
-    rc = ml_tokenizer_load_mem(out, text, len, path, err);
-    free(text);
-    return rc;
+    return ml_file_parse(path, parse_tokenizer, out, err);
 }
 
 void ml_tokenizer_free(MlTokenizer *tok) {
@@ -667,8 +639,8 @@ void ml_tokenizer_free(MlTokenizer *tok) {
     free((void *)tok->piece);
     free(tok->piece_len);
     free(tok->special);
-    free(tok->vocab.slots);
-    free(tok->added_map.slots);
+    ml_strmap_free(&tok->vocab);
+    ml_strmap_free(&tok->added_map);
     free(tok->merges);
     free(tok->added);
     free(tok->raw_match.order);

@@ -14,7 +14,12 @@
 
 #include <stdint.h>
 
-#include "model/config.h"
+typedef enum MlActivation {
+    ML_ACT_SILU = 0,    /* x * sigmoid(x)  (LLaMA "silu") */
+    ML_ACT_GELU,        /* exact erf GELU  ("gelu") */
+    ML_ACT_QUICK_GELU,  /* x * sigmoid(1.702 x)  (CLIP "quick_gelu") */
+    ML_ACT_GELU_TANH,   /* tanh approximation ("gelu_pytorch_tanh", "gelu_new") */
+} MlActivation;
 
 float ml_activation_scalar(float x, MlActivation act);
 /* out, inp [n] */

@@ -29,7 +29,7 @@
 #include "core/tensor.h"
 #include "io/checkpoint.h"
 #include "kernels/matmul.h"
-#include "model/config.h"
+#include "io/checkpoint_config.h"
 #include "model/hooks.h"
 
 typedef struct MlDecoderLayer {

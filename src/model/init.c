@@ -8,8 +8,10 @@
 #include <string.h>
 
 #include "core/file.h"
+#include "core/hash.h"
 #include "core/json.h"
 #include "core/progress.h"
+#include "core/rng.h"
 #include "io/safetensors.h"
 #include "io/tokenizer_json.h"
 
@@ -361,30 +363,6 @@ static int write_tokenizer_side_files(const char *dir, const MlTokenizerFacts *f
 /* ------------------------------------------------------------------ */
 /* Random weights */
 
-static uint64_t splitmix64(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static uint64_t fnv1a64(const char *s) {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
-    return h;
-}
-
-/* n standard normals (Box-Muller in double precision). */
-static void normals(float *out, size_t n, uint64_t state) {
-    for (size_t i = 0; i < n; i += 2) {
-        double u1 = ((splitmix64(&state) >> 11) + 1) * 0x1.0p-53; /* (0, 1] */
-        double u2 = (splitmix64(&state) >> 11) * 0x1.0p-53;       /* [0, 1) */
-        double r = sqrt(-2.0 * log(u1)), a = 6.283185307179586 * u2;
-        out[i] = (float)(r * cos(a));
-        if (i + 1 < n) out[i + 1] = (float)(r * sin(a));
-    }
-}
-
 typedef struct FillCtx {
     const MlTensorSpec *specs;
     MlDType dtype;
@@ -411,8 +389,8 @@ static int fill_tensor(void *ctx, int index, void *dst, size_t nbytes, MlError *
         v = c->scratch;
     }
     uint64_t state = c->seed;
-    state = splitmix64(&state) ^ fnv1a64(s->name);
-    normals(v, n, state);
+    state = ml_splitmix64(&state) ^ ml_fnv1a64(s->name, strlen(s->name));
+    ml_rng_normals(v, n, state);
     for (size_t i = 0; i < n; i++) {
         switch (s->role) {
         case ML_ROLE_MATRIX:

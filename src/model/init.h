@@ -35,7 +35,8 @@
 
 #include "core/error.h"
 #include "core/tensor.h"
-#include "model/config.h"
+#include "io/checkpoint_config.h"
+#include "io/image.h"
 
 typedef struct MlInitOptions {
     const char *preset;    /* "tiny" or "small" */

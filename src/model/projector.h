@@ -16,7 +16,7 @@
 #include "core/tensor.h"
 #include "io/checkpoint.h"
 #include "kernels/matmul.h"
-#include "model/config.h"
+#include "io/checkpoint_config.h"
 
 typedef struct MlProjector {
     int64_t in_dim, out_dim;  /* Dv, Dt */

@@ -8,8 +8,8 @@
 
 #include "core/file.h"
 #include "core/json.h"
+#include "core/strbuf.h"
 #include "report/svg.h"
-#include "report/textbuf.h"
 
 #define MAX_COLS 32
 #define MAX_SERIES 64
@@ -120,66 +120,66 @@ static int is_yesno(const MlReportRun *run) {
 /* ---- tables ---- */
 
 typedef struct Out {
-    MlTextBuf b;
+    MlStrBuf b;
     MlReportFormat fmt;
 } Out;
 
 static void text(Out *o, const char *s) {
-    if (o->fmt == ML_REPORT_HTML) ml_textbuf_html(&o->b, s);
-    else ml_textbuf_md(&o->b, s);
+    if (o->fmt == ML_REPORT_HTML) ml_strbuf_html(&o->b, s);
+    else ml_strbuf_md(&o->b, s);
 }
 
 static void heading(Out *o, int level, const char *s) {
     if (o->fmt == ML_REPORT_HTML) {
-        ml_textbuf_printf(&o->b, "<h%d>", level);
+        ml_strbuf_printf(&o->b, "<h%d>", level);
         text(o, s);
-        ml_textbuf_printf(&o->b, "</h%d>\n", level);
+        ml_strbuf_printf(&o->b, "</h%d>\n", level);
     } else {
-        ml_textbuf_printf(&o->b, "\n%.*s ", level, "######");
+        ml_strbuf_printf(&o->b, "\n%.*s ", level, "######");
         text(o, s);
-        ml_textbuf_puts(&o->b, "\n\n");
+        ml_strbuf_puts(&o->b, "\n\n");
     }
 }
 
 static void para(Out *o, const char *s) {
-    if (o->fmt == ML_REPORT_HTML) ml_textbuf_puts(&o->b, "<p>");
+    if (o->fmt == ML_REPORT_HTML) ml_strbuf_puts(&o->b, "<p>");
     text(o, s);
-    ml_textbuf_puts(&o->b, o->fmt == ML_REPORT_HTML ? "</p>\n" : "\n\n");
+    ml_strbuf_puts(&o->b, o->fmt == ML_REPORT_HTML ? "</p>\n" : "\n\n");
 }
 
 static void table_start(Out *o, const char *const *cols, int n) {
     if (o->fmt == ML_REPORT_HTML) {
-        ml_textbuf_puts(&o->b, "<table>\n<tr>");
+        ml_strbuf_puts(&o->b, "<table>\n<tr>");
         for (int i = 0; i < n; i++) {
-            ml_textbuf_puts(&o->b, "<th>");
+            ml_strbuf_puts(&o->b, "<th>");
             text(o, cols[i]);
-            ml_textbuf_puts(&o->b, "</th>");
+            ml_strbuf_puts(&o->b, "</th>");
         }
-        ml_textbuf_puts(&o->b, "</tr>\n");
+        ml_strbuf_puts(&o->b, "</tr>\n");
         return;
     }
-    ml_textbuf_puts(&o->b, "|");
+    ml_strbuf_puts(&o->b, "|");
     for (int i = 0; i < n; i++) {
-        ml_textbuf_puts(&o->b, " ");
+        ml_strbuf_puts(&o->b, " ");
         text(o, cols[i]);
-        ml_textbuf_puts(&o->b, " |");
+        ml_strbuf_puts(&o->b, " |");
     }
-    ml_textbuf_puts(&o->b, "\n|");
-    for (int i = 0; i < n; i++) ml_textbuf_puts(&o->b, "---|");
-    ml_textbuf_puts(&o->b, "\n");
+    ml_strbuf_puts(&o->b, "\n|");
+    for (int i = 0; i < n; i++) ml_strbuf_puts(&o->b, "---|");
+    ml_strbuf_puts(&o->b, "\n");
 }
 
 static void table_row(Out *o, const char *const *cells, int n) {
-    ml_textbuf_puts(&o->b, o->fmt == ML_REPORT_HTML ? "<tr>" : "|");
+    ml_strbuf_puts(&o->b, o->fmt == ML_REPORT_HTML ? "<tr>" : "|");
     for (int i = 0; i < n; i++) {
-        ml_textbuf_puts(&o->b, o->fmt == ML_REPORT_HTML ? "<td>" : " ");
+        ml_strbuf_puts(&o->b, o->fmt == ML_REPORT_HTML ? "<td>" : " ");
         text(o, cells[i]);
-        ml_textbuf_puts(&o->b, o->fmt == ML_REPORT_HTML ? "</td>" : " |");
+        ml_strbuf_puts(&o->b, o->fmt == ML_REPORT_HTML ? "</td>" : " |");
     }
-    ml_textbuf_puts(&o->b, o->fmt == ML_REPORT_HTML ? "</tr>\n" : "\n");
+    ml_strbuf_puts(&o->b, o->fmt == ML_REPORT_HTML ? "</tr>\n" : "\n");
 }
 
-static void table_end(Out *o) { ml_textbuf_puts(&o->b, o->fmt == ML_REPORT_HTML ? "</table>\n" : "\n"); }
+static void table_end(Out *o) { ml_strbuf_puts(&o->b, o->fmt == ML_REPORT_HTML ? "</table>\n" : "\n"); }
 
 /* x100 with one decimal, "–" when missing. */
 static void pct(char *out, size_t cap, double v) {
@@ -440,9 +440,9 @@ static int align_section(Out *o, const MlReport *r, MlError *err) {
                 ns++;
             }
             if (!rc) {
-                ml_textbuf_puts(&o->b, "<div class=\"plot\">\n");
+                ml_strbuf_puts(&o->b, "<div class=\"plot\">\n");
                 ml_svg_line_plot(&o->b, metrics[k], "layer", series, ns);
-                ml_textbuf_puts(&o->b, "</div>\n");
+                ml_strbuf_puts(&o->b, "</div>\n");
             }
             for (size_t s = 0; s < ns; s++) free(bufs[s]);
         }
@@ -487,18 +487,18 @@ int ml_report_render(const MlReport *r, MlReportFormat fmt, const char *title, c
     *out = NULL;
     Out o = {{0}, fmt};
     if (fmt == ML_REPORT_HTML) {
-        ml_textbuf_puts(&o.b, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>");
-        ml_textbuf_html(&o.b, title);
-        ml_textbuf_puts(&o.b, "</title>\n<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;"
+        ml_strbuf_puts(&o.b, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>");
+        ml_strbuf_html(&o.b, title);
+        ml_strbuf_puts(&o.b, "</title>\n<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;"
                               "margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}"
                               "th{background:#f4f4f4}.plot{display:inline-block;margin:8px}</style></head><body>\n");
-        ml_textbuf_puts(&o.b, "<h1>");
-        ml_textbuf_html(&o.b, title);
-        ml_textbuf_puts(&o.b, "</h1>\n");
+        ml_strbuf_puts(&o.b, "<h1>");
+        ml_strbuf_html(&o.b, title);
+        ml_strbuf_puts(&o.b, "</h1>\n");
     } else {
-        ml_textbuf_puts(&o.b, "# ");
-        ml_textbuf_md(&o.b, title);
-        ml_textbuf_puts(&o.b, "\n");
+        ml_strbuf_puts(&o.b, "# ");
+        ml_strbuf_md(&o.b, title);
+        ml_strbuf_puts(&o.b, "\n");
     }
     int rc = ML_OK;
     /* yes/no benchmarks, one table each, in order of first appearance */
@@ -534,7 +534,7 @@ int ml_report_render(const MlReport *r, MlReportFormat fmt, const char *title, c
         }
         table_end(&o);
     }
-    if (fmt == ML_REPORT_HTML) ml_textbuf_puts(&o.b, "</body></html>\n");
+    if (fmt == ML_REPORT_HTML) ml_strbuf_puts(&o.b, "</body></html>\n");
     if (!rc && o.b.failed) rc = ml_error_set(err, ML_ERR_NOMEM, "report: out of memory");
     if (rc) {
         free(o.b.data);

@@ -14,7 +14,7 @@
 static const char *const colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
                                      "#9467bd", "#8c564b", "#e377c2", "#17becf"};
 
-void ml_svg_line_plot(MlTextBuf *b, const char *title, const char *x_label, const MlSvgSeries *series, size_t n_series) {
+void ml_svg_line_plot(MlStrBuf *b, const char *title, const char *x_label, const MlSvgSeries *series, size_t n_series) {
     double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
     for (size_t s = 0; s < n_series; s++)
         for (size_t i = 0; i < series[s].n; i++) {
@@ -30,42 +30,42 @@ void ml_svg_line_plot(MlTextBuf *b, const char *title, const char *x_label, cons
     double pw = W - LEFT - RIGHT, ph = H - TOP - BOTTOM;
 #define PX(x) (LEFT + ((x) - x0) / (x1 - x0) * pw)
 #define PY(y) (TOP + ph - ((y) - y0) / (y1 - y0) * ph)
-    ml_textbuf_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
+    ml_strbuf_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
                          "font-family=\"sans-serif\" font-size=\"11\">\n", W, H, W, H);
-    ml_textbuf_puts(b, "<text x=\"10\" y=\"18\" font-size=\"13\" font-weight=\"bold\">");
-    ml_textbuf_html(b, title);
-    ml_textbuf_puts(b, "</text>\n");
-    ml_textbuf_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"#999\"/>\n", LEFT,
+    ml_strbuf_puts(b, "<text x=\"10\" y=\"18\" font-size=\"13\" font-weight=\"bold\">");
+    ml_strbuf_html(b, title);
+    ml_strbuf_puts(b, "</text>\n");
+    ml_strbuf_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"#999\"/>\n", LEFT,
                       TOP, pw, ph);
     for (int t = 0; t <= 4; t++) {
         double xv = x0 + (x1 - x0) * t / 4, yv = y0 + (y1 - y0) * t / 4;
-        ml_textbuf_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#eee\"/>\n", LEFT, PY(yv),
+        ml_strbuf_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#eee\"/>\n", LEFT, PY(yv),
                           LEFT + pw, PY(yv));
-        ml_textbuf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.3g</text>\n", LEFT - 4, PY(yv) + 4, yv);
-        ml_textbuf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.3g</text>\n", PX(xv), TOP + ph + 14, xv);
+        ml_strbuf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.3g</text>\n", LEFT - 4, PY(yv) + 4, yv);
+        ml_strbuf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.3g</text>\n", PX(xv), TOP + ph + 14, xv);
     }
-    ml_textbuf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", LEFT + pw / 2, H - 8);
-    ml_textbuf_html(b, x_label);
-    ml_textbuf_puts(b, "</text>\n");
+    ml_strbuf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", LEFT + pw / 2, H - 8);
+    ml_strbuf_html(b, x_label);
+    ml_strbuf_puts(b, "</text>\n");
     for (size_t s = 0; s < n_series; s++) {
         const char *c = colors[s % 8];
-        ml_textbuf_printf(b, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"", c);
+        ml_strbuf_printf(b, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"", c);
         for (size_t i = 0; i < series[s].n; i++)
             if (isfinite(series[s].x[i]) && isfinite(series[s].y[i]))
-                ml_textbuf_printf(b, "%.1f,%.1f ", PX(series[s].x[i]), PY(series[s].y[i]));
-        ml_textbuf_puts(b, "\"/>\n");
+                ml_strbuf_printf(b, "%.1f,%.1f ", PX(series[s].x[i]), PY(series[s].y[i]));
+        ml_strbuf_puts(b, "\"/>\n");
         for (size_t i = 0; i < series[s].n; i++)
             if (isfinite(series[s].x[i]) && isfinite(series[s].y[i]))
-                ml_textbuf_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2\" fill=\"%s\"/>\n", PX(series[s].x[i]),
+                ml_strbuf_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2\" fill=\"%s\"/>\n", PX(series[s].x[i]),
                                   PY(series[s].y[i]), c);
         double ly = TOP + 10 + 16.0 * (double)s;
-        ml_textbuf_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2\"/>\n",
+        ml_strbuf_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2\"/>\n",
                           W - RIGHT + 10, ly, W - RIGHT + 26, ly, c);
-        ml_textbuf_printf(b, "<text x=\"%.1f\" y=\"%.1f\">", W - RIGHT + 30, ly + 4);
-        ml_textbuf_html(b, series[s].name);
-        ml_textbuf_puts(b, "</text>\n");
+        ml_strbuf_printf(b, "<text x=\"%.1f\" y=\"%.1f\">", W - RIGHT + 30, ly + 4);
+        ml_strbuf_html(b, series[s].name);
+        ml_strbuf_puts(b, "</text>\n");
     }
-    ml_textbuf_puts(b, "</svg>\n");
+    ml_strbuf_puts(b, "</svg>\n");
 #undef PX
 #undef PY
 }

@@ -11,7 +11,7 @@
 
 #include <stddef.h>
 
-#include "report/textbuf.h"
+#include "core/strbuf.h"
 
 typedef struct MlSvgSeries {
     const char *name;
@@ -19,6 +19,6 @@ typedef struct MlSvgSeries {
     size_t n;
 } MlSvgSeries;
 
-void ml_svg_line_plot(MlTextBuf *b, const char *title, const char *x_label, const MlSvgSeries *series, size_t n_series);
+void ml_svg_line_plot(MlStrBuf *b, const char *title, const char *x_label, const MlSvgSeries *series, size_t n_series);
 
 #endif

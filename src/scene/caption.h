@@ -20,8 +20,8 @@
 #ifndef ML_SCENE_CAPTION_H
 #define ML_SCENE_CAPTION_H
 
+#include "core/strbuf.h"
 #include "scene/scene.h"
-#include "scene/strbuf.h"
 
 /* Caption records for scene i of scenes[0..n) (another scene supplies mismatched captions). */
 void ml_caption_lines(const MlWorld *w, const MlScene *scenes, int64_t n, int64_t i, MlStrBuf *out);

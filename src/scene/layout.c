@@ -91,14 +91,9 @@ typedef struct Scratch {
    With `blocked`, stops and returns -1 at the first covered pixel that is blocked. */
 static int object_pixels(const MlSceneObject *o, int size, const uint8_t *blocked, int *out) {
     int n = 0;
-    int x0 = (int)floor(o->cx - o->half) - 1, x1 = (int)ceil(o->cx + o->half) + 1;
-    int y0 = (int)floor(o->cy - o->half) - 1, y1 = (int)ceil(o->cy + o->half) + 1;
-    if (x0 < 0) x0 = 0;
-    if (y0 < 0) y0 = 0;
-    if (x1 > size) x1 = size;
-    if (y1 > size) y1 = size;
-    for (int y = y0; y < y1; y++)
-        for (int x = x0; x < x1; x++) {
+    MlPixelBox b = ml_shape_box(o->cx, o->cy, o->half, size);
+    for (int y = b.y0; y < b.y1; y++)
+        for (int x = b.x0; x < b.x1; x++) {
             if (!ml_shape_covers(o->category, o->cx, o->cy, o->half, x, y)) continue;
             if (blocked && blocked[y * size + x]) return -1;
             out[n++] = y * size + x;

@@ -24,9 +24,9 @@
 #ifndef ML_SCENE_PROBE_H
 #define ML_SCENE_PROBE_H
 
+#include "core/strbuf.h"
 #include "scene/rng.h"
 #include "scene/scene.h"
-#include "scene/strbuf.h"
 
 typedef enum MlProbeFamily {
     ML_FAMILY_POPE = 0,

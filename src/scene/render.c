@@ -47,14 +47,9 @@ static void draw_object(const MlWorld *w, const MlSceneObject *o, float *px) {
     const uint8_t *shade = ml_color_pattern_rgb(o->attr[ML_ATTR_COLOR]);
     float dark[3] = {shade[0], shade[1], shade[2]};
     int texture = o->attr[ML_ATTR_TEXTURE];
-    int x0 = (int)floor(o->cx - o->half) - 1, x1 = (int)ceil(o->cx + o->half) + 1;
-    int y0 = (int)floor(o->cy - o->half) - 1, y1 = (int)ceil(o->cy + o->half) + 1;
-    if (x0 < 0) x0 = 0;
-    if (y0 < 0) y0 = 0;
-    if (x1 > n) x1 = n;
-    if (y1 > n) y1 = n;
-    for (int y = y0; y < y1; y++)
-        for (int x = x0; x < x1; x++) {
+    MlPixelBox b = ml_shape_box(o->cx, o->cy, o->half, n);
+    for (int y = b.y0; y < b.y1; y++)
+        for (int x = b.x0; x < b.x1; x++) {
             unsigned mask = ml_shape_coverage(o->category, o->cx, o->cy, o->half, x, y);
             if (!mask) continue;
             float sum[3] = {0, 0, 0};
@@ -95,23 +90,28 @@ static void crop_defect(int n, MlRng *r, const float *src, float *dst) {
         }
 }
 
+/* One [1 2 1]/4 pass along x or along y, the edge pixel standing in for its missing neighbour. */
+static void blur_pass(int n, const float *src, float *dst, int along_y) {
+    for (int y = 0; y < n; y++)
+        for (int x = 0; x < n; x++) {
+            int at = y * n + x, lo, hi;
+            if (along_y) {
+                lo = (y > 0 ? y - 1 : y) * n + x;
+                hi = (y + 1 < n ? y + 1 : y) * n + x;
+            } else {
+                lo = y * n + (x > 0 ? x - 1 : x);
+                hi = y * n + (x + 1 < n ? x + 1 : x);
+            }
+            for (int c = 0; c < 3; c++)
+                dst[at * 3 + c] = 0.25f * src[lo * 3 + c] + 0.5f * src[at * 3 + c] + 0.25f * src[hi * 3 + c];
+        }
+}
+
 /* Blur defect: the [1 2 1]/4 kernel twice in each direction (about a Gaussian of sigma 1). */
 static void blur_defect(int n, float *px, float *tmp) {
     for (int pass = 0; pass < 2; pass++) {
-        for (int y = 0; y < n; y++)
-            for (int x = 0; x < n; x++) {
-                int xl = x > 0 ? x - 1 : x, xr = x + 1 < n ? x + 1 : x;
-                for (int c = 0; c < 3; c++)
-                    tmp[(y * n + x) * 3 + c] = 0.25f * px[(y * n + xl) * 3 + c] + 0.5f * px[(y * n + x) * 3 + c] +
-                                               0.25f * px[(y * n + xr) * 3 + c];
-            }
-        for (int y = 0; y < n; y++)
-            for (int x = 0; x < n; x++) {
-                int yu = y > 0 ? y - 1 : y, yd = y + 1 < n ? y + 1 : y;
-                for (int c = 0; c < 3; c++)
-                    px[(y * n + x) * 3 + c] = 0.25f * tmp[(yu * n + x) * 3 + c] + 0.5f * tmp[(y * n + x) * 3 + c] +
-                                              0.25f * tmp[(yd * n + x) * 3 + c];
-            }
+        blur_pass(n, px, tmp, 0);
+        blur_pass(n, tmp, px, 1);
     }
 }
 

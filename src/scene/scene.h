@@ -24,8 +24,8 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "core/strbuf.h"
 #include "io/image.h"
-#include "scene/strbuf.h"
 #include "scene/world.h"
 
 typedef enum MlSplit { ML_SPLIT_TRAIN = 0, ML_SPLIT_TEST = 1, ML_SPLIT_CONFLICT = 2 } MlSplit;

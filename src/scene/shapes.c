@@ -82,3 +82,13 @@ int ml_shape_covers(int category, double cx, double cy, double half, int px, int
     }
     return in >= ML_SHAPE_OWN_SAMPLES;
 }
+
+MlPixelBox ml_shape_box(double cx, double cy, double half, int size) {
+    MlPixelBox b = {(int)floor(cx - half) - 1, (int)floor(cy - half) - 1, (int)ceil(cx + half) + 1,
+                    (int)ceil(cy + half) + 1};
+    if (b.x0 < 0) b.x0 = 0;
+    if (b.y0 < 0) b.y0 = 0;
+    if (b.x1 > size) b.x1 = size;
+    if (b.y1 > size) b.y1 = size;
+    return b;
+}

@@ -30,6 +30,13 @@ unsigned ml_shape_coverage(int category, double cx, double cy, double half, int 
    answer as popcount(ml_shape_coverage(...)) >= 8, stopping as soon as it is known. */
 int ml_shape_covers(int category, double cx, double cy, double half, int px, int py);
 
+/* The pixels [x0, x1) x [y0, y1) of a size x size image that the shape centred
+   at (cx, cy) with half-side `half` can touch (a pixel of margin each side). */
+typedef struct MlPixelBox {
+    int x0, y0, x1, y1;
+} MlPixelBox;
+MlPixelBox ml_shape_box(double cx, double cy, double half, int size);
+
 /* Sample offset inside a pixel for index i (0..3). */
 static inline double ml_shape_sample_offset(int i) { return (i + 0.5) * 0.25; }
 

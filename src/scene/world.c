@@ -142,33 +142,37 @@ static int check_object(const cJSON *obj, const char *path, const char *const *a
     return ML_OK;
 }
 
-/* Reads a number member if present (the default stays otherwise). */
-static int get_num(const cJSON *obj, const char *path, const char *key, double lo, double hi, double *out, Ctx *c) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!v) return ML_OK;
+/* A number member, finite, in [lo, hi] and whole when `whole`; *v is NULL when absent. */
+static int get_number(const cJSON *obj, const char *path, const char *key, double lo, double hi, int whole,
+                      const cJSON **v, Ctx *c) {
+    *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!*v) return ML_OK;
     char full[256];
     join_path(full, sizeof full, path, key);
-    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
-        return ml_error_set(c->err, ML_ERR_FORMAT, "%s: %s: expected a number", c->where, full);
-    if (v->valuedouble < lo || v->valuedouble > hi)
-        return ml_error_set(c->err, ML_ERR_FORMAT, "%s: %s: %g is outside [%g, %g]", c->where, full, v->valuedouble,
-                            lo, hi);
-    *out = v->valuedouble;
+    double x = (*v)->valuedouble;
+    if (!cJSON_IsNumber(*v) || !isfinite(x) || (whole && x != floor(x)))
+        return ml_error_set(c->err, ML_ERR_FORMAT, "%s: %s: expected %s", c->where, full,
+                            whole ? "an integer" : "a number");
+    if (x < lo || x > hi)
+        return ml_error_set(c->err, ML_ERR_FORMAT,
+                            whole ? "%s: %s: %g is outside [%.0f, %.0f]" : "%s: %s: %g is outside [%g, %g]", c->where,
+                            full, x, lo, hi);
     return ML_OK;
 }
 
+/* Reads a number member if present (the default stays otherwise). */
+static int get_num(const cJSON *obj, const char *path, const char *key, double lo, double hi, double *out, Ctx *c) {
+    const cJSON *v;
+    int rc = get_number(obj, path, key, lo, hi, 0, &v, c);
+    if (!rc && v) *out = v->valuedouble;
+    return rc;
+}
+
 static int get_int(const cJSON *obj, const char *path, const char *key, int lo, int hi, int *out, Ctx *c) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!v) return ML_OK;
-    char full[256];
-    join_path(full, sizeof full, path, key);
-    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble != floor(v->valuedouble))
-        return ml_error_set(c->err, ML_ERR_FORMAT, "%s: %s: expected an integer", c->where, full);
-    if (v->valuedouble < lo || v->valuedouble > hi)
-        return ml_error_set(c->err, ML_ERR_FORMAT, "%s: %s: %g is outside [%d, %d]", c->where, full, v->valuedouble,
-                            lo, hi);
-    *out = (int)v->valuedouble;
-    return ML_OK;
+    const cJSON *v;
+    int rc = get_number(obj, path, key, lo, hi, 1, &v, c);
+    if (!rc && v) *out = (int)v->valuedouble;
+    return rc;
 }
 
 /* An optional sub-object; *sec is NULL when absent. */
@@ -380,15 +384,11 @@ int ml_world_parse(const char *text, size_t len, const char *where, MlWorld *w, 
     return ml_world_validate(w, where, err);
 }
 
-int ml_world_load(const char *path, MlWorld *w, MlError *err) {
-    char *text;
-    size_t len;
-    int rc = ml_file_read(path, &text, &len, err);
-    if (rc) return rc;
-    rc = ml_world_parse(text, len, path, w, err);
-    free(text);
-    return rc;
+static int parse_text(const char *text, size_t len, const char *where, void *w, MlError *err) {
+    return ml_world_parse(text, len, where, w, err);
 }
+
+int ml_world_load(const char *path, MlWorld *w, MlError *err) { return ml_file_parse(path, parse_text, w, err); }
 
 /* ---- validation -------------------------------------------------------- */
 

@@ -23,7 +23,7 @@
 #include <stddef.h>
 
 #include "core/error.h"
-#include "scene/strbuf.h"
+#include "core/strbuf.h"
 #include "scene/vocab.h"
 
 #define ML_WORLD_VERSION 1

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/progress.h"
+#include "core/strmap.h"
 #include "train/bpe.h"
 
 #define N_CODEPOINTS 0x110000
@@ -53,8 +54,7 @@ typedef struct Trainer {
     const MlBpeOptions *opt;
     Piece *pieces;       /* internal ids: the alphabet first, then merge results */
     int n_pieces, cap_pieces;
-    int32_t *piece_slots; /* string -> internal id, -1 = empty */
-    uint32_t piece_mask;
+    MlStrMap piece_ids;  /* piece bytes -> internal id */
     int64_t n_words;
     int64_t *word_count;
     size_t *word_start, *word_len; /* symbols of word i: syms[word_start[i] ..][0 .. word_len[i]) */
@@ -71,12 +71,6 @@ typedef struct Trainer {
 
 static int nomem(Trainer *t) { return ml_error_set(t->err, ML_ERR_NOMEM, "bpe: out of memory"); }
 
-static uint32_t hash_str(const char *s, size_t n) {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
-    return h ^ (h >> 15);
-}
-
 static uint64_t hash_pair(int32_t a, int32_t b) {
     uint64_t k = (uint64_t)(uint32_t)a << 32 | (uint32_t)b;
     return (k * 0x9E3779B97F4A7C15ull) >> 17;
@@ -85,10 +79,8 @@ static uint64_t hash_pair(int32_t a, int32_t b) {
 /* ---- pieces ---- */
 
 static int32_t piece_find(const Trainer *t, const char *s, size_t n) {
-    for (uint32_t h = hash_str(s, n) & t->piece_mask;; h = (h + 1) & t->piece_mask) {
-        int32_t id = t->piece_slots[h];
-        if (id < 0 || (t->pieces[id].len == n && !memcmp(t->pieces[id].s, s, n))) return id;
-    }
+    const size_t *id = ml_strmap_getn(&t->piece_ids, s, n);
+    return id ? (int32_t)*id : -1;
 }
 
 /* Adds a piece (absent from the map) and returns its id, or -1 when out of memory. */
@@ -106,25 +98,7 @@ static int32_t piece_add(Trainer *t, const char *s, size_t n, int chars) {
     copy[n] = 0;
     int32_t id = t->n_pieces++;
     t->pieces[id] = (Piece){copy, n, chars};
-    if ((uint32_t)t->n_pieces * 2 > t->piece_mask + 1) {
-        uint32_t cap = (t->piece_mask + 1) * 2;
-        int32_t *slots = malloc((size_t)cap * sizeof *slots);
-        if (!slots) return -1;
-        memset(slots, 0xff, (size_t)cap * sizeof *slots);
-        free(t->piece_slots);
-        t->piece_slots = slots;
-        t->piece_mask = cap - 1;
-        for (int32_t i = 0; i < t->n_pieces; i++) {
-            uint32_t h = hash_str(t->pieces[i].s, t->pieces[i].len) & t->piece_mask;
-            while (slots[h] >= 0) h = (h + 1) & t->piece_mask;
-            slots[h] = i;
-        }
-    } else {
-        uint32_t h = hash_str(copy, n) & t->piece_mask;
-        while (t->piece_slots[h] >= 0) h = (h + 1) & t->piece_mask;
-        t->piece_slots[h] = id;
-    }
-    return id;
+    return ml_strmap_putn(&t->piece_ids, copy, n, (size_t)id, NULL, NULL) ? -1 : id;
 }
 
 /* ---- the alphabet ---- */
@@ -467,7 +441,7 @@ static int export_vocab(Trainer *t, int n_chars, MlBpeVocab *out) {
 static void trainer_free(Trainer *t) {
     for (int i = 0; i < t->n_pieces; i++) free(t->pieces[i].s);
     free(t->pieces);
-    free(t->piece_slots);
+    ml_strmap_free(&t->piece_ids);
     free(t->word_count);
     free(t->word_start);
     free(t->word_len);
@@ -492,16 +466,14 @@ static int check_options(const MlBpeOptions *o, MlError *err) {
 
 static int train(Trainer *t, const MlBpeWords *w, MlBpeVocab *out) {
     int32_t *char_id = malloc(N_CODEPOINTS * sizeof *char_id);
-    t->piece_slots = malloc(1024 * sizeof *t->piece_slots);
     t->pair_slots = malloc(1024 * sizeof *t->pair_slots);
-    if (!char_id || !t->piece_slots || !t->pair_slots) {
+    if (!char_id || !t->pair_slots) {
         free(char_id);
         return nomem(t);
     }
     memset(char_id, 0xff, N_CODEPOINTS * sizeof *char_id);
-    memset(t->piece_slots, 0xff, 1024 * sizeof *t->piece_slots);
     memset(t->pair_slots, 0xff, 1024 * sizeof *t->pair_slots);
-    t->piece_mask = t->pair_mask = 1023;
+    t->pair_mask = 1023;
     int rc = build_alphabet(t, w, char_id, out);
     if (!rc) rc = build_words(t, w, char_id);
     free(char_id);

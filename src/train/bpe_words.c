@@ -6,6 +6,8 @@
 
 #include "core/file.h"
 #include "core/json.h"
+#include "core/strbuf.h"
+#include "core/strmap.h"
 #include "train/bpe.h"
 
 #define WORD_MARK "\xe2\x96\x81" /* "▁", U+2581 */
@@ -20,40 +22,25 @@ typedef struct WordEntry {
 struct MlBpeWords {
     WordEntry *words; /* first-seen order */
     int64_t n_words, cap_words;
-    int32_t *slots;   /* open addressing: word index, -1 = empty */
-    uint64_t mask;
-    char *arena;
-    size_t arena_len, arena_cap;
+    MlStrMap index;   /* word bytes -> word index */
+    MlStrBuf arena;   /* the words' bytes, one after another */
     char *scratch;    /* the word being built */
     size_t scratch_cap;
     int64_t sentences;
 };
 
-static uint64_t hash_bytes(const char *s, size_t n) {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a 64 */
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    return h ^ (h >> 29);
-}
-
 int ml_bpe_words_new(MlBpeWords **out, MlError *err) {
     MlBpeWords *w = calloc(1, sizeof *w);
-    if (w) w->slots = malloc(1024 * sizeof *w->slots);
-    if (!w || !w->slots) {
-        free(w);
-        *out = NULL;
-        return ml_error_set(err, ML_ERR_NOMEM, "bpe: out of memory");
-    }
-    memset(w->slots, 0xff, 1024 * sizeof *w->slots);
-    w->mask = 1023;
     *out = w;
+    if (!w) return ml_error_set(err, ML_ERR_NOMEM, "bpe: out of memory");
     return ML_OK;
 }
 
 void ml_bpe_words_free(MlBpeWords *w) {
     if (!w) return;
     free(w->words);
-    free(w->slots);
-    free(w->arena);
+    ml_strmap_free(&w->index);
+    ml_strbuf_free(&w->arena);
     free(w->scratch);
     free(w);
 }
@@ -63,7 +50,7 @@ int64_t ml_bpe_words_sentences(const MlBpeWords *w) { return w->sentences; }
 
 void ml_bpe_words_at(const MlBpeWords *w, int64_t i, const char **bytes, size_t *len, int64_t *count) {
     ML_ASSERT(i >= 0 && i < w->n_words);
-    *bytes = w->arena + w->words[i].off;
+    *bytes = w->arena.data + w->words[i].off;
     *len = w->words[i].len;
     *count = w->words[i].count;
 }
@@ -83,31 +70,13 @@ static int reserve(char **buf, size_t *cap, size_t need) {
     return 0;
 }
 
-static int rehash(MlBpeWords *w) {
-    uint64_t cap = (w->mask + 1) * 2;
-    int32_t *slots = malloc(cap * sizeof *slots);
-    if (!slots) return -1;
-    memset(slots, 0xff, cap * sizeof *slots);
-    for (int64_t i = 0; i < w->n_words; i++) {
-        uint64_t h = hash_bytes(w->arena + w->words[i].off, w->words[i].len) & (cap - 1);
-        while (slots[h] >= 0) h = (h + 1) & (cap - 1);
-        slots[h] = (int32_t)i;
-    }
-    free(w->slots);
-    w->slots = slots;
-    w->mask = cap - 1;
-    return 0;
-}
-
 static int add_word(MlBpeWords *w, const char *s, size_t n, MlError *err) {
-    uint64_t h = hash_bytes(s, n) & w->mask;
-    for (; w->slots[h] >= 0; h = (h + 1) & w->mask) {
-        WordEntry *e = &w->words[w->slots[h]];
-        if (e->len == n && !memcmp(w->arena + e->off, s, n)) {
-            if (e->count == INT64_MAX) return ml_error_set(err, ML_ERR_RANGE, "bpe: a word count overflowed");
-            e->count++;
-            return ML_OK;
-        }
+    const size_t *at = ml_strmap_getn(&w->index, s, n);
+    if (at) {
+        WordEntry *e = &w->words[*at];
+        if (e->count == INT64_MAX) return ml_error_set(err, ML_ERR_RANGE, "bpe: a word count overflowed");
+        e->count++;
+        return ML_OK;
     }
     if (w->n_words >= MAX_WORDS) return ml_error_set(err, ML_ERR_RANGE, "bpe: more than 2^30 distinct words");
     if (w->n_words == w->cap_words) {
@@ -117,15 +86,11 @@ static int add_word(MlBpeWords *w, const char *s, size_t n, MlError *err) {
         w->words = p;
         w->cap_words = cap;
     }
-    if (w->arena_len > SIZE_MAX - n || reserve(&w->arena, &w->arena_cap, w->arena_len + n))
+    size_t off = w->arena.len;
+    ml_strbuf_putn(&w->arena, s, n);
+    if (w->arena.failed || ml_strmap_putn(&w->index, s, n, (size_t)w->n_words, NULL, NULL))
         return ml_error_set(err, ML_ERR_NOMEM, "bpe: out of memory");
-    memcpy(w->arena + w->arena_len, s, n);
-    w->words[w->n_words] = (WordEntry){w->arena_len, n, 1};
-    w->arena_len += n;
-    w->slots[h] = (int32_t)w->n_words++;
-    /* Keep the table at most half full. */
-    if ((uint64_t)w->n_words * 2 > w->mask + 1 && rehash(w))
-        return ml_error_set(err, ML_ERR_NOMEM, "bpe: out of memory");
+    w->words[w->n_words++] = (WordEntry){off, n, 1};
     return ML_OK;
 }
 

@@ -30,18 +30,25 @@ static int64_t image_index(const char *name) {
     return end == u + 1 || v < 0 ? -1 : v;
 }
 
+/* DIR/file read whole into *text (path gets its name), with its count of '\n'. */
+static int read_lines(const char *dir, const char *file, char path[2048], char **text, size_t *len, int64_t *lines,
+                      MlError *err) {
+    int rc = ml_path_join(path, 2048, dir, file, err);
+    if (rc || (rc = ml_file_read(path, text, len, err))) return rc;
+    *lines = 0;
+    for (size_t i = 0; i < *len; i++) *lines += (*text)[i] == '\n';
+    return ML_OK;
+}
+
 /* Reads DIR/file (JSONL) and keeps records whose image is below n_images,
    in file order; key_q NULL: captions (prompt = the caption instruction). */
 static int load_pairs(const char *dir, const char *file, const char *key_q, const char *key_a, int64_t n_images,
                       MlTrainPair **out, int64_t *n_out, int64_t *first, int64_t *count, MlError *err) {
-    char path[2048];
-    int rc = ml_path_join(path, sizeof path, dir, file, err);
-    if (rc) return rc;
-    char *text;
+    char path[2048], *text;
     size_t len;
-    if ((rc = ml_file_read(path, &text, &len, err))) return rc;
-    int64_t lines = 0;
-    for (size_t i = 0; i < len; i++) lines += text[i] == '\n';
+    int64_t lines;
+    int rc = read_lines(dir, file, path, &text, &len, &lines, err);
+    if (rc) return rc;
     MlTrainPair *p = calloc((size_t)lines + 1, sizeof *p);
     if (!p) {
         free(text);
@@ -93,14 +100,11 @@ static int load_pairs(const char *dir, const char *file, const char *key_q, cons
 
 int ml_train_data_load(MlTrainData *d, const char *dir, int64_t max_images, MlError *err) {
     memset(d, 0, sizeof *d);
-    char path[2048], name[64];
-    int rc = ml_path_join(path, sizeof path, dir, "scenes.jsonl", err);
-    if (rc) return rc;
-    char *text;
+    char path[2048], name[64], *text;
     size_t len;
-    if ((rc = ml_file_read(path, &text, &len, err))) return rc;
-    int64_t n = 0;
-    for (size_t i = 0; i < len; i++) n += text[i] == '\n';
+    int64_t n;
+    int rc = read_lines(dir, "scenes.jsonl", path, &text, &len, &n, err);
+    if (rc) return rc;
     free(text);
     if (max_images > 0 && max_images < n) n = max_images;
     if (n <= 0) return ml_error_set(err, ML_ERR_FORMAT, "%s: no scenes", path);

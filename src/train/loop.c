@@ -8,7 +8,9 @@
 #include <string.h>
 
 #include "core/file.h"
+#include "core/hash.h"
 #include "core/progress.h"
+#include "core/rng.h"
 #include "kernels/matmul.h"
 #include "train/checkpoint_io.h"
 #include "train/loss.h"
@@ -60,7 +62,7 @@ typedef struct Run {
 
 static uint64_t mix(uint64_t seed, uint64_t a, uint64_t b) {
     uint64_t s = seed ^ (a * 0x9e3779b97f4a7c15ull) ^ (b * 0xc2b2ae3d27d4eb4full);
-    return ml_train_rand(&s);
+    return ml_splitmix64(&s);
 }
 
 /* Groups: every trainable tensor (and the aux block in stage 1); decay for matrices. */
@@ -340,24 +342,16 @@ static int log_rewind(const char *path, int stage, int64_t step0, MlError *err) 
     return rc;
 }
 
-/* FNV-1a over bytes: the fingerprints that keep a train state from being
-   resumed by a run it does not belong to. */
-static uint64_t fnv1a(uint64_t h, const void *data, size_t n) {
-    const unsigned char *p = data;
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
-    return h;
-}
-
-/* The weights the stage starts from, as read from its input folder. */
+/* The weights the stage starts from, as read from its input folder: FNV-1a
+   fingerprints keep a train state from being resumed by a run it does not belong to. */
 static uint64_t start_fingerprint(const MlTrainModel *m) {
-    return fnv1a(0xcbf29ce484222325ull, m->block.params, sizeof(float) * m->n_model);
+    return ml_fnv1a64(m->block.params, sizeof(float) * m->n_model);
 }
 
 /* x[0, n) ~ N(0, 0.02^2): the training-only heads' start. */
 static void fill_normal(float *x, size_t n, uint64_t *s) {
     for (size_t i = 0; i < n; i++) {
-        double u1 = ((ml_train_rand(s) >> 11) + 1) * 0x1.0p-53, u2 = (ml_train_rand(s) >> 11) * 0x1.0p-53;
-        x[i] = (float)(0.02 * sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+        x[i] = (float)ml_rng_normal(s, 0.02);
     }
 }
 
@@ -372,7 +366,7 @@ static uint64_t settings_fingerprint(const MlStageOptions *o) {
                      o->caption_prob, o->slot_prob, o->empty_from, o->empty_to, o->regress, o->infonce, o->patch_head,
                      o->qk_identity, o->family_mask, o->image_qa, (long long)o->data->n_images,
                      (long long)o->data->n_qa, o->mention_head, o->mention_layer, o->answer_head);
-    return fnv1a(0xcbf29ce484222325ull, s, n > 0 && (size_t)n < sizeof s ? (size_t)n : sizeof s - 1);
+    return ml_fnv1a64(s, n > 0 && (size_t)n < sizeof s ? (size_t)n : sizeof s - 1);
 }
 
 /* {"family": accuracy, ...} over the families that had turns. */

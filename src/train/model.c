@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/file.h"
+#include "core/rng.h"
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
 #include "io/tokenizer_json.h"
@@ -223,18 +224,6 @@ int ml_train_model_save(const MlTrainModel *m, const char *dir, MlError *err) {
 
 /* ---- fresh weights ---- */
 
-static uint64_t splitmix64(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static double normal(uint64_t *s) {
-    double u1 = ((splitmix64(s) >> 11) + 1) * 0x1.0p-53, u2 = (splitmix64(s) >> 11) * 0x1.0p-53;
-    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
-}
-
 /* Residual-branch outputs get GPT-2's 1/sqrt(2 L) scaling. */
 static int is_output_projection(const char *name) {
     return strstr(name, "out_proj.weight") || strstr(name, "o_proj.weight") || strstr(name, "fc2.weight") ||
@@ -293,7 +282,8 @@ int ml_train_init_folder(const char *dir, MlLlavaConfig cfg, const char *tokeniz
             float *v = &p[t[i].offset + j];
             switch (specs[i].role) {
             case ML_ROLE_MATRIX:
-            case ML_ROLE_EMBEDDING: *v = (float)(std * normal(&s)); break;
+            /* std times the unit draw, not passed in: the product order the shipped weights were made with */
+            case ML_ROLE_EMBEDDING: *v = (float)(std * ml_rng_normal(&s, 1.0)); break;
             case ML_ROLE_NORM: *v = 1.0f; break;
             case ML_ROLE_BIAS: *v = 0.0f; break;
             }

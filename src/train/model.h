@@ -28,8 +28,9 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "io/checkpoint_config.h"
+#include "io/image.h"
 #include "io/tokenizer.h"
-#include "model/config.h"
 #include "model/decoder.h"
 #include "model/projector.h"
 #include "model/vision.h"

@@ -73,26 +73,22 @@ static int make_tokenizer(const char *split, const char *out, int vocab, int gri
 static int model_config(const cJSON *m, MlLlavaConfig *c, const char *where, MlError *err) {
     int rc = ml_init_preset("tiny", c, err);
     if (rc) return rc;
-    long long v[12];
-    const char *k[] = {"image_size",  "patch_size",        "vision_hidden", "vision_layers",
-                       "vision_heads", "vision_intermediate", "text_hidden",  "text_layers",
-                       "text_heads",  "text_kv_heads",     "text_intermediate", "max_pos"};
-    const long long def[] = {64, 16, 96, 3, 4, 384, 128, 2, 4, 4, 344, 512};
-    for (int i = 0; i < 12; i++)
-        if ((rc = ml_json_int(m, k[i], def[i], 1, 1 << 16, &v[i], where, err))) return rc;
-    c->vision.image_size = (int)v[0];
-    c->vision.patch_size = (int)v[1];
-    c->vision.hidden = (int)v[2];
-    c->vision.n_layers = (int)v[3];
-    c->vision.n_heads = (int)v[4];
-    c->vision.intermediate = (int)v[5];
-    c->vision.projection_dim = (int)v[2];
-    c->text.hidden = (int)v[6];
-    c->text.n_layers = (int)v[7];
-    c->text.n_heads = (int)v[8];
-    c->text.n_kv_heads = (int)v[9];
-    c->text.intermediate = (int)v[10];
-    c->text.max_pos = (int)v[11];
+    const struct {
+        const char *key;
+        long long def;
+        int *dst;
+    } sizes[] = {{"image_size", 64, &c->vision.image_size},       {"patch_size", 16, &c->vision.patch_size},
+                 {"vision_hidden", 96, &c->vision.hidden},         {"vision_layers", 3, &c->vision.n_layers},
+                 {"vision_heads", 4, &c->vision.n_heads},          {"vision_intermediate", 384, &c->vision.intermediate},
+                 {"text_hidden", 128, &c->text.hidden},            {"text_layers", 2, &c->text.n_layers},
+                 {"text_heads", 4, &c->text.n_heads},              {"text_kv_heads", 4, &c->text.n_kv_heads},
+                 {"text_intermediate", 344, &c->text.intermediate}, {"max_pos", 512, &c->text.max_pos}};
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        long long v;
+        if ((rc = ml_json_int(m, sizes[i].key, sizes[i].def, 1, 1 << 16, &v, where, err))) return rc;
+        *sizes[i].dst = (int)v;
+    }
+    c->vision.projection_dim = c->vision.hidden;
     if (c->vision.image_size % c->vision.patch_size || c->vision.hidden % c->vision.n_heads ||
         c->text.hidden % c->text.n_heads || c->text.n_heads % c->text.n_kv_heads || (c->text.hidden / c->text.n_heads) % 2)
         return ml_error_set(err, ML_ERR_ARG, "%s: model: sizes do not divide (patch into image, heads into widths)",

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/rng.h"
 #include "train/step.h"
 
 /* Position codes for a tokenizer without position words: N(0, 0.03), the
@@ -93,8 +94,7 @@ int ml_train_slots_init(MlTrainSlots *s, const MlTrainModel *m, const MlTrainDat
     if (!s->pos) return ml_error_set(err, ML_ERR_NOMEM, "slots: out of memory");
     uint64_t r = SLOT_POS_SEED;
     for (int64_t i = 0; i < s->n * s->D; i++) {
-        double u1 = ((ml_train_rand(&r) >> 11) + 1) * 0x1.0p-53, u2 = (ml_train_rand(&r) >> 11) * 0x1.0p-53;
-        s->pos[i] = (float)(SLOT_POS_STD * sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+        s->pos[i] = (float)ml_rng_normal(&r, SLOT_POS_STD);
     }
     return ML_OK;
 }

@@ -5,17 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/rng.h"
 #include "io/image.h"
 #include "kernels/matmul.h"
 #include "model/prompt.h"
 #include "train/loss.h"
-
-uint64_t ml_train_rand(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
 
 int ml_train_worker_init(MlTrainWorker *w, const MlTrainModel *m, int64_t cap, MlError *err) {
     memset(w, 0, sizeof *w);
@@ -36,27 +30,21 @@ int ml_train_worker_init(MlTrainWorker *w, const MlTrainModel *m, int64_t cap, M
     w->vst.n_threads = 1;
     w->dst.n_threads = 1;
     w->grad = calloc(m->block.n, sizeof(float));
-    w->pixels = malloc(sizeof(float) * 3 * S * S);
-    w->feats = malloc(sizeof(float) * nimg * Dv);
-    w->dfeat = malloc(sizeof(float) * nimg * Dv);
-    w->proj = malloc(sizeof(float) * nimg * D);
-    w->ptmp = malloc(sizeof(float) * nimg * D);
-    w->pvec = malloc(sizeof(float) * D);
-    w->dproj = malloc(sizeof(float) * nimg * D);
-    w->x = malloc(sizeof(float) * T * D);
-    w->dx = malloc(sizeof(float) * T * D);
-    w->dresid = malloc(sizeof(float) * T * D);
-    w->dfinal = malloc(sizeof(float) * T * D);
-    w->logits = malloc(sizeof(float) * T * V);
-    w->dlogits = malloc(sizeof(float) * T * V);
-    w->losses = malloc(sizeof(float) * T);
-    w->target = malloc(sizeof(float) * nimg * D);
+    const struct {
+        float **p;
+        size_t n;
+    } floats[] = {{&w->pixels, 3 * S * S}, {&w->feats, nimg * Dv}, {&w->dfeat, nimg * Dv}, {&w->proj, nimg * D},
+                  {&w->ptmp, nimg * D},    {&w->pvec, D},          {&w->dproj, nimg * D},  {&w->x, T * D},
+                  {&w->dx, T * D},         {&w->dresid, T * D},    {&w->dfinal, T * D},    {&w->logits, T * V},
+                  {&w->dlogits, T * V},    {&w->losses, T},        {&w->target, nimg * D}};
+    int ok = w->grad != NULL;
+    for (size_t i = 0; i < sizeof floats / sizeof *floats; i++)
+        ok &= (*floats[i].p = malloc(sizeof(float) * floats[i].n)) != NULL;
     w->slot_lab = malloc(sizeof(int) * nimg * ML_TRAIN_ATTR_N);
     w->slot_keep = malloc(sizeof(int) * nimg);
     w->ids = malloc(sizeof(int32_t) * T);
     w->targets = malloc(sizeof(int32_t) * T);
-    if (!w->grad || !w->pixels || !w->feats || !w->dfeat || !w->proj || !w->ptmp || !w->pvec || !w->dproj || !w->x ||
-        !w->dx || !w->dresid || !w->dfinal || !w->logits || !w->dlogits || !w->losses || !w->ids || !w->targets || !w->target || !w->slot_lab || !w->slot_keep) {
+    if (!ok || !w->slot_lab || !w->slot_keep || !w->ids || !w->targets) {
         rc = ml_error_set(err, ML_ERR_NOMEM, "training worker: out of memory");
         goto fail;
     }
@@ -131,7 +119,7 @@ int64_t ml_train_example_build(MlTrainWorker *w, const MlTrainModel *m, const Ml
     w->use_slots = 0;
     int with_image = o->with_image;
     if (o->slot_prob > 0) {
-        double us = (double)(ml_train_rand(rng) >> 11) * 0x1.0p-53;
+        double us = ml_rng_unit53(ml_splitmix64(rng));
         if (us < o->slot_prob) w->use_slots = with_image = 1;
     }
     w->n_keep = (int)m->vis.n_out;
@@ -141,7 +129,7 @@ int64_t ml_train_example_build(MlTrainWorker *w, const MlTrainModel *m, const Ml
         ml_train_slot_labels(d, image, o->grid, w->slot_lab);
         w->n_keep = 0;
         for (int p = 0; p < m->vis.n_out; p++) {
-            double uk = (double)(ml_train_rand(rng) >> 11) * 0x1.0p-53;
+            double uk = ml_rng_unit53(ml_splitmix64(rng));
             if (w->slot_lab[p * ML_TRAIN_ATTR_N] >= 0 || uk < o->empty_keep) w->slot_keep[w->n_keep++] = p;
         }
         if (!w->n_keep) w->n_keep = 1; /* slot 0 */
@@ -157,16 +145,16 @@ int64_t ml_train_example_build(MlTrainWorker *w, const MlTrainModel *m, const Ml
         if (!o->family_mask || (o->family_mask >> d->qa[qa0 + i].family & 1u)) order[pool++] = i;
     if (want > pool) want = pool;
     for (int i = 0; i < want; i++) {
-        int j = i + (int)(ml_train_rand(rng) % (uint64_t)(pool - i));
+        int j = i + (int)(ml_splitmix64(rng) % (uint64_t)(pool - i));
         int t = order[i];
         order[i] = order[j];
         order[j] = t;
         turn[n_turns++] = &d->qa[qa0 + order[i]];
     }
-    double u = (double)(ml_train_rand(rng) >> 11) * 0x1.0p-53;
+    double u = ml_rng_unit53(ml_splitmix64(rng));
     if (d->cap_count[image] > 0 && u < o->caption_prob) {
-        int64_t c = d->cap_first[image] + (int64_t)(ml_train_rand(rng) % (uint64_t)d->cap_count[image]);
-        int at = (int)(ml_train_rand(rng) % (uint64_t)(n_turns + 1));
+        int64_t c = d->cap_first[image] + (int64_t)(ml_splitmix64(rng) % (uint64_t)d->cap_count[image]);
+        int at = (int)(ml_splitmix64(rng) % (uint64_t)(n_turns + 1));
         for (int i = n_turns; i > at; i--) turn[i] = turn[i - 1];
         turn[at] = &d->cap[c];
         n_turns++;

@@ -109,7 +109,4 @@ int ml_train_example_run(MlTrainWorker *w, const MlTrainModel *m, const MlTrainD
 /* Pixels of image i as the checkpoint's processor prepares them. */
 int ml_train_pixels(const MlTrainModel *m, const MlTrainData *d, int64_t i, float *px, MlError *err);
 
-/* splitmix64: the loop's deterministic random stream. */
-uint64_t ml_train_rand(uint64_t *s);
-
 #endif

@@ -1,17 +1,13 @@
 /*
-** config.h: the numbers that define a LLaVA model, read from config.json
-** with the Hugging Face library defaults filled in (see io/checkpoint.h).
-** Plain integers and floats only; no pointers.
+** checkpoint_config.h: the numbers that define a LLaVA model, read from
+** config.json with the Hugging Face library defaults filled in (see
+** io/checkpoint.h).  Plain integers and floats only; no pointers.  The image
+** processor's settings (preprocessor_config.json) are MlImageConfig in io/image.h.
 */
-#ifndef ML_MODEL_CONFIG_H
-#define ML_MODEL_CONFIG_H
+#ifndef ML_IO_CHECKPOINT_CONFIG_H
+#define ML_IO_CHECKPOINT_CONFIG_H
 
-typedef enum MlActivation {
-    ML_ACT_SILU = 0,    /* x * sigmoid(x)  (LLaMA "silu") */
-    ML_ACT_GELU,        /* exact erf GELU  ("gelu") */
-    ML_ACT_QUICK_GELU,  /* x * sigmoid(1.702 x)  (CLIP "quick_gelu") */
-    ML_ACT_GELU_TANH,   /* tanh approximation ("gelu_pytorch_tanh", "gelu_new") */
-} MlActivation;
+#include "kernels/activation.h"
 
 typedef struct MlVisionConfig {
     int hidden;          /* hidden_size, 1024 for CLIP ViT-L */
@@ -52,15 +48,5 @@ typedef struct MlLlavaConfig {
     MlActivation projector_act;
     int projector_bias;        /* multimodal_projector_bias */
 } MlLlavaConfig;
-
-/* preprocessor_config.json (CLIPImageProcessor) */
-typedef struct MlImageConfig {
-    int do_resize, do_center_crop, do_rescale, do_normalize, do_convert_rgb;
-    int shortest_edge;         /* size.shortest_edge */
-    int crop_height, crop_width;
-    int resample;              /* PIL code; 3 = bicubic is the only one supported */
-    float rescale_factor;      /* 1/255 */
-    float mean[3], std[3];
-} MlImageConfig;
 
 #endif

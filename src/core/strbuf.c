@@ -1,5 +1,5 @@
-/* strbuf.c: growable text buffer (see strbuf.h). */
-#include "scene/strbuf.h"
+/* strbuf.c: growable text buffer with JSON, HTML and Markdown escaping (see strbuf.h). */
+#include "core/strbuf.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -43,18 +43,47 @@ void ml_strbuf_printf(MlStrBuf *b, const char *fmt, ...) {
     b->len += (size_t)n;
 }
 
-void ml_strbuf_puts(MlStrBuf *b, const char *s) {
-    size_t n = strlen(s);
+void ml_strbuf_putn(MlStrBuf *b, const char *s, size_t n) {
     if (!reserve(b, n)) return;
-    memcpy(b->data + b->len, s, n + 1);
+    if (n) memcpy(b->data + b->len, s, n);
     b->len += n;
+    b->data[b->len] = 0;
 }
+
+void ml_strbuf_puts(MlStrBuf *b, const char *s) { ml_strbuf_putn(b, s, strlen(s)); }
 
 void ml_strbuf_json_string(MlStrBuf *b, const char *s) {
     size_t need = ml_json_escape(NULL, 0, s);
     if (!reserve(b, need)) return;
     ml_json_escape(b->data + b->len, need + 1, s);
     b->len += need;
+}
+
+void ml_strbuf_html(MlStrBuf *b, const char *s) {
+    for (; *s; s++) {
+        switch (*s) {
+        case '&': ml_strbuf_puts(b, "&amp;"); break;
+        case '<': ml_strbuf_puts(b, "&lt;"); break;
+        case '>': ml_strbuf_puts(b, "&gt;"); break;
+        case '"': ml_strbuf_puts(b, "&quot;"); break;
+        case '\'': ml_strbuf_puts(b, "&#39;"); break;
+        default: {
+            char c[2] = {*s, 0};
+            ml_strbuf_puts(b, c);
+        }
+        }
+    }
+}
+
+void ml_strbuf_md(MlStrBuf *b, const char *s) {
+    for (; *s; s++) {
+        if (*s == '|') ml_strbuf_puts(b, "\\|");
+        else if (*s == '\n' || *s == '\r') ml_strbuf_puts(b, " ");
+        else {
+            char c[2] = {*s, 0};
+            ml_strbuf_puts(b, c);
+        }
+    }
 }
 
 void ml_strbuf_clear(MlStrBuf *b) {
