@@ -42,7 +42,7 @@ static void test_round_like_python(void) {
     for (int i = 0; i < 10; i++) CHECK(ml_amber_round1(x[i]) == want[i]);
 }
 
-/* The published rows (README result.jpg, in derived/expected_metrics.json):
+/* The published rows (README result.jpg, in tests/data/expected_metrics.json):
    F1 from the rounded P and R, and AMBER = (100 - CHAIR + F1) / 2. */
 static void test_published_formulas(void) {
     CHECK(ml_amber_f1(93.2, 62.4, 0.0001) == 74.7);  /* LLaVA-1.5 */
