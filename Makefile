@@ -14,6 +14,10 @@ ifeq ($(SAN),1)
   OPT = -O1
   LDFLAGS_SAN = $(SANFLAGS)
 endif
+# DATA_DIR=dir: where an installed binary finds data/ (flag defaults); unset, it is the checkout's data/.
+ifneq ($(DATA_DIR),)
+  CFLAGS_COMMON += -DML_DATA_DIR='"$(DATA_DIR)"'
+endif
 # SAN=fuzz: clang + libFuzzer instrumentation for the fuzz/ targets.
 ifeq ($(SAN),fuzz)
   CFLAGS_COMMON += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer

@@ -2,7 +2,7 @@
      even: the rest is a tokenizer.json for ml_tokenizer_load_mem; whatever
            loads then encodes and decodes a few fixed texts.
      odd:  the rest is text for the real LLaVA tokenizer (loaded once from
-           $ML_SHARED or ../shared): ids stay in range, a short buffer gives
+           data/llava-1.5-7b-hf/, run from the repository root): ids stay in range, a short buffer gives
            ML_ERR_RANGE with the same count, and decode(encode(s)) == s for
            valid UTF-8 without "▁" or added tokens.
    Tokenizers whose normalizer or decoder could blow a short text up past a
@@ -58,12 +58,9 @@ static MlTokenizer *real_tokenizer(void) {
     static int tried;
     if (!tried) {
         tried = 1;
-        const char *root = getenv("ML_SHARED");
-        char path[1024];
-        snprintf(path, sizeof path, "%s/data/AI-Stock-Chart-Analysis/llava-1.5-7b-hf/tokenizer.json",
-                 root && *root ? root : "../shared");
         MlError err = {0};
-        if (ml_tokenizer_load(&real, path, &err)) fprintf(stderr, "fuzz_tokenizer: %s (text mode skipped)\n", err.msg);
+        if (ml_tokenizer_load(&real, "data/llava-1.5-7b-hf/tokenizer.json", &err))
+            fprintf(stderr, "fuzz_tokenizer: %s (text mode skipped)\n", err.msg);
     }
     return real;
 }

@@ -4,7 +4,7 @@
 # A program that crashes or exits nonzero without such a line counts as one failure.
 set -u
 build=${1:-build}
-export ML_BIN="$PWD/$build/misalign" ML_TEST_TMP="$PWD/$build/tmp" ML_SHARED="${ML_SHARED:-$PWD/../shared}"
+export ML_BIN="$PWD/$build/misalign" ML_TEST_TMP="$PWD/$build/tmp"
 mkdir -p "$ML_TEST_TMP"
 passed=0 failed=0 bad=()
 run_one() {

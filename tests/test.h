@@ -8,7 +8,8 @@
 ** A failed CHECK prints file:line and the expression and marks the current
 ** test failed; test_summary prints "<name>: P passed, F failed" (the line
 ** tests/run.sh adds up) and returns nonzero when anything failed.
-** test_shared("data/x") resolves files in ../shared (or $ML_SHARED).
+** test_repo_path("tests/data/x") names a file of the repository (data/ or
+** tests/data/), wherever the program is started from.
 */
 #ifndef ML_TEST_H
 #define ML_TEST_H
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int test_failed_checks, test_passed, test_failed;
 
@@ -75,10 +77,20 @@ static inline int test_summary(const char *name) {
     return test_failed ? 1 : 0;
 }
 
-static inline const char *test_shared(const char *rel) {
+/* REL under the repository root, three levels above this program
+   (<root>/build/tests/test_x); REL itself when that cannot be read.  Returns
+   one static buffer: copy it out before the next call. */
+static inline const char *test_repo_path(const char *rel) {
     static char buf[4096];
-    const char *root = getenv("ML_SHARED");
-    snprintf(buf, sizeof buf, "%s/%s", root && *root ? root : "../shared", rel);
+    char exe[3072];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0 || n >= (ssize_t)sizeof exe - 1) return rel;
+    exe[n] = 0;
+    for (int up = 0; up < 3; up++) {
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = 0;
+    }
+    snprintf(buf, sizeof buf, "%s/%s", exe, rel);
     return buf;
 }
 

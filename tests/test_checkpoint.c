@@ -13,18 +13,18 @@
 #include "io/tokenizer_json.h"
 #include "model/init.h"
 
-#define LLAVA "data/AI-Stock-Chart-Analysis/llava-1.5-7b-hf/"
+#define LLAVA "data/llava-1.5-7b-hf/"
 
-static char *read_shared(const char *rel, size_t *len) {
+static char *read_data(const char *rel, size_t *len) {
     MlError err = {0};
     char *text = NULL;
-    if (ml_file_read(test_shared(rel), &text, len, &err)) fprintf(stderr, "  %s\n", err.msg);
+    if (ml_file_read(test_repo_path(rel), &text, len, &err)) fprintf(stderr, "  %s\n", err.msg);
     return text;
 }
 
 static void test_real_llava_config(void) {
     size_t len;
-    char *text = read_shared(LLAVA "config.json", &len);
+    char *text = read_data(LLAVA "config.json", &len);
     CHECK(text != NULL);
     if (!text) return;
     MlLlavaConfig c;
@@ -51,7 +51,7 @@ static void test_real_llava_config(void) {
 
 static void test_real_preprocessor_config(void) {
     size_t len;
-    char *text = read_shared(LLAVA "preprocessor_config.json", &len);
+    char *text = read_data(LLAVA "preprocessor_config.json", &len);
     CHECK(text != NULL);
     if (!text) return;
     MlImageConfig c;
@@ -67,7 +67,7 @@ static void test_real_preprocessor_config(void) {
 
 static void test_real_index(void) {
     size_t len;
-    char *text = read_shared(LLAVA "model.safetensors.index.json", &len);
+    char *text = read_data(LLAVA "model.safetensors.index.json", &len);
     CHECK(text != NULL);
     if (!text) return;
     MlCheckpointIndex idx;

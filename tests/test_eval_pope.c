@@ -1,5 +1,5 @@
 /* test_eval_pope.c: POPE answer parsers, file forms, alignment errors, and the
-   reference figures in ../shared/data/derived/expected_metrics.json. */
+   reference figures in tests/data/expected_metrics.json. */
 #include "test.h"
 
 #include "core/json.h"
@@ -98,17 +98,17 @@ static double json_num(const cJSON *o, const char *k) {
 static void test_expected_metrics(void) {
     MlError err = {0};
     cJSON *root = NULL;
-    CHECK_OK(ml_json_load(test_shared("data/derived/expected_metrics.json"), &root, &err), &err);
+    CHECK_OK(ml_json_load(test_repo_path("tests/data/expected_metrics.json"), &root, &err), &err);
     if (!root) return;
     const cJSON *set = cJSON_GetObjectItemCaseSensitive(root, "pope_computed_here");
     int entries = 0;
     for (const cJSON *e = set ? set->child : NULL; e; e = e->next) {
         char ans_rel[512], q_rel[512];
-        snprintf(ans_rel, sizeof ans_rel, "data/%s", e->string);
-        snprintf(q_rel, sizeof q_rel, "data/%s", cJSON_GetObjectItemCaseSensitive(e, "label_file")->valuestring);
+        snprintf(ans_rel, sizeof ans_rel, "tests/data/%s", e->string);
+        snprintf(q_rel, sizeof q_rel, "tests/data/%s", cJSON_GetObjectItemCaseSensitive(e, "label_file")->valuestring);
         char q_path[4096], a_path[4096];
-        snprintf(q_path, sizeof q_path, "%s", test_shared(q_rel));
-        snprintf(a_path, sizeof a_path, "%s", test_shared(ans_rel));
+        snprintf(q_path, sizeof q_path, "%s", test_repo_path(q_rel));
+        snprintf(a_path, sizeof a_path, "%s", test_repo_path(ans_rel));
         MlPopeSet qs;
         char **ans = NULL;
         CHECK_OK(ml_pope_questions_load(q_path, &qs, &err), &err);
@@ -138,7 +138,7 @@ static void test_question_files(void) {
     MlError err = {0};
     MlPopeSet qs;
     /* SEEM GQA: a pretty-printed JSON array, labels y,y,y,n,n,n per image. */
-    CHECK_OK(ml_pope_questions_load(test_shared("data/POPE/output/seem/gqa/gqa_pope_seem_random.json"), &qs, &err), &err);
+    CHECK_OK(ml_pope_questions_load(test_repo_path("tests/data/POPE/output/seem/gqa/gqa_pope_seem_random.json"), &qs, &err), &err);
     CHECK(qs.count == 3000);
     int pattern_ok = 1;
     for (size_t i = 0; i < qs.count; i++) pattern_ok &= qs.q[i].label_yes == (i % 6 < 3);
@@ -146,7 +146,7 @@ static void test_question_files(void) {
     CHECK(qs.count > 1 && qs.q[0].line == 2 && qs.q[1].line == 8); /* each object spans 6 lines */
     ml_pope_questions_free(&qs);
     /* OPERA's older random split: 2910 questions, 1500 yes / 1410 no. */
-    CHECK_OK(ml_pope_questions_load(test_shared("data/OPERA/pope_coco/coco_pope_random.json"), &qs, &err), &err);
+    CHECK_OK(ml_pope_questions_load(test_repo_path("tests/data/OPERA/pope_coco/coco_pope_random.json"), &qs, &err), &err);
     size_t yes = 0;
     for (size_t i = 0; i < qs.count; i++) yes += qs.q[i].label_yes;
     CHECK(qs.count == 2910 && yes == 1500);
@@ -162,7 +162,7 @@ static void test_pope_answer_form(void) {
                               "\"label\": \"no\"}\n");
     CHECK_OK(ml_pope_questions_load(q, &qs, &err), &err);
     char **ans = NULL;
-    CHECK_OK(ml_pope_answers_load(&qs, test_shared("data/POPE/answer/example.json"), &ans, &err), &err);
+    CHECK_OK(ml_pope_answers_load(&qs, test_repo_path("tests/data/POPE/answer/example.json"), &ans, &err), &err);
     if (ans) {
         MlBinaryScore s;
         ml_pope_score(&qs, ans, ML_YESNO_OFFICIAL, &s, NULL);

@@ -11,7 +11,7 @@
 #include "io/image.h"
 
 #define REFERENCE "/usr/bin/python3 tests/reference/pillow_image.py"
-#define LLAVA_PREPROCESSOR "data/AI-Stock-Chart-Analysis/llava-1.5-7b-hf/preprocessor_config.json"
+#define LLAVA_PREPROCESSOR "data/llava-1.5-7b-hf/preprocessor_config.json"
 
 /* JPEG decoders are not bit-identical: stb_image's IDCT and YCbCr->RGB
    conversion round differently from libjpeg-turbo's (which Pillow uses); the
@@ -147,7 +147,7 @@ static void test_resize_invariants(void) {
 
 static void test_preprocess_matches_hf(void) {
     char args[8192];
-    snprintf(args, sizeof args, "preprocess '%s' '%s'", tmpdir, test_shared(LLAVA_PREPROCESSOR));
+    snprintf(args, sizeof args, "preprocess '%s' '%s'", tmpdir, test_repo_path(LLAVA_PREPROCESSOR));
     CHECK(run_reference(args) == 0);
     Reader r;
     if (open_reader(&r, "preprocess.bin")) {

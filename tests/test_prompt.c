@@ -7,7 +7,7 @@
 #include "io/tokenizer.h"
 #include "model/prompt.h"
 
-#define LLAVA_TOKENIZER "data/AI-Stock-Chart-Analysis/llava-1.5-7b-hf/tokenizer.json"
+#define LLAVA_TOKENIZER "data/llava-1.5-7b-hf/tokenizer.json"
 #define REFERENCE "/usr/bin/python3 tests/reference/hf_tokenizer.py"
 
 static MlTokenizer *tok;
@@ -106,7 +106,7 @@ static void test_python_reference(void) {
     if (!tok) return;
     char path[600], tj[512], cmd[2048];
     snprintf(path, sizeof path, "%s/reference_prompt.txt", test_tmpdir("test_prompt"));
-    snprintf(tj, sizeof tj, "%s", test_shared(LLAVA_TOKENIZER));
+    snprintf(tj, sizeof tj, "%s", test_repo_path(LLAVA_TOKENIZER));
     snprintf(cmd, sizeof cmd, REFERENCE " prompt '%s' '%s'", tj, path);
     CHECK(system(cmd) == 0);
     FILE *f = fopen(path, "r");
@@ -175,7 +175,7 @@ static void test_bad_prompts(void) {
 
 int main(void) {
     MlError err = {0};
-    if (ml_tokenizer_load(&tok, test_shared(LLAVA_TOKENIZER), &err)) {
+    if (ml_tokenizer_load(&tok, test_repo_path(LLAVA_TOKENIZER), &err)) {
         fprintf(stderr, "  cannot load the LLaVA tokenizer: %s\n", err.msg);
         test_failed++;
     }

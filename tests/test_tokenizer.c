@@ -10,8 +10,8 @@
 #include "core/file.h"
 #include "io/tokenizer.h"
 
-#define LLAVA_TOKENIZER "data/AI-Stock-Chart-Analysis/llava-1.5-7b-hf/tokenizer.json"
-#define VECTORS "data/llama.cpp/models/ggml-vocab-llama-spm.gguf"
+#define LLAVA_TOKENIZER "data/llava-1.5-7b-hf/tokenizer.json"
+#define VECTORS "data/llama.cpp/ggml-vocab-llama-spm.gguf"
 #define REFERENCE "/usr/bin/python3 tests/reference/hf_tokenizer.py"
 
 static MlTokenizer *real; /* loaded once in main */
@@ -62,9 +62,9 @@ static void test_vectors(void) {
     MlError err = {0};
     char path[512], *inp = NULL, *out = NULL;
     size_t inp_len, out_len;
-    snprintf(path, sizeof path, "%s", test_shared(VECTORS ".inp"));
+    snprintf(path, sizeof path, "%s", test_repo_path(VECTORS ".inp"));
     CHECK_OK(ml_file_read(path, &inp, &inp_len, &err), &err);
-    snprintf(path, sizeof path, "%s", test_shared(VECTORS ".out"));
+    snprintf(path, sizeof path, "%s", test_repo_path(VECTORS ".out"));
     CHECK_OK(ml_file_read(path, &out, &out_len, &err), &err);
     if (!inp || !out || !real) {
         free(inp);
@@ -119,10 +119,10 @@ static void test_python_reference(void) {
     if (!real) return;
     char path[600], cmd[2048];
     snprintf(path, sizeof path, "%s/reference_encode.txt", test_tmpdir("test_tokenizer"));
-    /* test_shared returns one static buffer: copy each path out first. */
+    /* test_repo_path returns one static buffer: copy each path out first. */
     char tj[512], vec[512];
-    snprintf(tj, sizeof tj, "%s", test_shared(LLAVA_TOKENIZER));
-    snprintf(vec, sizeof vec, "%s", test_shared(VECTORS));
+    snprintf(tj, sizeof tj, "%s", test_repo_path(LLAVA_TOKENIZER));
+    snprintf(vec, sizeof vec, "%s", test_repo_path(VECTORS));
     snprintf(cmd, sizeof cmd, REFERENCE " encode '%s' '%s' '%s'", tj, vec, path);
     CHECK(system(cmd) == 0);
     FILE *f = fopen(path, "r");
@@ -235,7 +235,7 @@ static void test_speed(void) {
     MlError err = {0};
     MlTokenizer *tok;
     double t0 = now_s();
-    if (ml_tokenizer_load(&tok, test_shared(LLAVA_TOKENIZER), &err)) return;
+    if (ml_tokenizer_load(&tok, test_repo_path(LLAVA_TOKENIZER), &err)) return;
     double load_s = now_s() - t0;
     size_t len = 1 << 20, pos = 0;
     char *text = malloc(len + 1);
@@ -513,7 +513,7 @@ static void test_malformed(void) {
     char *text;
     size_t len;
     MlError err = {0};
-    if (ml_file_read(test_shared(LLAVA_TOKENIZER), &text, &len, &err)) return;
+    if (ml_file_read(test_repo_path(LLAVA_TOKENIZER), &text, &len, &err)) return;
     size_t cuts[] = {0, 1, 100, len / 3, len / 2, len - 2};
     for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
         MlTokenizer *tok = (MlTokenizer *)1;
@@ -524,7 +524,7 @@ static void test_malformed(void) {
 
 int main(void) {
     MlError err = {0};
-    if (ml_tokenizer_load(&real, test_shared(LLAVA_TOKENIZER), &err)) {
+    if (ml_tokenizer_load(&real, test_repo_path(LLAVA_TOKENIZER), &err)) {
         fprintf(stderr, "  cannot load the LLaVA tokenizer: %s\n", err.msg);
         test_failed++;
     }

@@ -13,9 +13,9 @@
 
 #define MARK "\xe2\x96\x81" /* ▁ */
 
-static const char *SYNONYMS = "data/Hallucination/data/synonyms.txt";
-static const char *POPE = "data/POPE/output/coco/coco_pope_random.json";
-static const char *LLAVA_TOK = "data/AI-Stock-Chart-Analysis/llava-1.5-7b-hf/tokenizer.json";
+static const char *SYNONYMS = "data/chair/synonyms.txt";
+static const char *POPE = "tests/data/cd_rethink/data/coco/coco_pope_random.json";
+static const char *LLAVA_TOK = "data/llava-1.5-7b-hf/tokenizer.json";
 
 /* ---- helpers ---- */
 
@@ -260,7 +260,7 @@ static NaivePair *naive_pairs(const NaiveWord *w, int n_words, int *n_pairs) {
    must be the most frequent pair of its step (ties by bytes), and training
    must stop only when the vocab is full or no pair is frequent enough. */
 static void test_naive_replay_synonyms(void) {
-    const char *path = test_shared(SYNONYMS);
+    const char *path = test_repo_path(SYNONYMS);
     char **pool = NULL;
     int n_pool = 0, n_words;
     NaiveWord *words = naive_words(path, &n_words, &pool, &n_pool);
@@ -333,7 +333,7 @@ static void test_same_kind_as_llava(void) {
     cJSON *ours = NULL, *llava = NULL;
     MlError err = {0};
     if (json) CHECK_OK(ml_json_parse(json, strlen(json), "ours", &ours, &err), &err);
-    CHECK_OK(ml_json_load(test_shared(LLAVA_TOK), &llava, &err), &err);
+    CHECK_OK(ml_json_load(test_repo_path(LLAVA_TOK), &llava, &err), &err);
     if (ours && llava) {
         const char *same[] = {"version", "truncation", "padding", "normalizer", "pre_tokenizer", "post_processor",
                               "decoder"};
@@ -404,7 +404,7 @@ static void check_merges_consistent(const MlBpeVocab *v) {
 /* Real JSONL (POPE questions, "text" only): consistent merges, frequent words
    are single pieces, and every question round-trips through the engine. */
 static void test_pope_questions(void) {
-    const char *path = test_shared(POPE);
+    const char *path = test_repo_path(POPE);
     MlBpeWords *w;
     MlError err = {0};
     CHECK_OK(ml_bpe_words_new(&w, &err), &err);
@@ -452,7 +452,7 @@ static void test_pope_questions(void) {
 
 /* Plain text round trip on every line of the synonyms file. */
 static void test_synonyms_round_trip(void) {
-    const char *path = test_shared(SYNONYMS);
+    const char *path = test_repo_path(SYNONYMS);
     MlBpeWords *w;
     MlError err = {0};
     CHECK_OK(ml_bpe_words_new(&w, &err), &err);

@@ -1,7 +1,7 @@
 /*
 ** metrics.h: representation alignment between two views of the same N items
 ** (image and caption features of one layer pair), as defined in
-** ../shared/reference/METRICS.md after platonic-rep's metrics.py.
+** the team's reference notes (METRICS.md) after platonic-rep's metrics.py.
 **
 ** X is n x dx and Y is n x dy, float32, row-major; row i of each describes
 ** pair i.  ml_align_scores L2-normalises every row first (the platonic-rep

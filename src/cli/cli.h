@@ -26,5 +26,10 @@ int ml_cli_template(const char *cmd, const char *val, MlTemplate *out);
 int ml_cli_aspect(const char *cmd, const char *val, MlAspect *out);
 /* Returns argv[++*i] or NULL (after printing "flag needs a value"). */
 const char *ml_cli_value(const char *cmd, int argc, char **argv, int *i);
+/* The default of a flag that names a file shipped in the repository's data/: data/REL in the folder above
+   the binary's (build/misalign -> data/, found through /proc/self/exe, so the working directory does not
+   matter), or ML_DATA_DIR/REL when the build defines it (make DATA_DIR=/usr/share/misalign/data).
+   Fails with ML_ERR_MISSING naming the path tried and the flag that overrides it. */
+int ml_cli_data_file(const char *rel, const char *flag, char *out, size_t cap, MlError *err);
 
 #endif

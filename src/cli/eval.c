@@ -40,16 +40,17 @@ static void help(void) {
            "                         pope_adversarial, attribute, count, relation, describe)  [all present]\n"
            "  --prompt TEXT          chair: what is asked of each image  [\"" CHAIR_PROMPT "\"]\n"
            "  --gt F                 chair: ground-truth objects {\"<image id>\": [names]}  [required for chair]\n"
-           "  --synonyms F           chair: synonym list  [$ML_SHARED/data/Hallucination/data/synonyms.txt]\n"
+           "  --synonyms F           chair: synonym list  [data/chair/synonyms.txt]\n"
            "  --annotations F        amber: annotations.json (relation.json, safe_words.txt beside it)\n"
-           "                         [$ML_SHARED/data/AMBER/data/annotations.json]\n"
+           "                         [data/amber/annotations.json]\n"
            "  --template NAME        hf, llava-v1 or raw  [hf]\n"
            "  --system TEXT          system text before the user turn  [none]\n"
            "  --image-aspect MODE    resize (llava-hf) or pad (original LLaVA)  [resize]\n"
            "  --no-prefix-cache      prefill every question from scratch (to measure the saving)  [off]\n"
            "  --threads N            worker threads, 0 = all cores  [0]\n"
            "  --quiet                no progress bar  [off]\n"
-           "($ML_SHARED defaults to ../shared)\n\nmethods (--method NAME, then --param K=V):\n");
+           "(data/: the repository's data folder, found from the binary's place: build/misalign -> data/)\n\n"
+           "methods (--method NAME, then --param K=V):\n");
     for (size_t i = 0; i < ml_method_count(); i++) {
         const MlMethod *m = ml_method_at(i);
         printf("  %-8s %s\n", m->name, m->summary);
@@ -182,12 +183,6 @@ static void default_split(const Opts *o, char *out, size_t cap) {
         }
 }
 
-static const char *shared_default(const char *rel, char *buf, size_t cap) {
-    const char *root = getenv("ML_SHARED");
-    snprintf(buf, cap, "%s/%s", root && *root ? root : "../shared", rel);
-    return buf;
-}
-
 /* run.json: everything that changes the answers, so a resume with other settings is refused. */
 static cJSON *run_json(const Opts *o, const char *split, const MlMethodConfig *mc, const char *suffix,
                        MlYesNoParser parser) {
@@ -262,7 +257,7 @@ int cmd_eval(int argc, char **argv) {
         return ml_cli_usage_error("eval", "--parser: '%s' is not official, opera or vcd", o.parser);
     unsigned files = 0;
     if (o.files && (rc = files_mask(o.files, &files))) return rc;
-    char split[256], images_buf[4200], shared_buf[4200], rel_buf[4300], safe_buf[4300];
+    char split[256], images_buf[4200], data_buf[4200], rel_buf[4300], safe_buf[4300];
     if (o.split) snprintf(split, sizeof split, "%s", o.split);
     else default_split(&o, split, sizeof split);
     const char *images = o.images;
@@ -288,8 +283,10 @@ int cmd_eval(int argc, char **argv) {
         rc = ml_eval_load_scenes(&set, o.questions, files, (size_t)o.limit, &err);
         break;
     case ML_EVAL_AMBER: {
-        const char *ann = o.annotations ? o.annotations
-                                        : shared_default("data/AMBER/data/annotations.json", shared_buf, sizeof shared_buf);
+        const char *ann = o.annotations;
+        if (!ann && (rc = ml_cli_data_file("amber/annotations.json", "--annotations", data_buf, sizeof data_buf, &err)))
+            break;
+        if (!ann) ann = data_buf;
         const char *slash = strrchr(ann, '/');
         int dir_len = slash ? (int)(slash - ann) : 1;
         const char *dir = slash ? ann : ".";
@@ -302,8 +299,10 @@ int cmd_eval(int argc, char **argv) {
         break;
     }
     case ML_EVAL_CHAIR: {
-        const char *syn = o.synonyms ? o.synonyms
-                                     : shared_default("data/Hallucination/data/synonyms.txt", shared_buf, sizeof shared_buf);
+        const char *syn = o.synonyms;
+        if (!syn && (rc = ml_cli_data_file("chair/synonyms.txt", "--synonyms", data_buf, sizeof data_buf, &err)))
+            break;
+        if (!syn) syn = data_buf;
         if (!(rc = ml_chair_vocab_load(syn, &vocab, &err))) have_vocab = 1;
         if (!rc && !(rc = ml_chair_truth_load(o.gt, &truth, &err))) have_truth = 1;
         if (!rc) rc = ml_eval_load_chair(&set, o.questions, o.prompt, (size_t)o.limit, &err);

@@ -63,6 +63,28 @@ const char *ml_cli_value(const char *cmd, int argc, char **argv, int *i) {
     return argv[++*i];
 }
 
+int ml_cli_data_file(const char *rel, const char *flag, char *out, size_t cap, MlError *err) {
+#ifdef ML_DATA_DIR
+    int len = snprintf(out, cap, "%s/%s", ML_DATA_DIR, rel);
+#else
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0 || n >= (ssize_t)sizeof exe - 1)
+        return ml_error_set(err, ML_ERR_IO, "cannot read /proc/self/exe to find data/%s; pass %s FILE", rel, flag);
+    exe[n] = 0;
+    for (int up = 0; up < 2; up++) { /* <checkout>/build/misalign -> <checkout> */
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = 0;
+    }
+    int len = snprintf(out, cap, "%s/data/%s", exe, rel);
+#endif
+    if (len < 0 || (size_t)len >= cap)
+        return ml_error_set(err, ML_ERR_RANGE, "the path of data/%s is too long; pass %s FILE", rel, flag);
+    if (access(out, R_OK))
+        return ml_error_set(err, ML_ERR_MISSING, "%s: default file %s: %s; pass %s FILE", flag, out, strerror(errno), flag);
+    return 0;
+}
+
 int ml_cli_int(const char *cmd, const char *flag, const char *val, long long lo, long long hi, long long *out) {
     char *end;
     errno = 0;

@@ -22,14 +22,14 @@ static void usage(FILE *f) {
             "  --parser P         official (default; RUCAIBox/POPE evaluate.py = LLaVA), opera, vcd\n\n"
             "misalign score chair --captions F --gt F [--synonyms F] [--id-key K] [--caption-key K] [--json]\n"
             "  --captions F       captions, e.g. OPERA's log JSONL {image_id, caption}, or a JSON array\n"
-            "  --gt F             ground-truth objects {\"<image id>\": [names]} (derived/chair_gt_objects_subset.json)\n"
-            "  --synonyms F       CHAIR synonym list (default $ML_SHARED/data/Hallucination/data/synonyms.txt,\n"
-            "                     $ML_SHARED defaulting to ../shared)\n"
+            "  --gt F             ground-truth objects {\"<image id>\": [names]} (data/chair/gt_objects_subset.json)\n"
+            "  --synonyms F       CHAIR synonym list (default data/chair/synonyms.txt; data/ is the repository's\n"
+            "                     data folder, found from the binary's place: build/misalign -> data/)\n"
             "  --id-key K         image id field (default image_id)\n"
             "  --caption-key K    caption field (default caption)\n\n"
             "misalign score amber --responses F [--annotations F] [--relation F] [--safe-words F] [--queries F] [--json]\n"
             "  --responses F      [{\"id\", \"response\"}] (JSON array or JSONL)\n"
-            "  --annotations F    default $ML_SHARED/data/AMBER/data/annotations.json\n"
+            "  --annotations F    default data/amber/annotations.json\n"
             "  --relation F       default: relation.json beside the annotations\n"
             "  --safe-words F     default: safe_words.txt beside the annotations\n"
             "  --queries F        an AMBER query file the responses must cover exactly (default: none)\n\n"
@@ -66,12 +66,6 @@ static void print_json(cJSON *o) {
 static void add_num(cJSON *o, const char *k, double v) {
     if (isfinite(v)) cJSON_AddNumberToObject(o, k, v);
     else cJSON_AddNullToObject(o, k);
-}
-
-static const char *shared_default(const char *rel, char *buf, size_t cap) {
-    const char *root = getenv("ML_SHARED");
-    snprintf(buf, cap, "%s/%s", root && *root ? root : "../shared", rel);
-    return buf;
 }
 
 typedef struct Args {
@@ -163,8 +157,11 @@ static int score_chair(const Args *a) {
     int rc;
     if ((rc = need(cmd, "--captions", a->captions)) || (rc = need(cmd, "--gt", a->gt))) return rc;
     char syn_buf[4096];
-    const char *syn = a->synonyms ? a->synonyms : shared_default("data/Hallucination/data/synonyms.txt", syn_buf, sizeof syn_buf);
     MlError err = {0};
+    const char *syn = a->synonyms;
+    if (!syn && ml_cli_data_file("chair/synonyms.txt", "--synonyms", syn_buf, sizeof syn_buf, &err))
+        return ml_cli_fail(&err);
+    if (!syn) syn = syn_buf;
     MlChairVocab v;
     MlChairTruth gt;
     MlChairScore s;
@@ -220,15 +217,17 @@ static int score_amber(const Args *a) {
     int rc;
     if ((rc = need(cmd, "--responses", a->responses))) return rc;
     char ann_buf[4096], rel_buf[4200], safe_buf[4200];
-    const char *ann = a->annotations ? a->annotations
-                                     : shared_default("data/AMBER/data/annotations.json", ann_buf, sizeof ann_buf);
+    MlError err = {0};
+    const char *ann = a->annotations;
+    if (!ann && ml_cli_data_file("amber/annotations.json", "--annotations", ann_buf, sizeof ann_buf, &err))
+        return ml_cli_fail(&err);
+    if (!ann) ann = ann_buf;
     /* relation.json and safe_words.txt sit beside annotations.json in AMBER's data/ */
     const char *slash = strrchr(ann, '/');
     int dir_len = slash ? (int)(slash - ann) : 1;
     const char *dir = slash ? ann : ".";
     snprintf(rel_buf, sizeof rel_buf, "%.*s/relation.json", dir_len, dir);
     snprintf(safe_buf, sizeof safe_buf, "%.*s/safe_words.txt", dir_len, dir);
-    MlError err = {0};
     MlAmber amber;
     MlAmberScore s;
     if (ml_amber_load(&amber, ann, a->relation ? a->relation : rel_buf, a->safe_words ? a->safe_words : safe_buf, &err))

@@ -1,6 +1,6 @@
 /*
 ** contrast.h: N decoding passes in lockstep, and the logit arithmetic that
-** contrastive decoding methods share (../shared/reference/MITIGATIONS.md).
+** contrastive decoding methods share (the team's reference notes, MITIGATIONS.md).
 **
 ** A contrastive method runs a normal pass (pass 0) and one or more contrast
 ** passes (other pixels, another prompt, no image, masked attention), each in

@@ -25,8 +25,8 @@
 ** objects named / hallucination objects.  See docs/evaluation.md.
 **
 **     MlAmber a; MlAmberScore s; MlError err = {0};
-**     ml_amber_load(&a, "AMBER/data/annotations.json", "AMBER/data/relation.json",
-**                   "AMBER/data/safe_words.txt", &err);
+**     ml_amber_load(&a, "data/amber/annotations.json", "data/amber/relation.json",
+**                   "data/amber/safe_words.txt", &err);
 **     ml_amber_score_file(&a, "responses.json", NULL, &s, &err);
 **     ml_amber_free(&a);
 */

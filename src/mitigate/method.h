@@ -1,6 +1,6 @@
 /*
 ** method.h: decoding-time mitigation methods, registered by name, each with
-** its published defaults (../shared/reference/MITIGATIONS.md, docs/mitigation.md).
+** its published defaults (docs/mitigation.md, from the team's notes MITIGATIONS.md).
 **
 ** A method says how many passes it runs in lockstep (decode/contrast.h),
 ** what each contrast pass sees instead of the image, how the passes' logits

@@ -111,7 +111,7 @@ ev scenes --questions "$S" --files attribute,relation --limit 10 --out "$T/few" 
     ! grep -q pope_random "$T/few/items.jsonl" && pass || fail "--files/--limit picked the wrong questions"
 
 # AMBER: one generative and two discriminative queries on scene pictures, scored by the AMBER scorer
-A=$ML_SHARED/data/AMBER/data
+A=data/amber
 if [ -f "$A/annotations.json" ]; then
     mkdir -p "$T/amber_img"
     for i in 1 1005 1006; do cp "$S/images/test_00000$((i % 7)).png" "$T/amber_img/AMBER_$i.jpg"; done
@@ -127,10 +127,12 @@ assert items[0]['label'] is None and items[1]['label'] in ('yes', 'no')
 for k in ('CHAIR', 'Cover', 'Hal', 'Cog', 'overall', 'AMBER'): assert s[k] == sc[k], k
 assert s['generative'] == 1 and s['discriminative'] == 2
 " "$T/amber/summary.json" "$T/amber_score.json" "$T/amber/items.jsonl" 2>"$T/err" && pass || fail "amber summary: $(cat "$T/err")"
+else
+    fail "missing $A/annotations.json (it ships with the repository)"
 fi
 
 # CHAIR: two COCO ids with pictures named as the CHAIR scripts name them
-G=$ML_SHARED/data/derived/chair_gt_objects_subset.json
+G=data/chair/gt_objects_subset.json
 if [ -f "$G" ]; then
     ids=$("$PY" -c "import json; print(' '.join(list(json.load(open('$G')))[:2]))")
     mkdir -p "$T/coco"
@@ -147,6 +149,8 @@ s, sc = (json.load(open(f)) for f in sys.argv[1:3])
 for k in ('CHAIRs', 'CHAIRi', 'Recall', 'Len', 'captions', 'mentions'): assert s[k] == sc[k], k
 assert s['captions'] == 2 and json.loads(open(sys.argv[3]).readline())['prompt'] == 'Please describe this image in detail.'
 " "$T/chair/summary.json" "$T/chair_score.json" "$T/chair/items.jsonl" 2>"$T/err" && pass || fail "chair summary: $(cat "$T/err")"
+else
+    fail "missing $G (it ships with the repository)"
 fi
 
 # the runs make a report

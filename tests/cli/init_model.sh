@@ -7,7 +7,7 @@
 . "$(dirname "$0")/../cli_lib.sh"
 
 PY=/usr/bin/python3 # Debian python: numpy
-REAL=$ML_SHARED/data/AI-Stock-Chart-Analysis/llava-1.5-7b-hf
+REAL=data/llava-1.5-7b-hf
 T=$ML_TEST_TMP/init_model
 rm -rf "$T" && mkdir -p "$T" || exit 1
 FILES="config.json model.safetensors preprocessor_config.json generation_config.json tokenizer.json
@@ -147,6 +147,8 @@ if [ -f "$REAL/tokenizer.json" ]; then
     cmp -s "$REAL/tokenizer.json" "$T/llavatok/tokenizer.json" && pass || fail "tokenizer.json not copied"
     got=$("$PY" -c 'import json,sys; c=json.load(open(sys.argv[1])); print(c["vocab_size"], c["text_config"]["vocab_size"], c["image_token_index"], c["pad_token_id"])' "$T/llavatok/config.json")
     [ "$got" = "32064 32064 32000 32001" ] && pass || fail "llava tokenizer config: $got"
+else
+    fail "missing $REAL/tokenizer.json (it ships with the repository)"
 fi
 
 "$ML_BIN" init-model --help | grep -q -- '--dtype T' && pass || fail "--help lists --dtype"

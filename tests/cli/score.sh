@@ -6,7 +6,7 @@
 source tests/cli_lib.sh
 tmp=$ML_TEST_TMP/score_cli
 rm -rf "$tmp" && mkdir -p "$tmp"
-data=$ML_SHARED/data
+data=tests/data
 py=/usr/bin/python3
 
 # --help lists every flag
@@ -33,14 +33,27 @@ done
 
 # CHAIR on an OPERA log, AMBER on responses built from the annotations
 out=$($ML_BIN score chair --captions "$data/OPERA/log/chair_eval_results/llava-1.5/greedy.jsonl" \
-    --gt "$data/derived/chair_gt_objects_subset.json" --synonyms "$data/Hallucination/data/synonyms.txt" --json)
+    --gt data/chair/gt_objects_subset.json --synonyms data/chair/synonyms.txt --json)
 $py -c 'import json,sys; d=json.loads(sys.argv[1]); sys.exit(0 if d["captions"]==500 and 0<d["CHAIRi"]<d["CHAIRs"]<1 else 1)' "$out" \
     && pass || fail "chair: $out"
 printf '[{"id": 1005, "response": "Yes"}, {"id": 1006, "response": "Yes"}, {"id": 1, "response": "A dog on the grass."}]' >"$tmp/amber.json"
-out=$($ML_BIN score amber --responses "$tmp/amber.json" --annotations "$data/AMBER/data/annotations.json")
+out=$($ML_BIN score amber --responses "$tmp/amber.json" --annotations data/amber/annotations.json)
 # 1005 yes/Yes right, 1006 no/Yes wrong: Acc 1/2.001; id 1: dog hallucinated, grass covered
 grep -q "^Accuracy:.*50.0" <<<"$out" && grep -q "^CHAIR:.*50.0" <<<"$out" && grep -q "^Cover:.*14.3" <<<"$out" \
     && pass || fail "amber: $out"
+
+# the defaults (--synonyms, --annotations) are found from the binary's place, not the working directory;
+# a binary with no data/ above it names the path it tried and the flag that overrides it
+out=$(cd "$tmp" && $ML_BIN score amber --responses amber.json 2>&1)
+grep -q "^Accuracy:.*50.0" <<<"$out" && grep -q "^Cover:.*14.3" <<<"$out" && pass || fail "amber default from elsewhere: $out"
+out=$(cd "$tmp" && $ML_BIN score chair --captions "$OLDPWD/$data/OPERA/log/chair_eval_results/llava-1.5/greedy.jsonl" \
+    --gt "$OLDPWD/data/chair/gt_objects_subset.json" --json 2>&1)
+grep -q '"captions":[[:space:]]*500' <<<"$out" && pass || fail "chair default from elsewhere: $out"
+mkdir -p "$tmp/alone/bin" && cp "$ML_BIN" "$tmp/alone/bin/misalign"
+expect_fail "no data beside the binary" "--synonyms: default file $tmp/alone/data/chair/synonyms.txt: No such file or directory; pass --synonyms FILE" \
+    "$tmp/alone/bin/misalign" score chair --captions "$tmp/amber.json" --gt data/chair/gt_objects_subset.json
+expect_fail "no annotations beside the binary" "--annotations: default file $tmp/alone/data/amber/annotations.json: No such file" \
+    "$tmp/alone/bin/misalign" score amber --responses "$tmp/amber.json"
 
 # scene probes from `misalign scenes`: an oracle gets 100 %, "always yes" 50 % with yes-ratio 100 %
 $ML_BIN scenes --out "$tmp/split" --n 40 --seed 3 --quiet >/dev/null || fail "scenes generator"

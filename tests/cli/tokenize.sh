@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# tokenize.sh: `misalign tokenize` on the real llava-1.5-7b-hf folder in ../shared (no weights needed):
+# tokenize.sh: `misalign tokenize` on the real llava-1.5-7b-hf folder in data/ (no weights needed):
 # the prompt ids of LLAVA.md §5 (the no-image variant from tests/reference/hf_tokenizer.py), plain-text
 # ids from the llama.cpp vectors, the JSON form, and clear errors for bad input.
 . "$(dirname "$0")/../cli_lib.sh"
 
-M=$ML_SHARED/data/AI-Stock-Chart-Analysis/llava-1.5-7b-hf
+M=data/llava-1.5-7b-hf
 T=$ML_TEST_TMP/tokenize
 rm -rf "$T" && mkdir -p "$T" || exit 1
 QUESTION="What's the content of the image?"

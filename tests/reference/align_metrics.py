@@ -4,7 +4,7 @@
 
     align_metrics.py X.npy Y.npy K SIGMA      prints one JSON object of metrics
 
-Written from ../shared/reference/METRICS.md and platonic-rep's metrics.py, not
+Written from the team's reference notes (METRICS.md) and platonic-rep's metrics.py, not
 from the C code, in float64 and the direct way: rows are L2-normalised; kNN by
 argsort of the similarity with the diagonal set to -1e8 (stable sort, so ties go
 to the lower index); biased HSIC as trace(K H L H) with explicit H; unbiased

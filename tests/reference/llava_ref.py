@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """llava_ref.py: an independent NumPy implementation of LLaVA-1.5 as transformers runs it.
 
-Written from ../shared/reference/LLAVA.md and the transformers semantics (CLIPVisionModel,
+Written from the team's reference notes (LLAVA.md) and the transformers semantics (CLIPVisionModel,
 LlavaMultiModalProjector, LlamaForCausalLM, CLIPImageProcessor), sharing no code with the C engine.
 It is the expectation that tests/cli/exactness.sh compares `misalign generate` against.
 
