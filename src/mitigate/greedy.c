@@ -5,9 +5,5 @@ const MlMethod ml_method_greedy = {
     .name = "greedy",
     .summary = "argmax decoding: the baseline every comparison needs",
     .prompt_suffix = "",
-    .params = NULL,
-    .n_params = 0,
     .n_passes = 1,
-    .pass_pixels = NULL,
-    .combine = NULL,
 };
