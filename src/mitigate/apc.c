@@ -20,9 +20,8 @@ static void apc_combine(float *scores, const float *const *logits, int n_passes,
 }
 
 const MlMethod ml_method_apc = {
-    .name = "apc",
-    .summary = "APC-only control: plausibility constraint (beta 0.2) + the same sampling, no contrast",
-    .prompt_suffix = " Please answer this question with one word.",
+    ML_METHOD_ID("apc", "APC-only control: plausibility constraint (beta 0.2) + the same sampling, no contrast",
+                 ML_ONE_WORD_SUFFIX),
     ML_METHOD_PARAMS(params),
     .n_passes = 1,
     .combine = apc_combine,

@@ -2,8 +2,6 @@
 #include "mitigate/method.h"
 
 const MlMethod ml_method_greedy = {
-    .name = "greedy",
-    .summary = "argmax decoding: the baseline every comparison needs",
-    .prompt_suffix = "",
+    ML_METHOD_ID("greedy", "argmax decoding: the baseline every comparison needs", ""),
     .n_passes = 1,
 };

@@ -140,6 +140,11 @@ struct MlMethodConfig {
     {"top_p", 1, 0, 1, 0, "nucleus sampling: keep the best tokens up to this mass; 1 = off"},                   \
     {"top_k", 0, 0, 1e9, 1, "keep the k best tokens; 0 = off"}
 
+/* An MlMethod's name, one-line summary and prompt suffix. */
+#define ML_METHOD_ID(name_, summary_, suffix_) .name = (name_), .summary = (summary_), .prompt_suffix = (suffix_)
+/* The yes/no prompt suffix of VCD's POPE protocol (its sampling baselines use it too). */
+#define ML_ONE_WORD_SUFFIX " Please answer this question with one word."
+
 /* .params and .n_params of an MlMethod from a static array. */
 #define ML_METHOD_PARAMS(array) .params = (array), .n_params = (int)(sizeof(array) / sizeof((array)[0]))
 

@@ -67,12 +67,11 @@ static void vcd_combine(float *scores, const float *const *logits, int n_passes,
 static const MlPass passes[] = {{ML_PASS_CLEAN, ML_PASS_SAME_PROMPT}, {ML_PASS_PIXELS, ML_PASS_SAME_PROMPT}};
 
 const MlMethod ml_method_vcd = {
-    .name = "vcd",
-    .summary = "Visual Contrastive Decoding: contrast with the noised image (alpha 1, beta 0.2, T 500), sampling",
-    .prompt_suffix = " Please answer this question with one word.",
-    ML_METHOD_PARAMS(params),
+    ML_METHOD_ID("vcd", "Visual Contrastive Decoding: contrast with the noised image (alpha 1, beta 0.2, T 500), sampling",
+                 ML_ONE_WORD_SUFFIX),
     .n_passes = 2,
     .passes = passes,
+    ML_METHOD_PARAMS(params),
     .pass_pixels = vcd_pixels,
     .combine = vcd_combine,
 };
