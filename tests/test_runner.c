@@ -320,6 +320,10 @@ static void test_pass_prompts_and_no_image_pass(void) {
     ml_runner_prompt(r, 0, &n0);
     ml_runner_prompt(r, 1, &n1);
     CHECK(n1 > n0);
+    /* preparing again while the question's forks are alive frees them first */
+    CHECK_OK(ml_runner_prepare(r, questions[2], &err), &err);
+    CHECK_OK(ml_runner_ask(r, questions[2], &err), &err);
+    CHECK_OK(ml_runner_prefill(r, 4, &err), &err);
     ml_runner_free(r);
 }
 

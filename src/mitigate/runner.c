@@ -216,6 +216,7 @@ static Prefix *find_prefix(MlRunner *r, int p, int owner) {
 }
 
 int ml_runner_prepare(MlRunner *r, const char *question, MlError *err) {
+    ml_runner_end(r); /* the prefixes' forks go first */
     free_prefixes(r);
     int rc = ml_runner_ask(r, question, err);
     for (int p = 0; p < r->run.n_passes && !rc; p++) {
@@ -248,11 +249,11 @@ static int prefill_pass(MlRunner *r, int p, int64_t more, MlError *err) {
         return ml_session_prefill(*s, ids, n, feats, n_feats, prompt_hooks, r->logits[p], err);
     }
     const MlHooks *prefix_hooks;
-    Prefix *x = r->o.prefix == ML_PREFIX_SHARED ? find_prefix(r, p, prefix_owner(r, p, &prefix_hooks)) : NULL;
+    const int owner = prefix_owner(r, p, &prefix_hooks);
+    Prefix *x = r->o.prefix == ML_PREFIX_SHARED ? find_prefix(r, p, owner) : NULL;
     if (x) {
         rc = ml_session_fork(s, x->s, n - head + more, err);
     } else {
-        prefix_owner(r, p, &prefix_hooks);
         if (!(rc = ml_session_new(s, r->run.m, n + more, err)))
             rc = ml_session_prefill(*s, ids, head, feats, n_feats, prefix_hooks, NULL, err);
     }

@@ -29,9 +29,10 @@
 ** the bits are the same either way.  ML_PREFIX_ONE_CALL prefills each
 ** prompt in one call (other GEMM shapes: equal to rounding).
 **
-** Hooks: pass_hooks is asked for every forward: ML_STEP_PREFIX, then
-** ML_STEP_PROMPT (the rest of the prompt, or all of it in one call), then
-** step k when the k-th generated token is fed.
+** Hooks: pass_hooks is asked before every forward: ML_STEP_PREFIX (also to
+** know whether a pass may fork a shared prefix), ML_STEP_PROMPT (the rest
+** of the prompt, or all of it in one call), then step k when the k-th
+** generated token (0-based) is fed.
 */
 #ifndef ML_MITIGATE_RUNNER_H
 #define ML_MITIGATE_RUNNER_H
@@ -80,7 +81,7 @@ int ml_runner_prepare(MlRunner *r, const char *question, MlError *err);
 /* Builds every pass's prompt for the question.  Outside ML_PREFIX_ONE_CALL
    fails with ML_ERR_ARG when a prompt ends with its image. */
 int ml_runner_ask(MlRunner *r, const char *question, MlError *err);
-/* Pass p's prompt ids (n of them) from the last ml_runner_ask. */
+/* Pass p's (< the method's n_passes) prompt ids, n of them, from the last ml_runner_ask. */
 const int32_t *ml_runner_prompt(const MlRunner *r, int pass, size_t *n);
 
 /* Prefills every pass's prompt into a session with room for max_tokens
