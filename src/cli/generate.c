@@ -76,8 +76,7 @@ static int parse(int argc, char **argv, Opts *o) {
         else if (!strcmp(a, "--param")) {
             if (o->n_params == MAX_PARAMS) return ml_cli_usage_error(cmd, "more than %d --param options", MAX_PARAMS);
             o->params[o->n_params++] = v;
-        }
-        else if (!strcmp(a, "--max-tokens")) {
+        } else if (!strcmp(a, "--max-tokens")) {
             if (ml_cli_int(cmd, a, v, 0, 1 << 30, &o->max_tokens)) return 2;
         } else if (!strcmp(a, "--top-k")) {
             o->sampling_flags++;
