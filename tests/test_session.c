@@ -152,6 +152,61 @@ static void test_fork_chain_and_rules(void) {
     CHECK(ml_session_free(one) == ML_OK);
 }
 
+/* A beam search forks every step: a chain of 200 forks, each holding one or
+   two tokens of its own, reads every ancestor's rows without copying them.
+   Its logits equal one session fed the same calls (bit for bit: the same
+   shapes) and a from-scratch prefill to rounding; freeing runs leaf first. */
+static void test_fork_chain_of_any_depth(void) {
+    MlError err = {0};
+    const int64_t V = ml_lvlm_vocab(model), n_img = ml_lvlm_image_tokens(model);
+    enum { DEPTH = 200 };
+    MlSession **chain = calloc(DEPTH + 1, sizeof *chain), *one;
+    int32_t all[1024];
+    int64_t n_all = n_prefix;
+    memcpy(all, prefix, sizeof(int32_t) * n_prefix);
+    float *la = malloc(sizeof(float) * V), *lb = malloc(sizeof(float) * V);
+    CHECK_OK(ml_session_new(&chain[0], model, 0, &err), &err);
+    CHECK_OK(ml_session_prefill(chain[0], prefix, n_prefix, feats, n_img, NULL, NULL, &err), &err);
+    CHECK_OK(ml_session_new(&one, model, 0, &err), &err);
+    CHECK_OK(ml_session_prefill(one, prefix, n_prefix, feats, n_img, NULL, NULL, &err), &err);
+    int same = 1;
+    for (int d = 1; d <= DEPTH; d++) {
+        int32_t q[2] = {(int32_t)(30 + (d * 7) % 90), (int32_t)(31 + (d * 13) % 90)};
+        int64_t nq = d % 3 ? 1 : 2;
+        CHECK_OK(ml_session_fork(&chain[d], chain[d - 1], 4, &err), &err);
+        CHECK_OK(ml_session_prefill(chain[d], q, nq, NULL, 0, NULL, la, &err), &err);
+        CHECK_OK(ml_session_prefill(one, q, nq, NULL, 0, NULL, lb, &err), &err);
+        same &= !memcmp(la, lb, sizeof(float) * V);
+        memcpy(all + n_all, q, sizeof(int32_t) * nq);
+        n_all += nq;
+    }
+    CHECK(same);
+    CHECK(ml_session_length(chain[DEPTH]) == n_all);
+    CHECK(ml_session_token(chain[DEPTH], 0) == all[0] && ml_session_token(chain[DEPTH], n_prefix) == all[n_prefix] &&
+          ml_session_token(chain[DEPTH], n_all - 1) == all[n_all - 1]);
+    /* from scratch in one prefill: equal to rounding (the tolerance of test_fork_equals_recompute) */
+    MlSession *fresh;
+    CHECK_OK(ml_session_new(&fresh, model, 0, &err), &err);
+    CHECK_OK(ml_session_prefill(fresh, all, n_all, feats, n_img, NULL, lb, &err), &err);
+    CHECK(max_diff(la, lb, (size_t)V) <= 1e-4);
+    CHECK(ml_sampler_argmax(la, (int)V) == ml_sampler_argmax(lb, (int)V));
+    /* generating from the leaf reads the whole chain at every step */
+    Answer a, b;
+    int32_t tail[1] = {77};
+    MlSession *leaf;
+    CHECK_OK(ml_session_fork(&leaf, chain[DEPTH], 16, &err), &err);
+    answer(leaf, tail, 1, 0, &a);
+    answer(one, tail, 1, 0, &b);
+    CHECK(!memcmp(a.logits, b.logits, sizeof(float) * V));
+    CHECK(a.n_tokens == b.n_tokens && !memcmp(a.tokens, b.tokens, sizeof(int32_t) * a.n_tokens));
+    CHECK(ml_session_free(chain[DEPTH / 2]) == ML_ERR_ARG);
+    CHECK(ml_session_free(leaf) == ML_OK);
+    for (int d = DEPTH; d >= 0; d--) CHECK(ml_session_free(chain[d]) == ML_OK);
+    CHECK(ml_session_free(one) == ML_OK && ml_session_free(fresh) == ML_OK);
+    answer_free(&a), answer_free(&b);
+    free(chain), free(la), free(lb);
+}
+
 typedef struct Count {
     int n, stop_after;
 } Count;
@@ -218,6 +273,7 @@ int main(int argc, char **argv) {
     for (int64_t i = 0; i < ml_lvlm_image_tokens(model); i++) prefix[n_prefix++] = model->cfg->image_token_id;
     RUN(test_fork_equals_recompute);
     RUN(test_fork_chain_and_rules);
+    RUN(test_fork_chain_of_any_depth);
     RUN(test_generate_stops);
     free(feats);
     ml_lvlm_close(model);

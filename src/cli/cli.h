@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "io/image.h"    /* MlAspect */
+#include "mitigate/method.h"
 #include "model/prompt.h" /* MlTemplate */
 
 #define ML_COMMAND(name, help) int cmd_##name(int argc, char **argv);
@@ -24,6 +25,10 @@ int ml_cli_float(const char *cmd, const char *flag, const char *val, double lo, 
 /* --template hf|llava-v1|raw and --image-aspect resize|pad, shared by every model command. */
 int ml_cli_template(const char *cmd, const char *val, MlTemplate *out);
 int ml_cli_aspect(const char *cmd, const char *val, MlAspect *out);
+/* --method NAME with its --param K=V assignments into *out (a usage error
+   naming the methods or the parameter otherwise); the methods' list for --help. */
+int ml_cli_method(const char *cmd, const char *name, const char *const *params, int n_params, MlMethodConfig *out);
+void ml_cli_method_help(void);
 /* Returns argv[++*i] or NULL (after printing "flag needs a value"). */
 const char *ml_cli_value(const char *cmd, int argc, char **argv, int *i);
 /* The default of a flag that names a file shipped in the repository's data/: data/REL in the folder above

@@ -49,17 +49,8 @@ static void help(void) {
            "  --no-prefix-cache      prefill every question from scratch (to measure the saving)  [off]\n"
            "  --threads N            worker threads, 0 = all cores  [0]\n"
            "  --quiet                no progress bar  [off]\n"
-           "(data/: the repository's data folder, found from the binary's place: build/misalign -> data/)\n\n"
-           "methods (--method NAME, then --param K=V):\n");
-    for (size_t i = 0; i < ml_method_count(); i++) {
-        const MlMethod *m = ml_method_at(i);
-        printf("  %-8s %s\n", m->name, m->summary);
-        if (m->prompt_suffix[0]) printf("           prompt suffix: \"%s\"\n", m->prompt_suffix);
-        for (int k = 0; k < m->n_params; k++) {
-            const MlParamSpec *p = &m->params[k];
-            printf("           %-12s %s  [%g; %g..%g]\n", p->name, p->help, p->def, p->lo, p->hi);
-        }
-    }
+           "(data/: the repository's data folder, found from the binary's place: build/misalign -> data/)\n");
+    ml_cli_method_help();
 }
 
 typedef struct Opts {
@@ -241,17 +232,10 @@ int cmd_eval(int argc, char **argv) {
     Opts o;
     int rc = parse(argc, argv, &o);
     if (rc) return rc < 0 ? 0 : rc;
-    const MlMethod *method = ml_method_find(o.method);
-    if (!method) {
-        char names[256];
-        ml_method_names(names, sizeof names);
-        return ml_cli_usage_error("eval", "--method: unknown method '%s' (%s)", o.method, names);
-    }
-    MlError err = {0};
     MlMethodConfig mc;
-    ml_method_defaults(&mc, method);
-    for (int i = 0; i < o.n_params; i++)
-        if (ml_method_set(&mc, o.params[i], &err)) return ml_cli_usage_error("eval", "%s", err.msg);
+    if (ml_cli_method("eval", o.method, o.params, o.n_params, &mc)) return 2;
+    const MlMethod *method = mc.method;
+    MlError err = {0};
     MlYesNoParser parser = ML_YESNO_OFFICIAL;
     if (o.parser && ml_yesno_parser_from_name(o.parser, &parser))
         return ml_cli_usage_error("eval", "--parser: '%s' is not official, opera or vcd", o.parser);

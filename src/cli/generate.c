@@ -8,8 +8,8 @@
 #include "core/npy.h"
 #include "core/progress.h"
 #include "decode/sampler.h"
-#include "decode/session.h"
 #include "kernels/threads.h"
+#include "mitigate/runner.h"
 #include "model/lvlm.h"
 #include "model/prompt.h"
 
@@ -23,6 +23,9 @@ static void help(void) {
            "  --temperature T          0 = greedy  [0]\n"
            "  --top-p P                nucleus sampling, 1 = off  [1]\n"
            "  --top-k K                keep the K best tokens, 0 = off  [0]\n"
+           "  --method NAME            decoding method, see below; its parameters replace --temperature,\n"
+           "                           --top-p and --top-k  [greedy with those three]\n"
+           "  --param K=V              a method parameter, repeatable  [the method's published defaults]\n"
            "  --seed S                 sampling seed  [0]\n"
            "  --template NAME          hf, llava-v1 or raw  [hf]\n"
            "  --system TEXT            system text placed before the user turn  [none]\n"
@@ -33,10 +36,15 @@ static void help(void) {
            "                           EOS included when it stopped generation), text, image_seconds,\n"
            "                           prefill_seconds, decode_tokens_per_second  [off]\n"
            "  --threads N              worker threads (OpenMP; OpenBLAS runs inside them), 0 = all cores  [0]\n");
+    ml_cli_method_help();
 }
 
+#define MAX_PARAMS 16
+
 typedef struct Opts {
-    const char *model, *prompt, *image, *system, *dump_logits, *dump_feats;
+    const char *model, *prompt, *image, *system, *dump_logits, *dump_feats, *method;
+    const char *params[MAX_PARAMS];
+    int n_params, sampling_flags;
     long long max_tokens, top_k, seed, threads;
     double temperature, top_p;
     MlTemplate tmpl;
@@ -64,17 +72,24 @@ static int parse(int argc, char **argv, Opts *o) {
         else if (!strcmp(a, "--system")) o->system = v;
         else if (!strcmp(a, "--dump-logits")) o->dump_logits = v;
         else if (!strcmp(a, "--dump-image-features")) o->dump_feats = v;
-        else if (!strcmp(a, "--max-tokens")) {
+        else if (!strcmp(a, "--method")) o->method = v;
+        else if (!strcmp(a, "--param")) {
+            if (o->n_params == MAX_PARAMS) return ml_cli_usage_error(cmd, "more than %d --param options", MAX_PARAMS);
+            o->params[o->n_params++] = v;
+        } else if (!strcmp(a, "--max-tokens")) {
             if (ml_cli_int(cmd, a, v, 0, 1 << 30, &o->max_tokens)) return 2;
         } else if (!strcmp(a, "--top-k")) {
+            o->sampling_flags++;
             if (ml_cli_int(cmd, a, v, 0, 1 << 30, &o->top_k)) return 2;
         } else if (!strcmp(a, "--seed")) {
             if (ml_cli_int(cmd, a, v, 0, 9223372036854775807LL, &o->seed)) return 2;
         } else if (!strcmp(a, "--threads")) {
             if (ml_cli_int(cmd, a, v, 0, 1024, &o->threads)) return 2;
         } else if (!strcmp(a, "--temperature")) {
+            o->sampling_flags++;
             if (ml_cli_float(cmd, a, v, 0, 1e6, &o->temperature)) return 2;
         } else if (!strcmp(a, "--top-p")) {
+            o->sampling_flags++;
             if (ml_cli_float(cmd, a, v, 0, 1, &o->top_p)) return 2;
         } else if (!strcmp(a, "--template")) {
             if (ml_cli_template(cmd, v, &o->tmpl)) return 2;
@@ -87,6 +102,9 @@ static int parse(int argc, char **argv, Opts *o) {
     if (!o->model) return ml_cli_usage_error(cmd, "--model DIR is required");
     if (!o->prompt) return ml_cli_usage_error(cmd, "--prompt TEXT is required");
     if (o->dump_feats && !o->image) return ml_cli_usage_error(cmd, "--dump-image-features needs --image");
+    if (o->method && o->sampling_flags)
+        return ml_cli_usage_error(cmd, "--method sets sampling through --param temperature=, top_p=, top_k=");
+    if (o->n_params && !o->method) return ml_cli_usage_error(cmd, "--param needs --method");
     return 0;
 }
 
@@ -162,63 +180,61 @@ int cmd_generate(int argc, char **argv) {
     Opts o;
     int rc = parse(argc, argv, &o);
     if (rc) return rc < 0 ? 0 : rc;
+    MlMethodConfig mc;
+    if (ml_cli_method("generate", o.method ? o.method : "greedy", o.params, o.n_params, &mc)) return 2;
     ml_threads_set((int)o.threads);
     MlError err = {0};
     MlLvlm *m = NULL;
-    MlSession *s = NULL;
-    MlSampler smp = {0};
-    float *px = NULL, *feats = NULL, *logits = NULL;
-    int32_t *ids = NULL;
-    size_t n = 0, image_end = 0;
+    MlRunner *r = NULL;
+    float *px = NULL;
     Stream st = {0};
     int exit_code = 1;
     double t_image = 0, t_prefill = 0, tps = 0;
     if (ml_lvlm_open(&m, o.model, &err)) goto fail;
     const int64_t n_img = ml_lvlm_image_tokens(m), D = ml_lvlm_hidden(m), V = ml_lvlm_vocab(m);
+    MlRunnerOptions ro = {.prompt = {.tmpl = o.tmpl, .system = o.system, .drop_space_after_image = 0},
+                          .seed = (uint64_t)o.seed,
+                          .prefix = ML_PREFIX_ONE_CALL};
+    if (ml_runner_new(&r, m, &mc, &ro, &err)) goto fail;
     if (o.image) {
-        px = malloc(sizeof(float) * ml_lvlm_pixel_floats(m));
-        feats = malloc(sizeof(float) * n_img * D);
-        if (!px || !feats) {
+        if (!(px = malloc(sizeof(float) * ml_lvlm_pixel_floats(m)))) {
             ml_error_set(&err, ML_ERR_NOMEM, "%s: out of memory", o.image);
             goto fail;
         }
         if (ml_lvlm_load_image(m, o.image, o.aspect, px, &err)) goto fail;
         double t0 = ml_time_now();
-        if (ml_lvlm_encode_image(m, feats, px, NULL, &err)) goto fail;
+        if (ml_runner_set_image(r, px, o.image, &err)) goto fail;
         t_image = ml_time_now() - t0;
-        if (o.dump_feats && (exit_code = write_npy(o.dump_feats, feats, (int64_t[]){n_img, D}, 2))) goto out;
+        if (o.dump_feats &&
+            (exit_code = write_npy(o.dump_feats, ml_runner_features(r), (int64_t[]){n_img, D}, 2)))
+            goto out;
     }
-    MlPromptOptions popts = {.tmpl = o.tmpl, .system = o.system, .drop_space_after_image = 0};
-    if (ml_prompt_build(m->tok, &popts, o.prompt, o.image != NULL, m->cfg->image_token_id, (int)n_img, &ids, &n,
-                        &image_end, &err))
-        goto fail;
+    if (ml_runner_ask(r, o.prompt, &err)) goto fail;
+    size_t n = 0;
+    const int32_t *ids = ml_runner_prompt(r, 0, &n);
     const int64_t max_pos = m->decoder.cfg.max_pos;
     if ((int64_t)n > max_pos) {
         ml_error_set(&err, ML_ERR_RANGE, "%s/config.json: the prompt has %zu tokens, more than max_position_embeddings %lld",
                      o.model, n, (long long)max_pos);
         goto fail;
     }
-    logits = malloc(sizeof(float) * V);
     st.ids = malloc(sizeof(int32_t) * (size_t)(o.max_tokens > 0 ? o.max_tokens : 1));
     st.tok = m->tok;
-    if (!logits || !st.ids) {
+    if (!st.ids) {
         ml_error_set(&err, ML_ERR_NOMEM, "out of memory");
         goto fail;
     }
-    int64_t cap = (int64_t)n + o.max_tokens;
-    if (ml_session_new(&s, m, cap < max_pos ? cap : max_pos, &err)) goto fail;
     double t0 = ml_time_now();
-    if (ml_session_prefill(s, ids, (int64_t)n, o.image ? feats : NULL, o.image ? n_img : 0, NULL, logits, &err))
-        goto fail;
+    if (ml_runner_prefill(r, o.max_tokens, &err)) goto fail;
     t_prefill = ml_time_now() - t0;
-    if (o.dump_logits && (exit_code = write_npy(o.dump_logits, logits, (int64_t[]){V}, 1))) goto out;
+    if (o.dump_logits && (exit_code = write_npy(o.dump_logits, ml_runner_logits(r, 0), (int64_t[]){V}, 1))) goto out;
     MlSamplerConfig sc = {.temperature = (float)o.temperature, .top_p = (float)o.top_p, .top_k = (int)o.top_k,
                           .seed = (uint64_t)o.seed};
-    if (ml_sampler_init(&smp, &sc, (int)V, &err)) goto fail;
+    if (o.method) ml_method_sampler(&mc, (uint64_t)o.seed, &sc);
     int64_t n_out = 0;
     t0 = ml_time_now();
-    if (ml_session_generate(s, &smp, logits, o.max_tokens, ml_tokenizer_eos_id(m->tok), o.json ? collect_token : on_token,
-                            &st, NULL, NULL, &n_out, &err))
+    if (ml_runner_generate(r, &sc, o.max_tokens, ml_tokenizer_eos_id(m->tok), o.json ? collect_token : on_token, &st,
+                           NULL, &n_out, &err))
         goto fail;
     double t_decode = ml_time_now() - t0;
     tps = n_out > 1 && t_decode > 0 ? (double)(n_out - 1) / t_decode : 0.0;
@@ -234,13 +250,9 @@ int cmd_generate(int argc, char **argv) {
 fail:
     exit_code = ml_cli_fail(&err);
 out:
-    ml_sampler_free(&smp);
-    ml_session_free(s);
+    ml_runner_free(r);
     ml_lvlm_close(m);
     free(px);
-    free(feats);
-    free(logits);
-    free(ids);
     free(st.ids);
     free(st.buf);
     return exit_code;

@@ -23,9 +23,9 @@ int64_t ml_contrast_apc(float *scores, const float *l, int64_t n, float beta) {
     return kept;
 }
 
-int ml_lockstep_generate(MlSession *const *passes, int n_passes, float *const *logits, MlCombineFn combine, void *user,
-                         MlSampler *sampler, int64_t max_tokens, int32_t eos_id, const MlHooks *const *hooks,
-                         float *scores, int32_t *out, int64_t *n_out, MlError *err) {
+int ml_lockstep_run(MlSession *const *passes, int n_passes, float *const *logits, const MlLockstep *how,
+                    MlSampler *sampler, int64_t max_tokens, int32_t eos_id, float *scores, int32_t *out,
+                    int64_t *n_out, MlError *err) {
     *n_out = 0;
     if (n_passes < 1 || n_passes > ML_LOCKSTEP_MAX_PASSES)
         return ml_error_set(err, ML_ERR_ARG, "lockstep: %d passes (1 to %d allowed)", n_passes, ML_LOCKSTEP_MAX_PASSES);
@@ -36,13 +36,14 @@ int ml_lockstep_generate(MlSession *const *passes, int n_passes, float *const *l
                                 (long long)ml_lvlm_vocab(ml_session_model(passes[p])), (long long)vocab);
     while (*n_out < max_tokens) {
         const float *scored = logits[0];
-        if (combine) {
-            combine(scores, (const float *const *)logits, n_passes, vocab, *n_out, user);
+        if (how->combine) {
+            how->combine(scores, (const float *const *)logits, n_passes, vocab, *n_out, how->combine_user);
             scored = scores;
         }
         int32_t id = ml_sampler_sample(sampler, scored);
         if (out) out[*n_out] = id;
         (*n_out)++;
+        if (how->on_token && how->on_token(id, how->token_user)) break;
         if (id == eos_id || *n_out == max_tokens) break;
         int full = 0;
         for (int p = 0; p < n_passes; p++) {
@@ -51,9 +52,23 @@ int ml_lockstep_generate(MlSession *const *passes, int n_passes, float *const *l
         }
         if (full) break;
         for (int p = 0; p < n_passes; p++) {
-            int rc = ml_session_prefill(passes[p], &id, 1, NULL, 0, hooks ? hooks[p] : NULL, logits[p], err);
+            const MlHooks *h = how->hooks ? how->hooks(how->hooks_user, p, *n_out - 1) : NULL;
+            int rc = ml_session_prefill(passes[p], &id, 1, NULL, 0, h, logits[p], err);
             if (rc) return rc;
         }
     }
     return ML_OK;
+}
+
+static const MlHooks *fixed_hooks(void *user, int pass, int64_t step) {
+    (void)step;
+    return ((const MlHooks *const *)user)[pass];
+}
+
+int ml_lockstep_generate(MlSession *const *passes, int n_passes, float *const *logits, MlCombineFn combine, void *user,
+                         MlSampler *sampler, int64_t max_tokens, int32_t eos_id, const MlHooks *const *hooks,
+                         float *scores, int32_t *out, int64_t *n_out, MlError *err) {
+    MlLockstep how = {.combine = combine, .combine_user = user, .hooks = hooks ? fixed_hooks : NULL,
+                      .hooks_user = (void *)hooks};
+    return ml_lockstep_run(passes, n_passes, logits, &how, sampler, max_tokens, eos_id, scores, out, n_out, err);
 }

@@ -54,14 +54,33 @@ int64_t ml_contrast_apc(float *scores, const float *l, int64_t n, float beta);
 typedef void (*MlCombineFn)(float *scores, const float *const *logits, int n_passes, int64_t vocab, int64_t step,
                             void *user);
 
+/* The hooks pass `pass` uses when it is fed the token chosen at `step`
+   (0 = the first generated token); NULL: none. */
+typedef const MlHooks *(*MlStepHooksFn)(void *user, int pass, int64_t step);
+
+/* How a lockstep run turns logits into tokens, and whom it tells. */
+typedef struct MlLockstep {
+    MlCombineFn combine; /* NULL: pass 0's logits as they are */
+    void *combine_user;
+    MlStepHooksFn hooks; /* NULL: no hooks */
+    void *hooks_user;
+    MlTokenFn on_token;  /* each chosen id as soon as it is chosen; nonzero stops; NULL: none */
+    void *token_user;
+} MlLockstep;
+
 /* Generates up to max_tokens tokens.  logits[p] must hold pass p's logits
    after its last fed token (from ml_session_prefill); they are overwritten as
-   the chosen tokens are fed to every pass.  combine NULL uses pass 0's logits
-   as they are.  Stops after eos_id (included in out; -1: no EOS), at
-   max_tokens, or when a pass reaches the context limit; the last token is
-   not fed.  hooks: NULL, or one table (or NULL) per pass, used when
-   feeding it (attention edits, steering).  scores: vocab floats of scratch.  out (max_tokens) may be NULL;
-   *n_out = tokens generated. */
+   the chosen tokens are fed to every pass.  Stops after eos_id (included in
+   out; -1: no EOS), at max_tokens, when on_token asks, or when a pass
+   reaches the context limit; the last token is not fed.  scores: vocab
+   floats of scratch.  out (max_tokens) may be NULL; *n_out = tokens
+   generated. */
+int ml_lockstep_run(MlSession *const *passes, int n_passes, float *const *logits, const MlLockstep *how,
+                    MlSampler *sampler, int64_t max_tokens, int32_t eos_id, float *scores, int32_t *out,
+                    int64_t *n_out, MlError *err);
+
+/* ml_lockstep_run with a combiner and fixed hooks: NULL, or one table (or
+   NULL) per pass, used whenever it is fed (attention edits, steering). */
 int ml_lockstep_generate(MlSession *const *passes, int n_passes, float *const *logits, MlCombineFn combine, void *user,
                          MlSampler *sampler, int64_t max_tokens, int32_t eos_id, const MlHooks *const *hooks,
                          float *scores, int32_t *out, int64_t *n_out, MlError *err);

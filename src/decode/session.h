@@ -15,6 +15,9 @@
 **         ml_session_free(q);
 **     ml_session_free(img);
 **
+** Forks nest to any depth (a beam search forks every step): a forward
+** gathers the chain of caches once and attention reads each in place.
+**
 ** Rules: a parent must outlive its children and cannot be rewound or
 ** extended while it has children (it would change what they read); a
 ** model runs one forward at a time, so sessions of one model take turns.

@@ -8,10 +8,9 @@
 
 #include "core/file.h"
 #include "core/progress.h"
-#include "decode/contrast.h"
-#include "decode/session.h"
 #include "core/strmap.h"
 #include "mitigate/noise.h"
+#include "mitigate/runner.h"
 
 MlEvalOptions ml_eval_defaults(void) {
     return (MlEvalOptions){.prompt_suffix = "",
@@ -29,39 +28,17 @@ typedef struct Work {
     MlLvlm *m;
     const MlEvalOptions *o;
     const MlMethodConfig *cfg;
-    int n_passes;
-    int64_t n_img, V, pixel_n, max_budget;
-    float *pixels, *pass_pixels;
-    float *feats[ML_LOCKSTEP_MAX_PASSES];
-    float *logits[ML_LOCKSTEP_MAX_PASSES];
-    float *scores;
+    MlRunner *runner;
+    int64_t max_budget;
+    float *pixels;
     int32_t *out;
     char *text;
     size_t text_cap;
-    MlSession *prefix[ML_LOCKSTEP_MAX_PASSES]; /* image sessions (prefix cache) */
-    int32_t *prefix_ids;
-    size_t prefix_len;
 } Work;
 
-static void work_free_prefix(Work *w) {
-    for (int p = 0; p < w->n_passes; p++) {
-        ml_session_free(w->prefix[p]);
-        w->prefix[p] = NULL;
-    }
-    free(w->prefix_ids);
-    w->prefix_ids = NULL;
-    w->prefix_len = 0;
-}
-
 static void work_free(Work *w) {
-    work_free_prefix(w);
+    ml_runner_free(w->runner);
     free(w->pixels);
-    free(w->pass_pixels);
-    for (int p = 0; p < ML_LOCKSTEP_MAX_PASSES; p++) {
-        free(w->feats[p]);
-        free(w->logits[p]);
-    }
-    free(w->scores);
     free(w->out);
     free(w->text);
 }
@@ -71,50 +48,24 @@ static int work_init(Work *w, MlLvlm *m, const MlEvalOptions *o, MlError *err) {
     w->m = m;
     w->o = o;
     w->cfg = o->method;
-    w->n_passes = o->method->method->n_passes;
-    if (w->n_passes < 1 || w->n_passes > ML_LOCKSTEP_MAX_PASSES)
-        return ml_error_set(err, ML_ERR_ARG, "method %s: %d passes", o->method->method->name, w->n_passes);
     if (o->max_tokens < 1 || o->max_tokens_open < 1)
         return ml_error_set(err, ML_ERR_ARG, "eval: max tokens must be at least 1");
-    w->n_img = ml_lvlm_image_tokens(m);
-    w->V = ml_lvlm_vocab(m);
-    w->pixel_n = ml_lvlm_pixel_floats(m);
     w->max_budget = o->max_tokens > o->max_tokens_open ? o->max_tokens : o->max_tokens_open;
-    const size_t feat_n = (size_t)(w->n_img * ml_lvlm_hidden(m));
-    w->pixels = malloc(sizeof(float) * (size_t)w->pixel_n);
-    w->pass_pixels = malloc(sizeof(float) * (size_t)w->pixel_n);
-    w->scores = malloc(sizeof(float) * (size_t)w->V);
+    MlRunnerOptions ro = {.prompt = o->prompt, .seed = o->seed, .prefix = o->prefix_cache ? ML_PREFIX_SHARED : ML_PREFIX_SPLIT};
+    int rc = ml_runner_new(&w->runner, m, o->method, &ro, err);
+    if (rc) return rc;
+    w->pixels = malloc(sizeof(float) * (size_t)ml_lvlm_pixel_floats(m));
     w->out = malloc(sizeof(int32_t) * (size_t)w->max_budget);
-    int ok = w->pixels && w->pass_pixels && w->scores && w->out;
-    for (int p = 0; p < w->n_passes && ok; p++) {
-        w->feats[p] = malloc(sizeof(float) * feat_n);
-        w->logits[p] = malloc(sizeof(float) * (size_t)w->V);
-        ok = w->feats[p] && w->logits[p];
-    }
-    if (!ok) return ml_error_set(err, ML_ERR_NOMEM, "eval: out of memory");
+    if (!w->pixels || !w->out) return ml_error_set(err, ML_ERR_NOMEM, "eval: out of memory");
     return ML_OK;
 }
 
-/* Loads and encodes the image for every pass (contrast passes see their own pixels). */
-static int encode_image(Work *w, const MlEvalItem *it, MlError *err) {
+/* Loads the item's image and hands it to the runner (which encodes what each pass sees). */
+static int load_image(Work *w, const MlEvalItem *it, MlError *err) {
     char path[4096];
     int rc = ml_path_join(path, sizeof path, w->o->images, it->image, err);
-    if (rc) return rc;
-    if ((rc = ml_lvlm_load_image(w->m, path, w->o->aspect, w->pixels, err))) return rc;
-    if ((rc = ml_lvlm_encode_image(w->m, w->feats[0], w->pixels, NULL, err))) return rc;
-    const MlMethod *method = w->cfg->method;
-    const size_t feat_n = (size_t)(w->n_img * ml_lvlm_hidden(w->m));
-    for (int p = 1; p < w->n_passes && !rc; p++) {
-        if (!method->pass_pixels) {
-            memcpy(w->feats[p], w->feats[0], sizeof(float) * feat_n);
-            continue;
-        }
-        char tag[32];
-        snprintf(tag, sizeof tag, "pass %d", p);
-        uint64_t seed = ml_seed_mix(ml_seed_mix(w->o->seed, tag), it->image);
-        if (!(rc = method->pass_pixels(w->cfg, p, w->pass_pixels, w->pixels, w->pixel_n, seed, err)))
-            rc = ml_lvlm_encode_image(w->m, w->feats[p], w->pass_pixels, NULL, err);
-    }
+    if (!rc) rc = ml_lvlm_load_image(w->m, path, w->o->aspect, w->pixels, err);
+    if (!rc) rc = ml_runner_set_image(w->runner, w->pixels, it->image, err);
     return rc;
 }
 
@@ -129,36 +80,14 @@ static char *asked_text(const Work *w, const MlEvalItem *it) {
     return s;
 }
 
-static int build_prompt(const Work *w, const char *asked, int32_t **ids, size_t *n, size_t *image_end, MlError *err) {
-    int rc = ml_prompt_build(w->m->tok, &w->o->prompt, asked, 1, w->m->cfg->image_token_id, (int)w->n_img, ids, n,
-                             image_end, err);
-    if (rc) return rc;
-    if (*image_end >= *n) {
-        free(*ids);
-        *ids = NULL;
-        return ml_error_set(err, ML_ERR_ARG, "the prompt ends with the image: nothing is asked after it");
-    }
-    return ML_OK;
-}
-
-/* Encodes the group's image and prefills its prefix once per pass. */
+/* Encodes the group's image and prefills its prefixes once. */
 static int prepare_prefix(Work *w, const MlEvalItem *first, MlError *err) {
-    work_free_prefix(w);
-    int rc = encode_image(w, first, err);
+    int rc = load_image(w, first, err);
     if (rc) return rc;
     char *asked = asked_text(w, first);
     if (!asked) return ml_error_set(err, ML_ERR_NOMEM, "eval: out of memory");
-    int32_t *ids;
-    size_t n, image_end;
-    rc = build_prompt(w, asked, &ids, &n, &image_end, err);
+    rc = ml_runner_prepare(w->runner, asked, err);
     free(asked);
-    if (rc) return rc;
-    w->prefix_ids = ids;
-    w->prefix_len = image_end;
-    for (int p = 0; p < w->n_passes && !rc; p++) {
-        if (!(rc = ml_session_new(&w->prefix[p], w->m, (int64_t)image_end, err)))
-            rc = ml_session_prefill(w->prefix[p], ids, (int64_t)image_end, w->feats[p], w->n_img, NULL, NULL, err);
-    }
     return rc;
 }
 
@@ -200,36 +129,17 @@ static const char *parse_answer(const Work *w, const MlEvalItem *it, const char 
 static int answer_item(Work *w, const MlEvalItem *it, double shared_s, MlRunlog *log, MlError *err) {
     const double t0 = ml_time_now();
     const int64_t budget = it->kind == ML_ITEM_OPEN ? w->o->max_tokens_open : w->o->max_tokens;
-    MlSession *s[ML_LOCKSTEP_MAX_PASSES] = {0};
-    MlSampler smp = {0};
     cJSON *extra = NULL;
-    int32_t *ids = NULL;
-    size_t n = 0, image_end = 0;
     int rc = ML_OK;
     char *asked = asked_text(w, it);
     if (!asked) return ml_error_set(err, ML_ERR_NOMEM, "eval: out of memory");
-    if ((rc = build_prompt(w, asked, &ids, &n, &image_end, err))) goto done;
-    if (!w->o->prefix_cache && (rc = encode_image(w, it, err))) goto done;
-    const int shared = w->o->prefix_cache && image_end == w->prefix_len &&
-                       !memcmp(ids, w->prefix_ids, sizeof(int32_t) * image_end);
-    const int64_t rest = (int64_t)(n - image_end);
-    for (int p = 0; p < w->n_passes && !rc; p++) {
-        if (shared) {
-            rc = ml_session_fork(&s[p], w->prefix[p], rest + budget, err);
-        } else {
-            /* from scratch with the same two calls as the cached path: bit-identical answers */
-            if (!(rc = ml_session_new(&s[p], w->m, (int64_t)n + budget, err)))
-                rc = ml_session_prefill(s[p], ids, (int64_t)image_end, w->feats[p], w->n_img, NULL, NULL, err);
-        }
-        if (!rc) rc = ml_session_prefill(s[p], ids + image_end, rest, NULL, 0, NULL, w->logits[p], err);
-    }
-    if (rc) goto done;
+    if (!w->o->prefix_cache && (rc = load_image(w, it, err))) goto done;
+    if ((rc = ml_runner_ask(w->runner, asked, err)) || (rc = ml_runner_prefill(w->runner, budget, err))) goto done;
     MlSamplerConfig sc;
     ml_method_sampler(w->cfg, ml_seed_mix(w->o->seed, it->id), &sc);
-    if ((rc = ml_sampler_init(&smp, &sc, (int)w->V, err))) goto done;
     int64_t n_out = 0;
-    if ((rc = ml_lockstep_generate(s, w->n_passes, w->logits, w->cfg->method->combine, (void *)w->cfg, &smp, budget,
-                                   ml_tokenizer_eos_id(w->m->tok), NULL, w->scores, w->out, &n_out, err)))
+    if ((rc = ml_runner_generate(w->runner, &sc, budget, ml_tokenizer_eos_id(w->m->tok), NULL, NULL, w->out, &n_out,
+                                 err)))
         goto done;
     const char *text = decode_answer(w, n_out, err);
     if (!text) {
@@ -255,10 +165,8 @@ static int answer_item(Work *w, const MlEvalItem *it, double shared_s, MlRunlog 
                       .extra = extra};
     rc = ml_runlog_append(log, &item, err);
 done:
-    for (int p = 0; p < w->n_passes; p++) ml_session_free(s[p]);
-    ml_sampler_free(&smp);
+    ml_runner_end(w->runner);
     cJSON_Delete(extra);
-    free(ids);
     free(asked);
     if (rc && err && !strstr(err->msg, it->where)) {
         char where[4200];
@@ -342,7 +250,6 @@ int ml_eval_run(MlLvlm *m, const MlEvalSet *s, const MlEvalOptions *o, MlRunlog 
             if ((rc = answer_item(&w, it, shared_s, log, err))) break;
             if (o->progress) o->progress(o->progress_user, ++done, s->count);
         }
-        work_free_prefix(&w);
     }
     work_free(&w);
     free(order);

@@ -18,10 +18,11 @@
 **
 ** Order and prefix sharing: items are grouped by image (groups in order of
 ** first appearance, items in file order inside a group) and answered in that
-** order, so the log's order is stable.  With prefix_cache, each image is
-** encoded once and its prompt prefix (BOS ... image tokens) is prefilled
-** once per pass; every question forks those sessions.  Without it, each
-** question loads and encodes the image and prefills a fresh session with the
+** order, so the log's order is stable.  The method runs through
+** mitigate/runner.h.  With prefix_cache, each image is encoded once and each
+** distinct prompt prefix (BOS ... image tokens) of the method's passes is
+** prefilled once; every question forks those sessions.  Without it, each
+** question loads and encodes the image and prefills fresh sessions with the
 ** same two calls (prefix, then question), so the answers are bit-identical
 ** either way and only the cost differs.
 **

@@ -14,18 +14,15 @@ static const MlParamSpec params[] = {
 static void apc_combine(float *scores, const float *const *logits, int n_passes, int64_t vocab, int64_t step,
                         void *user) {
     (void)n_passes, (void)step;
-    const MlMethodConfig *c = user;
+    const MlMethodConfig *c = ((const MlMethodRun *)user)->cfg;
     memcpy(scores, logits[0], sizeof(float) * (size_t)vocab);
     ml_contrast_apc(scores, logits[0], vocab, (float)ml_method_param(c, "beta"));
 }
 
 const MlMethod ml_method_apc = {
-    .name = "apc",
-    .summary = "APC-only control: plausibility constraint (beta 0.2) + the same sampling, no contrast",
-    .prompt_suffix = " Please answer this question with one word.",
-    .params = params,
-    .n_params = sizeof params / sizeof params[0],
+    ML_METHOD_ID("apc", "APC-only control: plausibility constraint (beta 0.2) + the same sampling, no contrast",
+                 ML_ONE_WORD_SUFFIX),
+    ML_METHOD_PARAMS(params),
     .n_passes = 1,
-    .pass_pixels = NULL,
     .combine = apc_combine,
 };

@@ -2,12 +2,6 @@
 #include "mitigate/method.h"
 
 const MlMethod ml_method_greedy = {
-    .name = "greedy",
-    .summary = "argmax decoding: the baseline every comparison needs",
-    .prompt_suffix = "",
-    .params = NULL,
-    .n_params = 0,
+    ML_METHOD_ID("greedy", "argmax decoding: the baseline every comparison needs", ""),
     .n_passes = 1,
-    .pass_pixels = NULL,
-    .combine = NULL,
 };

@@ -95,6 +95,15 @@ void ml_method_sampler(const MlMethodConfig *c, uint64_t seed, MlSamplerConfig *
                              .seed = seed};
 }
 
+MlPass ml_method_pass(const MlMethod *m, int pass) {
+    return m->passes ? m->passes[pass] : (MlPass){ML_PASS_CLEAN, ML_PASS_SAME_PROMPT};
+}
+
+const MlHooks *ml_method_hooks(MlMethodRun *run, int pass, int64_t step) {
+    const MlMethod *m = run->cfg->method;
+    return m->pass_hooks ? m->pass_hooks(run, pass, step) : NULL;
+}
+
 cJSON *ml_method_params_json(const MlMethodConfig *c) {
     cJSON *o = cJSON_CreateObject();
     for (int i = 0; o && i < c->method->n_params; i++)

@@ -2,10 +2,14 @@
 ** method.h: decoding-time mitigation methods, registered by name, each with
 ** its published defaults (docs/mitigation.md, from the team's notes MITIGATIONS.md).
 **
-** A method says how many passes it runs in lockstep (decode/contrast.h),
-** what each contrast pass sees instead of the image, how the passes' logits
-** become the scores the sampler draws from, and its parameters.  Registered
-** now:
+** A method is constant data.  It declares its passes (pass 0 is the normal
+** one; each further pass sees the clean image, other pixels or no image, and
+** asks the question as asked or its own prompt), optional hooks per pass and
+** step (attention-score edits, attention-probability reads, residual and MLP
+** edits: model/hooks.h), a combiner that turns every pass's logits into the
+** scores the sampler draws from, optionally state of its own, and optionally
+** its own generation loop (beam search, roll-back).  mitigate/runner.h runs
+** any method; eval and `misalign generate` both go through it.  Registered:
 **   greedy   argmax decoding, no parameters (the baseline every table needs)
 **   sample   plain sampling (VCD's "regular" baseline): temperature, top_p, top_k
 **   apc      the APC-only control (ustc-hyin/cd_rethink): APC with beta on the
@@ -17,15 +21,14 @@
 **     MlMethodConfig c; ml_method_defaults(&c, m);
 **     if (ml_method_set(&c, "alpha=0.5", &err)) ...        // --param alpha=0.5
 **     MlSamplerConfig sc; ml_method_sampler(&c, seed, &sc);
-**     ... pass p >= 1 gets pixels from m->pass_pixels(&c, p, dst, clean, n, image_seed, &err)
-**     ml_lockstep_generate(passes, m->n_passes, logits, m->combine, &c, ...);
+**     ... then ml_runner_new(&r, model, &c, &options, &err) (mitigate/runner.h)
 **
 ** Adding a method: one file src/mitigate/<name>.c defining
 ** `const MlMethod ml_method_<name>` and one line ML_METHOD(<name>) in
-** src/mitigate/methods.def.  Parameter names shared by methods mean the
-** same thing everywhere: temperature, top_p, top_k (sampling), alpha
-** (contrast weight), beta (APC).  Methods are constant data; a config is
-** a plain value the caller owns.
+** src/mitigate/methods.def (docs/CONTRIBUTING.md, "Adding a method").
+** Parameter names shared by methods mean the same thing everywhere:
+** temperature, top_p, top_k (sampling), alpha (contrast weight), beta (APC).
+** A config is a plain value the caller owns.
 */
 #ifndef ML_MITIGATE_METHOD_H
 #define ML_MITIGATE_METHOD_H
@@ -37,6 +40,9 @@
 #include "core/error.h"
 #include "decode/contrast.h"
 #include "decode/sampler.h"
+#include "decode/session.h"
+#include "model/hooks.h"
+#include "model/lvlm.h"
 
 #define ML_METHOD_MAX_PARAMS 16
 
@@ -49,6 +55,43 @@ typedef struct MlParamSpec {
 
 typedef struct MlMethodConfig MlMethodConfig;
 
+/* What a pass sees where the prompt has its image. */
+typedef enum MlPassImage {
+    ML_PASS_CLEAN = 0, /* the image as loaded */
+    ML_PASS_PIXELS,    /* other pixels: the method's pass_pixels, from the clean ones (VCD's noise) */
+    ML_PASS_NO_IMAGE,  /* none: the template without its image placeholder (M3ID, PAI's contrast) */
+} MlPassImage;
+
+/* What a pass asks. */
+typedef enum MlPassPrompt {
+    ML_PASS_SAME_PROMPT = 0, /* the system text and question as the run asks them */
+    ML_PASS_OWN_PROMPT,      /* the method's pass_prompt rewrites them (ICD's disturbance) */
+} MlPassPrompt;
+
+typedef struct MlPass {
+    MlPassImage image;
+    MlPassPrompt prompt;
+} MlPass;
+
+/* The steps pass_hooks is asked about besides generated tokens (0, 1, ...):
+   the shared prefix (BOS ... image tokens, when the runner prefills it on
+   its own) and the prompt (the rest of it, or all of it in one call). */
+#define ML_STEP_PREFIX (-2)
+#define ML_STEP_PROMPT (-1)
+
+/* What a method's functions see of the run: its configuration, the model,
+   its state, and per pass the current question's session and prompt. */
+typedef struct MlMethodRun {
+    const MlMethodConfig *cfg;
+    MlLvlm *m;
+    void *state; /* the method's own (state_new), NULL without */
+    int n_passes;
+    MlSession *session[ML_LOCKSTEP_MAX_PASSES]; /* after its prompt (generate may fork these) */
+    int64_t prompt_len[ML_LOCKSTEP_MAX_PASSES];  /* tokens of the pass's prompt */
+    int64_t image_begin[ML_LOCKSTEP_MAX_PASSES]; /* its image tokens are positions [image_begin, image_end); */
+    int64_t image_end[ML_LOCKSTEP_MAX_PASSES];   /* equal: the pass has no image */
+} MlMethodRun;
+
 typedef struct MlMethod {
     const char *name;
     const char *summary;       /* one line for --help */
@@ -56,14 +99,34 @@ typedef struct MlMethod {
     const MlParamSpec *params;
     int n_params;
     int n_passes; /* 1 = plain decoding; each further pass is a contrast pass */
-    /* Pixels contrast pass `pass` (>= 1) sees, from the clean ones (n
-       floats, the normalised tensor); seed is fixed per image so every
-       question about it sees the same.  NULL: the clean image. */
+    /* [n_passes], pass 0 first; NULL: every pass the clean image and the same prompt. */
+    const MlPass *passes;
+    /* Pixels an ML_PASS_PIXELS pass sees, from the clean ones (n floats,
+       the normalised tensor); seed is fixed per image so every question
+       about it sees the same. */
     int (*pass_pixels)(const MlMethodConfig *c, int pass, float *dst, const float *clean, int64_t n, uint64_t seed,
                        MlError *err);
+    /* An ML_PASS_OWN_PROMPT pass's system text and question, from the run's
+       (system NULL: the template's own).  Each output is malloc'd, or left
+       NULL to keep the run's. */
+    int (*pass_prompt)(const MlMethodConfig *c, int pass, const char *system, const char *question, char **system_out,
+                       char **question_out, MlError *err);
+    /* State the other functions share (run->state), made once per runner. */
+    int (*state_new)(MlMethodRun *run, MlError *err);
+    void (*state_free)(MlMethodRun *run);
+    /* Hooks for pass `pass` when it is fed at `step` (ML_STEP_PREFIX,
+       ML_STEP_PROMPT, or the generated token's index); NULL: none.  A pass
+       with prefix hooks gets a prefix of its own. */
+    const MlHooks *(*pass_hooks)(MlMethodRun *run, int pass, int64_t step);
     /* The scores to sample from, given every pass's logits; user is the
-       const MlMethodConfig *.  NULL: pass 0's logits unchanged. */
+       MlMethodRun *.  NULL: pass 0's logits unchanged. */
     MlCombineFn combine;
+    /* Its own generation loop (beam search, OPERA); NULL: every pass in
+       lockstep (decode/contrast.h).  logits[p] holds pass p's logits after
+       its prompt; scores is vocab floats of scratch.  It may fork the
+       sessions of run, and frees its forks before it returns. */
+    int (*generate)(MlMethodRun *run, float *const *logits, float *scores, MlSampler *sampler, int64_t max_tokens,
+                    int32_t eos_id, int32_t *out, int64_t *n_out, MlError *err);
 } MlMethod;
 
 struct MlMethodConfig {
@@ -76,6 +139,14 @@ struct MlMethodConfig {
     {"temperature", (default_temperature), 0, 100, 0, "softmax temperature; 0 = greedy (argmax)"},                \
     {"top_p", 1, 0, 1, 0, "nucleus sampling: keep the best tokens up to this mass; 1 = off"},                   \
     {"top_k", 0, 0, 1e9, 1, "keep the k best tokens; 0 = off"}
+
+/* An MlMethod's name, one-line summary and prompt suffix. */
+#define ML_METHOD_ID(name_, summary_, suffix_) .name = (name_), .summary = (summary_), .prompt_suffix = (suffix_)
+/* The yes/no prompt suffix of VCD's POPE protocol (its sampling baselines use it too). */
+#define ML_ONE_WORD_SUFFIX " Please answer this question with one word."
+
+/* .params and .n_params of an MlMethod from a static array. */
+#define ML_METHOD_PARAMS(array) .params = (array), .n_params = (int)(sizeof(array) / sizeof((array)[0]))
 
 /* NULL when no method has that name. */
 const MlMethod *ml_method_find(const char *name);
@@ -94,6 +165,11 @@ double ml_method_param(const MlMethodConfig *c, const char *name);
 /* The sampler settings: temperature, top_p, top_k when the method has them,
    greedy otherwise; seed as given. */
 void ml_method_sampler(const MlMethodConfig *c, uint64_t seed, MlSamplerConfig *out);
+
+/* A pass's declaration (the clean image and the same prompt when the method lists none). */
+MlPass ml_method_pass(const MlMethod *m, int pass);
+/* The hooks run's method wants for pass and step (NULL: none). */
+const MlHooks *ml_method_hooks(MlMethodRun *run, int pass, int64_t step);
 
 /* {"alpha": 1, "beta": 0.2, ...} in the method's order; NULL when out of memory. */
 cJSON *ml_method_params_json(const MlMethodConfig *c);

@@ -5,12 +5,7 @@
 static const MlParamSpec params[] = {ML_SAMPLING_PARAMS(1)};
 
 const MlMethod ml_method_sample = {
-    .name = "sample",
-    .summary = "plain sampling (VCD's regular baseline): temperature 1, top_p 1",
-    .prompt_suffix = " Please answer this question with one word.",
-    .params = params,
-    .n_params = sizeof params / sizeof params[0],
+    ML_METHOD_ID("sample", "plain sampling (VCD's regular baseline): temperature 1, top_p 1", ML_ONE_WORD_SUFFIX),
+    ML_METHOD_PARAMS(params),
     .n_passes = 1,
-    .pass_pixels = NULL,
-    .combine = NULL,
 };

@@ -59,18 +59,19 @@ static int vcd_pixels(const MlMethodConfig *c, int pass, float *dst, const float
 static void vcd_combine(float *scores, const float *const *logits, int n_passes, int64_t vocab, int64_t step,
                         void *user) {
     (void)n_passes, (void)step;
-    const MlMethodConfig *c = user;
+    const MlMethodConfig *c = ((const MlMethodRun *)user)->cfg;
     ml_contrast_combine(scores, logits[0], logits[1], vocab, (float)ml_method_param(c, "alpha"));
     ml_contrast_apc(scores, logits[0], vocab, (float)ml_method_param(c, "beta"));
 }
 
+static const MlPass passes[] = {{ML_PASS_CLEAN, ML_PASS_SAME_PROMPT}, {ML_PASS_PIXELS, ML_PASS_SAME_PROMPT}};
+
 const MlMethod ml_method_vcd = {
-    .name = "vcd",
-    .summary = "Visual Contrastive Decoding: contrast with the noised image (alpha 1, beta 0.2, T 500), sampling",
-    .prompt_suffix = " Please answer this question with one word.",
-    .params = params,
-    .n_params = sizeof params / sizeof params[0],
+    ML_METHOD_ID("vcd", "Visual Contrastive Decoding: contrast with the noised image (alpha 1, beta 0.2, T 500), sampling",
+                 ML_ONE_WORD_SUFFIX),
     .n_passes = 2,
+    .passes = passes,
+    ML_METHOD_PARAMS(params),
     .pass_pixels = vcd_pixels,
     .combine = vcd_combine,
 };

@@ -114,6 +114,9 @@ void ml_decoder_state_free(MlDecoderState *st) {
     free(st->vec);
     free(st->attn_scratch);
     free(st->tap_buf);
+    free(st->chain);
+    free(st->spans);
+    free(st->chain_rows);
     ml_matmul_scratch_free(&st->mm);
     memset(st, 0, sizeof *st);
 }
@@ -157,19 +160,44 @@ int ml_decoder_embed(const MlDecoder *dec, float *x, const int32_t *ids, int64_t
     return ML_OK;
 }
 
-/* Key/value spans of one layer: the parent chain's rows, then this cache's
-   rows up to `upto` (absolute length). */
-#define MAX_SPANS 16
-static int collect_spans(MlKVSpan *spans, const MlKVCache *kv, int layer, int64_t upto) {
-    int n = 0;
-    if (kv->parent && kv->base > 0) n = collect_spans(spans, kv->parent, layer, kv->base);
-    ML_ASSERT(n < MAX_SPANS);
-    int64_t rows = upto - kv->base;
-    if (rows > 0) {
-        size_t off = (size_t)layer * kv->cap * kv->kv_dim;
-        spans[n++] = (MlKVSpan){kv->k + off, kv->v + off, rows};
+/* The caches a forward of `kv` reads, root first, with the rows each
+   contributes (an ancestor: up to where its child starts), gathered once per
+   forward into st's arrays; returns how many, -1 when out of memory. */
+static int gather_chain(MlDecoderState *st, const MlKVCache *kv, int64_t upto) {
+    int depth = 0;
+    for (const MlKVCache *c = kv; c; c = c->base > 0 ? c->parent : NULL) depth++;
+    if (depth > st->chain_cap) {
+        const MlKVCache **chain = realloc(st->chain, sizeof *chain * (size_t)depth);
+        if (chain) st->chain = chain;
+        MlKVSpan *spans = realloc(st->spans, sizeof *spans * (size_t)depth);
+        if (spans) st->spans = spans;
+        int64_t *rows = realloc(st->chain_rows, sizeof *rows * (size_t)depth);
+        if (rows) st->chain_rows = rows;
+        if (!chain || !spans || !rows) return -1;
+        st->chain_cap = depth;
     }
+    int n = depth;
+    for (const MlKVCache *c = kv; c; c = c->base > 0 ? c->parent : NULL) {
+        st->chain[--n] = c;
+        st->chain_rows[n] = upto - c->base;
+        upto = c->base;
+    }
+    /* drop the caches that contribute nothing (an empty parent, a fork of a fork at the same length) */
+    for (int i = 0; i < depth; i++)
+        if (st->chain_rows[i] > 0) {
+            st->chain[n] = st->chain[i];
+            st->chain_rows[n++] = st->chain_rows[i];
+        }
     return n;
+}
+
+/* Layer `layer`'s spans over a gathered chain. */
+static void layer_spans(MlDecoderState *st, int n, int layer) {
+    for (int i = 0; i < n; i++) {
+        const MlKVCache *c = st->chain[i];
+        size_t off = (size_t)layer * c->cap * c->kv_dim;
+        st->spans[i] = (MlKVSpan){c->k + off, c->v + off, st->chain_rows[i]};
+    }
 }
 
 static void add_into(float *x, const float *y, size_t n) {
@@ -192,6 +220,8 @@ static int forward_chunk(const MlDecoder *dec, MlDecoderState *st, MlKVCache *kv
     ml_rope_tables(st->cos_t, st->sin_t, pos0, T, (int)hd, c->rope_theta);
     MlAttnDims dims = {.n_heads = c->n_heads, .n_kv_heads = c->n_kv_heads, .head_dim = (int)hd, .causal = 1,
                        .scale = 1.0f / sqrtf((float)hd), .kv_stride = kvd};
+    const int ns = gather_chain(st, kv, pos0 + T);
+    if (ns < 0) return ml_error_set(err, ML_ERR_NOMEM, "decoder: out of memory for a fork chain");
     for (int l = 0; l < c->n_layers; l++) {
         const MlDecoderLayer *L = &dec->layers[l];
         MlDecoderLayerRecord *R = rec ? &rec->layers[l] : NULL;
@@ -209,14 +239,13 @@ static int forward_chunk(const MlDecoder *dec, MlDecoderState *st, MlKVCache *kv
         SAVE(R->q, st->q, T * qd);
         SAVE(R->k, kc, T * kvd);
         SAVE(R->v, vc, T * kvd);
-        MlKVSpan spans[MAX_SPANS];
-        int ns = collect_spans(spans, kv, l, pos0 + T);
+        layer_spans(st, ns, l);
         MlAttnTap tap;
         MlHookTapCtx tctx;
         int tapped = ml_hooks_attn_tap(hooks, ML_TOWER_TEXT, l, pos0, T, c->n_heads, pos0 + T, &tap, &tctx,
                                        &st->tap_buf, &st->tap_cap);
         if (tapped < 0) return ml_error_set(err, ML_ERR_NOMEM, "attention hook buffer: out of memory");
-        ml_attention_forward(st->att, st->q, spans, ns, T, pos0, &dims, tapped ? &tap : NULL, st->attn_scratch,
+        ml_attention_forward(st->att, st->q, st->spans, ns, T, pos0, &dims, tapped ? &tap : NULL, st->attn_scratch,
                              st->n_threads);
         ml_hooks_call(hooks, ML_TOWER_TEXT, ML_HOOK_ATTN_HEADS, l, pos0, T, qd, st->att);
         SAVE(R->att, st->att, T * qd);

@@ -64,12 +64,18 @@ typedef struct MlDecoderState {
     float *attn_scratch;
     float *tap_buf;  /* grown on demand for attention hooks */
     size_t tap_cap;
+    const struct MlKVCache **chain; /* the caches a forward reads, root first: grown on demand */
+    struct MlKVSpan *spans;         /* one layer's key/value spans over them */
+    int64_t *chain_rows;            /* rows each cache of the chain contributes */
+    int chain_cap;
     MlMatmulScratch mm;
 } MlDecoderState;
 
 /* Keys and values of every layer.  A cache may continue a parent: it then
    holds only the rows after the parent's first `base` rows, which it reads
-   from the parent (that must stay alive and must not rewrite those rows). */
+   from the parent (that must stay alive and must not rewrite those rows).
+   Chains may be of any depth: a forward gathers the chain once and hands
+   attention one span per cache. */
 typedef struct MlKVCache {
     int n_layers;
     int64_t kv_dim;   /* KVH * hd */

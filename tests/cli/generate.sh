@@ -116,6 +116,25 @@ expect_fail "shape mismatch" "gate_proj.*(shape|100)|(shape|100).*gate_proj" "$M
 head -c 5000 "$M/model.safetensors" >"$T/trunc/model.safetensors"
 expect_fail "truncated weights" "model.safetensors" "$ML_BIN" generate --model "$T/trunc" --prompt hi
 
+# --method runs through the same runner as eval: identities between methods.
+ids() { "$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['ids'])" "$1"; }
+gen --image "$T/img.png" --prompt "Describe it." --max-tokens 6 --method greedy --json >"$T/m_greedy.json" 2>&1
+gen --image "$T/img.png" --prompt "Describe it." --max-tokens 6 --json >"$T/m_plain.json" 2>&1
+[ "$(ids "$T/m_greedy.json")" = "$(ids "$T/m_plain.json")" ] && pass || fail "--method greedy differs from the default"
+gen --image "$T/img.png" --prompt "Describe it." --max-tokens 6 --method sample --param temperature=0.9 --param top_p=0.9 \
+    --seed 5 --json >"$T/m_sample.json" 2>&1
+[ "$(ids "$T/m_sample.json")" = "$(ids "$T/s1.json")" ] && pass || fail "--method sample differs from --temperature/--top-p"
+# VCD with alpha 0 and beta 0 is its normal pass alone: (1+0) l - 0 l' = l, APC keeps everything
+gen --image "$T/img.png" --prompt "Describe it." --max-tokens 6 --method vcd --param alpha=0 --param beta=0 \
+    --param temperature=0.9 --param top_p=0.9 --seed 5 --json >"$T/m_vcd0.json" 2>&1
+[ "$(ids "$T/m_vcd0.json")" = "$(ids "$T/s1.json")" ] && pass || fail "vcd alpha=0 beta=0 differs from sampling: $(cat "$T/m_vcd0.json")"
+gen --image "$T/img.png" --prompt "Describe it." --max-tokens 6 --method vcd --param alpha=3 --param beta=0 \
+    --param temperature=0 --json >"$T/m_vcd3.json" 2>&1 || fail "vcd alpha=3: $(cat "$T/m_vcd3.json")"
+expect_fail "unknown method" "unknown method 'nope'" "$ML_BIN" generate --model "$M" --prompt hi --method nope
+expect_fail "method and sampling flags" "--param temperature" "$ML_BIN" generate --model "$M" --prompt hi --method vcd --temperature 1
+expect_fail "param without method" "--param needs --method" "$ML_BIN" generate --model "$M" --prompt hi --param alpha=1
+expect_fail "bad parameter" "method vcd has no parameter 'gamma'" "$ML_BIN" generate --model "$M" --prompt hi --method vcd --param gamma=1
+
 "$ML_BIN" generate --help >"$T/help" 2>&1 && grep -q -- "--dump-logits" "$T/help" && grep -q -- "--threads" "$T/help" && pass ||
     fail "--help"
 cli_summary generate
