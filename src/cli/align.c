@@ -221,9 +221,9 @@ static int extract_all(const Opts *o, MlLvlm *m, const Pairs *p, Features *f, Ml
         int rc = ml_extract_caption_tokens(m, p->items[i].caption, &t, err);
         if (rc) return line_error(err, o->pairs, p->items[i].line, "caption");
         if (t == 0) return ml_error_set(err, ML_ERR_FORMAT, "%s:%zu: caption: empty", o->pairs, p->items[i].line);
-        if (t + 1 > m->decoder.cfg.max_pos)
-            return ml_error_set(err, ML_ERR_RANGE, "%s:%zu: caption: %lld tokens do not fit the context of %d",
-                                o->pairs, p->items[i].line, (long long)t, m->decoder.cfg.max_pos);
+        if (t + 1 > ml_lvlm_context(m))
+            return ml_error_set(err, ML_ERR_RANGE, "%s:%zu: caption: %lld tokens do not fit the context of %lld",
+                                o->pairs, p->items[i].line, (long long)t, (long long)ml_lvlm_context(m));
         if (t > max_tokens) max_tokens = t;
     }
     MlPromptOptions popts = {.tmpl = o->tmpl};
@@ -516,7 +516,7 @@ int cmd_align(int argc, char **argv) {
         goto fail;
     }
     if ((rc = ml_lvlm_open(&m, o.model, &err))) goto fail;
-    if ((rc = ml_layers_parse(o.layers, -1, m->decoder.cfg.n_layers - 1, &f.lt, &err))) {
+    if ((rc = ml_layers_parse(o.layers, -1, ml_lvlm_layers(m) - 1, &f.lt, &err))) {
         ml_error_prefix(&err, "--layers");
         goto fail;
     }
@@ -529,7 +529,7 @@ int cmd_align(int argc, char **argv) {
         goto fail;
     }
     f.n = p.n;
-    f.Dv = m->vision.cfg.hidden;
+    f.Dv = ml_lvlm_vision_hidden(m);
     f.Dt = ml_lvlm_hidden(m);
     if ((uint64_t)p.n * (uint64_t)(f.lv.n * f.Dv + 2 * f.lt.n * f.Dt) > ((uint64_t)1 << 36)) {
         ml_error_set(&err, ML_ERR_RANGE, "%s: %lld pairs x %d layers need more than 256 GiB of features; use --limit or --layers",

@@ -109,7 +109,7 @@ static int parse(int argc, char **argv, Opts *o) {
 
 static cJSON *token_json(const MlLvlm *m, int32_t id, double p) {
     cJSON *t = cJSON_CreateObject();
-    const char *piece = ml_tokenizer_piece(m->tok, id);
+    const char *piece = ml_tokenizer_piece(ml_lvlm_tokenizer(m), id);
     cJSON_AddNumberToObject(t, "id", id);
     cJSON_AddStringToObject(t, "piece", piece ? piece : "");
     if (p >= 0) cJSON_AddNumberToObject(t, "p", p);
@@ -123,9 +123,9 @@ static cJSON *doubles(const double *v, int64_t n) {
 }
 
 static char *answer_text(const MlLvlm *m, const MlExplanation *e) {
-    size_t need = ml_tokenizer_decode(m->tok, e->answer, (size_t)e->n_answer, 1, NULL, 0);
+    size_t need = ml_tokenizer_decode(ml_lvlm_tokenizer(m), e->answer, (size_t)e->n_answer, 1, NULL, 0);
     char *s = malloc(need + 1);
-    if (s) ml_tokenizer_decode(m->tok, e->answer, (size_t)e->n_answer, 1, s, need + 1);
+    if (s) ml_tokenizer_decode(ml_lvlm_tokenizer(m), e->answer, (size_t)e->n_answer, 1, s, need + 1);
     return s;
 }
 
@@ -234,7 +234,7 @@ static void print_tables(const MlLvlm *m, const MlExplanation *e) {
         else
             printf("%6d %8.4f %8.4f %8.4f", l - 1, ml_explain_head_mean(e, e->attn_image, l - 1),
                    ml_explain_head_mean(e, e->attn_bos, l - 1), ml_explain_head_mean(e, e->attn_text, l - 1));
-        const char *piece = ml_tokenizer_piece(m->tok, e->lens_top[(size_t)l * e->top_k]);
+        const char *piece = ml_tokenizer_piece(ml_lvlm_tokenizer(m), e->lens_top[(size_t)l * e->top_k]);
         printf("   ");
         print_padded(piece ? piece : "?", 24);
         printf(" %8.4f %12lld %10.4g\n", e->lens_prob[(size_t)l * e->top_k], (long long)e->answer_rank[l],
@@ -318,7 +318,7 @@ static int explain_batch(const Opts *o, MlLvlm *m, float *px, MlError *err) {
     }
     if (!rc && !(out = fopen(o->out, "w"))) rc = ml_error_set(err, ML_ERR_IO, "%s: cannot create", o->out);
     MlExplainOptions xo = explain_options(o);
-    double *att = calloc((size_t)m->decoder.cfg.n_layers, sizeof(double)), vc_sum = 0, vc_first = 0;
+    double *att = calloc((size_t)ml_lvlm_layers(m), sizeof(double)), vc_sum = 0, vc_first = 0;
     if (!rc && !att) rc = ml_error_set(err, ML_ERR_NOMEM, "out of memory");
     MlProgress bar;
     ml_progress_start(&bar, "explain", (int64_t)n);
@@ -361,7 +361,7 @@ static int explain_batch(const Opts *o, MlLvlm *m, float *px, MlError *err) {
         printf("{\"out\": \"%s\", \"questions\": %zu, \"seconds\": %.3f, \"mean_visual_contribution\": %.6f, "
                "\"mean_visual_contribution_first_token\": %.6f, \"mean_attention_image_by_layer\": [",
                o->out, n, ml_time_now() - t0, vc_sum, vc_first);
-        for (int l = 0; l < m->decoder.cfg.n_layers; l++) printf(l ? ", %.6f" : "%.6f", att[l]);
+        for (int l = 0; l < ml_lvlm_layers(m); l++) printf(l ? ", %.6f" : "%.6f", att[l]);
         printf("]}\n");
     }
     free(att);

@@ -174,25 +174,24 @@ int cmd_generate(int argc, char **argv) {
     int exit_code = 1;
     double t_image = 0, t_prefill = 0, tps = 0;
     if (ml_lvlm_open(&m, o.model, &err)) goto fail;
-    const int64_t n_img = ml_lvlm_image_tokens(m), D = ml_lvlm_hidden(m), V = ml_lvlm_vocab(m);
+    const int64_t D = ml_lvlm_hidden(m), V = ml_lvlm_vocab(m);
+    int64_t n_img = 0; /* rows the image gave */
     if (o.image) {
         px = malloc(sizeof(float) * ml_lvlm_pixel_floats(m));
-        feats = malloc(sizeof(float) * n_img * D);
+        feats = malloc(sizeof(float) * ml_lvlm_max_image_tokens(m) * D);
         if (!px || !feats) {
             ml_error_set(&err, ML_ERR_NOMEM, "%s: out of memory", o.image);
             goto fail;
         }
         if (ml_lvlm_load_image(m, o.image, o.aspect, px, &err)) goto fail;
         double t0 = ml_time_now();
-        if (ml_lvlm_encode_image(m, feats, px, NULL, &err)) goto fail;
+        if (ml_lvlm_encode_image(m, feats, px, NULL, &n_img, &err)) goto fail;
         t_image = ml_time_now() - t0;
         if (o.dump_feats && (exit_code = write_npy(o.dump_feats, feats, (int64_t[]){n_img, D}, 2))) goto out;
     }
     MlPromptOptions popts = {.tmpl = o.tmpl, .system = o.system, .drop_space_after_image = 0};
-    if (ml_prompt_build(m->tok, &popts, o.prompt, o.image != NULL, m->cfg->image_token_id, (int)n_img, &ids, &n,
-                        &image_end, &err))
-        goto fail;
-    const int64_t max_pos = m->decoder.cfg.max_pos;
+    if (ml_lvlm_prompt(m, &popts, o.prompt, n_img, &ids, &n, &image_end, &err)) goto fail;
+    const int64_t max_pos = ml_lvlm_context(m);
     if ((int64_t)n > max_pos) {
         ml_error_set(&err, ML_ERR_RANGE, "%s/config.json: the prompt has %zu tokens, more than max_position_embeddings %lld",
                      o.model, n, (long long)max_pos);
@@ -200,7 +199,7 @@ int cmd_generate(int argc, char **argv) {
     }
     logits = malloc(sizeof(float) * V);
     st.ids = malloc(sizeof(int32_t) * (size_t)(o.max_tokens > 0 ? o.max_tokens : 1));
-    st.tok = m->tok;
+    st.tok = ml_lvlm_tokenizer(m);
     if (!logits || !st.ids) {
         ml_error_set(&err, ML_ERR_NOMEM, "out of memory");
         goto fail;
@@ -208,7 +207,7 @@ int cmd_generate(int argc, char **argv) {
     int64_t cap = (int64_t)n + o.max_tokens;
     if (ml_session_new(&s, m, cap < max_pos ? cap : max_pos, &err)) goto fail;
     double t0 = ml_time_now();
-    if (ml_session_prefill(s, ids, (int64_t)n, o.image ? feats : NULL, o.image ? n_img : 0, NULL, logits, &err))
+    if (ml_session_prefill(s, ids, (int64_t)n, o.image ? feats : NULL, n_img, NULL, logits, &err))
         goto fail;
     t_prefill = ml_time_now() - t0;
     if (o.dump_logits && (exit_code = write_npy(o.dump_logits, logits, (int64_t[]){V}, 1))) goto out;
@@ -217,7 +216,7 @@ int cmd_generate(int argc, char **argv) {
     if (ml_sampler_init(&smp, &sc, (int)V, &err)) goto fail;
     int64_t n_out = 0;
     t0 = ml_time_now();
-    if (ml_session_generate(s, &smp, logits, o.max_tokens, ml_tokenizer_eos_id(m->tok), o.json ? collect_token : on_token,
+    if (ml_session_generate(s, &smp, logits, o.max_tokens, ml_lvlm_eos_id(m), o.json ? collect_token : on_token,
                             &st, NULL, NULL, &n_out, &err))
         goto fail;
     double t_decode = ml_time_now() - t0;

@@ -30,7 +30,7 @@ typedef struct Work {
     const MlEvalOptions *o;
     const MlMethodConfig *cfg;
     int n_passes;
-    int64_t n_img, V, pixel_n, max_budget;
+    int64_t n_img, V, pixel_n, max_budget; /* n_img: rows the current image gave */
     float *pixels, *pass_pixels;
     float *feats[ML_LOCKSTEP_MAX_PASSES];
     float *logits[ML_LOCKSTEP_MAX_PASSES];
@@ -76,11 +76,10 @@ static int work_init(Work *w, MlLvlm *m, const MlEvalOptions *o, MlError *err) {
         return ml_error_set(err, ML_ERR_ARG, "method %s: %d passes", o->method->method->name, w->n_passes);
     if (o->max_tokens < 1 || o->max_tokens_open < 1)
         return ml_error_set(err, ML_ERR_ARG, "eval: max tokens must be at least 1");
-    w->n_img = ml_lvlm_image_tokens(m);
     w->V = ml_lvlm_vocab(m);
     w->pixel_n = ml_lvlm_pixel_floats(m);
     w->max_budget = o->max_tokens > o->max_tokens_open ? o->max_tokens : o->max_tokens_open;
-    const size_t feat_n = (size_t)(w->n_img * ml_lvlm_hidden(m));
+    const size_t feat_n = (size_t)(ml_lvlm_max_image_tokens(m) * ml_lvlm_hidden(m));
     w->pixels = malloc(sizeof(float) * (size_t)w->pixel_n);
     w->pass_pixels = malloc(sizeof(float) * (size_t)w->pixel_n);
     w->scores = malloc(sizeof(float) * (size_t)w->V);
@@ -101,7 +100,7 @@ static int encode_image(Work *w, const MlEvalItem *it, MlError *err) {
     int rc = ml_path_join(path, sizeof path, w->o->images, it->image, err);
     if (rc) return rc;
     if ((rc = ml_lvlm_load_image(w->m, path, w->o->aspect, w->pixels, err))) return rc;
-    if ((rc = ml_lvlm_encode_image(w->m, w->feats[0], w->pixels, NULL, err))) return rc;
+    if ((rc = ml_lvlm_encode_image(w->m, w->feats[0], w->pixels, NULL, &w->n_img, err))) return rc;
     const MlMethod *method = w->cfg->method;
     const size_t feat_n = (size_t)(w->n_img * ml_lvlm_hidden(w->m));
     for (int p = 1; p < w->n_passes && !rc; p++) {
@@ -112,8 +111,12 @@ static int encode_image(Work *w, const MlEvalItem *it, MlError *err) {
         char tag[32];
         snprintf(tag, sizeof tag, "pass %d", p);
         uint64_t seed = ml_seed_mix(ml_seed_mix(w->o->seed, tag), it->image);
+        int64_t rows;
         if (!(rc = method->pass_pixels(w->cfg, p, w->pass_pixels, w->pixels, w->pixel_n, seed, err)))
-            rc = ml_lvlm_encode_image(w->m, w->feats[p], w->pass_pixels, NULL, err);
+            rc = ml_lvlm_encode_image(w->m, w->feats[p], w->pass_pixels, NULL, &rows, err);
+        if (!rc && rows != w->n_img)
+            rc = ml_error_set(err, ML_ERR_SHAPE, "%s: pass %d's image gave %lld tokens, the image %lld", it->image, p,
+                              (long long)rows, (long long)w->n_img);
     }
     return rc;
 }
@@ -130,8 +133,7 @@ static char *asked_text(const Work *w, const MlEvalItem *it) {
 }
 
 static int build_prompt(const Work *w, const char *asked, int32_t **ids, size_t *n, size_t *image_end, MlError *err) {
-    int rc = ml_prompt_build(w->m->tok, &w->o->prompt, asked, 1, w->m->cfg->image_token_id, (int)w->n_img, ids, n,
-                             image_end, err);
+    int rc = ml_lvlm_prompt(w->m, &w->o->prompt, asked, w->n_img, ids, n, image_end, err);
     if (rc) return rc;
     if (*image_end >= *n) {
         free(*ids);
@@ -166,7 +168,7 @@ static int is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == 
 
 /* Decodes the answer without special tokens and strips surrounding white space (LLaVA's .strip()). */
 static const char *decode_answer(Work *w, int64_t n_out, MlError *err) {
-    size_t need = ml_tokenizer_decode(w->m->tok, w->out, (size_t)n_out, 1, w->text, w->text_cap);
+    size_t need = ml_tokenizer_decode(ml_lvlm_tokenizer(w->m), w->out, (size_t)n_out, 1, w->text, w->text_cap);
     if (need + 1 > w->text_cap) {
         char *t = realloc(w->text, need + 1);
         if (!t) {
@@ -175,7 +177,7 @@ static const char *decode_answer(Work *w, int64_t n_out, MlError *err) {
         }
         w->text = t;
         w->text_cap = need + 1;
-        need = ml_tokenizer_decode(w->m->tok, w->out, (size_t)n_out, 1, w->text, w->text_cap);
+        need = ml_tokenizer_decode(ml_lvlm_tokenizer(w->m), w->out, (size_t)n_out, 1, w->text, w->text_cap);
     }
     w->text[need < w->text_cap ? need : w->text_cap - 1] = 0;
     char *s = w->text;
@@ -229,7 +231,7 @@ static int answer_item(Work *w, const MlEvalItem *it, double shared_s, MlRunlog 
     if ((rc = ml_sampler_init(&smp, &sc, (int)w->V, err))) goto done;
     int64_t n_out = 0;
     if ((rc = ml_lockstep_generate(s, w->n_passes, w->logits, w->cfg->method->combine, (void *)w->cfg, &smp, budget,
-                                   ml_tokenizer_eos_id(w->m->tok), NULL, w->scores, w->out, &n_out, err)))
+                                   ml_lvlm_eos_id(w->m), NULL, w->scores, w->out, &n_out, err)))
         goto done;
     const char *text = decode_answer(w, n_out, err);
     if (!text) {

@@ -182,14 +182,15 @@ static void add_into(float *x, const float *y, size_t n) {
         if (R) memcpy((dst), (src), sizeof(float) * (size_t)(n)); \
     } while (0)
 
-static int forward_chunk(const MlDecoder *dec, MlDecoderState *st, MlKVCache *kv, int64_t T, const MlHooks *hooks,
-                         MlDecoderRecord *rec, MlError *err) {
+static int forward_chunk(const MlDecoder *dec, MlDecoderState *st, MlKVCache *kv, int64_t T, const int32_t *pos,
+                         const MlHooks *hooks, MlDecoderRecord *rec, MlError *err) {
     const MlTextConfig *c = &dec->cfg;
     const int64_t D = c->hidden, I = c->intermediate, hd = c->head_dim, qd = (int64_t)c->n_heads * hd;
     const int64_t kvd = kv->kv_dim, pos0 = ml_kv_cache_length(kv);
     float *x = st->x, *xb = st->xb;
     ml_hooks_call(hooks, ML_TOWER_TEXT, ML_HOOK_RESIDUAL, -1, pos0, T, D, x);
-    ml_rope_tables(st->cos_t, st->sin_t, pos0, T, (int)hd, c->rope_theta);
+    if (pos) ml_rope_tables_at(st->cos_t, st->sin_t, pos, T, (int)hd, c->rope_theta);
+    else ml_rope_tables(st->cos_t, st->sin_t, pos0, T, (int)hd, c->rope_theta);
     MlAttnDims dims = {.n_heads = c->n_heads, .n_kv_heads = c->n_kv_heads, .head_dim = (int)hd, .causal = 1,
                        .scale = 1.0f / sqrtf((float)hd), .kv_stride = kvd};
     for (int l = 0; l < c->n_layers; l++) {
@@ -256,13 +257,9 @@ void ml_decoder_logits(const MlDecoder *dec, MlDecoderState *st, float *logits, 
     }
 }
 
-int ml_decoder_forward(const MlDecoder *dec, MlDecoderState *st, MlKVCache *kv, const float *x, int64_t T,
-                       const MlHooks *hooks, float *logits, int all_logits, MlError *err) {
-    return ml_decoder_forward_rec(dec, st, kv, x, T, hooks, logits, all_logits, NULL, err);
-}
-
-int ml_decoder_forward_rec(const MlDecoder *dec, MlDecoderState *st, MlKVCache *kv, const float *x, int64_t T,
-                           const MlHooks *hooks, float *logits, int all_logits, MlDecoderRecord *rec, MlError *err) {
+static int forward(const MlDecoder *dec, MlDecoderState *st, MlKVCache *kv, const float *x, int64_t T,
+                   const int32_t *pos, const MlHooks *hooks, float *logits, int all_logits, MlDecoderRecord *rec,
+                   MlError *err) {
     const MlTextConfig *c = &dec->cfg;
     if (rec && (T > rec->cap || T > st->max_rows || ml_kv_cache_length(kv) != 0))
         return ml_error_set(err, ML_ERR_ARG, "decoder: a recorded forward runs at most %lld rows from position 0",
@@ -279,7 +276,7 @@ int ml_decoder_forward_rec(const MlDecoder *dec, MlDecoderState *st, MlKVCache *
     for (int64_t r0 = 0; r0 < T; r0 += st->max_rows) {
         int64_t n = T - r0 < st->max_rows ? T - r0 : st->max_rows;
         memcpy(st->x, x + (size_t)r0 * D, sizeof(float) * n * D);
-        int rc = forward_chunk(dec, st, kv, n, hooks, rec, err);
+        int rc = forward_chunk(dec, st, kv, n, pos ? pos + r0 : NULL, hooks, rec, err);
         if (rc) return rc;
         if (rec) {
             rec->T = n;
@@ -289,6 +286,21 @@ int ml_decoder_forward_rec(const MlDecoder *dec, MlDecoderState *st, MlKVCache *
         else if (logits && r0 + n == T) ml_decoder_logits(dec, st, logits, st->x + (size_t)(n - 1) * D, 1, 1);
     }
     return ML_OK;
+}
+
+int ml_decoder_forward(const MlDecoder *dec, MlDecoderState *st, MlKVCache *kv, const float *x, int64_t T,
+                       const MlHooks *hooks, float *logits, int all_logits, MlError *err) {
+    return forward(dec, st, kv, x, T, NULL, hooks, logits, all_logits, NULL, err);
+}
+
+int ml_decoder_forward_at(const MlDecoder *dec, MlDecoderState *st, MlKVCache *kv, const float *x, int64_t T,
+                          const int32_t *pos, const MlHooks *hooks, float *logits, int all_logits, MlError *err) {
+    return forward(dec, st, kv, x, T, pos, hooks, logits, all_logits, NULL, err);
+}
+
+int ml_decoder_forward_rec(const MlDecoder *dec, MlDecoderState *st, MlKVCache *kv, const float *x, int64_t T,
+                           const MlHooks *hooks, float *logits, int all_logits, MlDecoderRecord *rec, MlError *err) {
+    return forward(dec, st, kv, x, T, NULL, hooks, logits, all_logits, rec, err);
 }
 
 /* ------------------------------------------------------------------ */
