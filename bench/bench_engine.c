@@ -136,8 +136,7 @@ static int make_pixels(const MlLvlm *m, float *pixels, MlError *err) {
 static int build_prompt(const MlLvlm *m, const char *question, int32_t **ids, size_t *n, size_t *image_end,
                         MlError *err) {
     MlPromptOptions po = {ML_TEMPLATE_HF, NULL, 0};
-    return ml_prompt_build(ml_lvlm_tokenizer(m), &po, question, 1, ml_lvlm_image_token_id(m), (int)ml_lvlm_max_image_tokens(m), ids, n,
-                           image_end, err);
+    return ml_lvlm_prompt(m, &po, question, ml_lvlm_max_image_tokens(m), ids, n, image_end, err);
 }
 
 static double min_d(double a, double b) { return a < b ? a : b; }

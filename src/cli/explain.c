@@ -12,7 +12,6 @@
 #include "core/json.h"
 #include "core/progress.h"
 #include "eval/records.h"
-#include "kernels/threads.h"
 #include "model/lvlm.h"
 
 static void help(void) {
@@ -45,55 +44,47 @@ static void help(void) {
 }
 
 typedef struct Opts {
-    const char *model, *image, *prompt, *questions, *out, *images, *system;
-    long long max_tokens, top_k, seed, threads, limit;
-    int json, lens_norm, quiet;
-    MlTemplate tmpl;
-    MlAspect aspect;
+    MlCliModelOpts mo;
+    const char *image, *prompt, *questions, *out, *images;
+    long long max_tokens, top_k, limit;
+    int json, lens_norm;
 } Opts;
 
 static int parse(int argc, char **argv, Opts *o) {
     const char *cmd = "explain", *v;
-    *o = (Opts){.max_tokens = 16, .top_k = 5, .lens_norm = 1, .tmpl = ML_TEMPLATE_HF, .aspect = ML_ASPECT_RESIZE};
+    *o = (Opts){.max_tokens = 16, .top_k = 5, .lens_norm = 1};
+    ml_cli_model_defaults(&o->mo);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             help();
             return -1;
         }
-        int *flag = !strcmp(a, "--json") ? &o->json : !strcmp(a, "--quiet") ? &o->quiet : NULL;
-        if (flag || !strcmp(a, "--no-lens-norm")) {
-            if (flag) *flag = 1;
+        int r = ml_cli_model_option(cmd, ML_CLI_SEED | ML_CLI_SYSTEM | ML_CLI_QUIET, argc, argv, &i, &o->mo);
+        if (r == 1) continue;
+        if (r) return r;
+        if (!strcmp(a, "--json") || !strcmp(a, "--no-lens-norm")) {
+            if (!strcmp(a, "--json")) o->json = 1;
             else o->lens_norm = 0;
             continue;
         }
         if (!(v = ml_cli_value(cmd, argc, argv, &i))) return 2;
-        if (!strcmp(a, "--model")) o->model = v;
-        else if (!strcmp(a, "--image")) o->image = v;
+        if (!strcmp(a, "--image")) o->image = v;
         else if (!strcmp(a, "--prompt")) o->prompt = v;
         else if (!strcmp(a, "--questions")) o->questions = v;
         else if (!strcmp(a, "--out")) o->out = v;
         else if (!strcmp(a, "--images")) o->images = v;
-        else if (!strcmp(a, "--system")) o->system = v;
         else if (!strcmp(a, "--max-tokens")) {
             if (ml_cli_int(cmd, a, v, 1, 1 << 20, &o->max_tokens)) return 2;
         } else if (!strcmp(a, "--top-k")) {
             if (ml_cli_int(cmd, a, v, 1, 1000, &o->top_k)) return 2;
-        } else if (!strcmp(a, "--seed")) {
-            if (ml_cli_int(cmd, a, v, 0, 9223372036854775807LL, &o->seed)) return 2;
-        } else if (!strcmp(a, "--threads")) {
-            if (ml_cli_int(cmd, a, v, 0, 1024, &o->threads)) return 2;
         } else if (!strcmp(a, "--limit")) {
             if (ml_cli_int(cmd, a, v, 0, 1LL << 40, &o->limit)) return 2;
-        } else if (!strcmp(a, "--template")) {
-            if (ml_cli_template(cmd, v, &o->tmpl)) return 2;
-        } else if (!strcmp(a, "--image-aspect")) {
-            if (ml_cli_aspect(cmd, v, &o->aspect)) return 2;
         } else {
             return ml_cli_usage_error(cmd, "unknown option '%s'", a);
         }
     }
-    if (!o->model) return ml_cli_usage_error(cmd, "--model DIR is required");
+    if (ml_cli_model_required(cmd, &o->mo)) return 2;
     if (o->questions) {
         if (!o->out) return ml_cli_usage_error(cmd, "--questions needs --out F.jsonl");
         if (o->image || o->prompt) return ml_cli_usage_error(cmd, "--questions reads images and prompts from the file; drop --image/--prompt");
@@ -246,16 +237,16 @@ static void print_tables(const MlLvlm *m, const MlExplanation *e) {
 
 static MlExplainOptions explain_options(const Opts *o) {
     MlExplainOptions x = ML_EXPLAIN_DEFAULTS;
-    x.prompt = (MlPromptOptions){.tmpl = o->tmpl, .system = o->system};
+    x.prompt = ml_cli_prompt_options(&o->mo);
     x.top_k = (int)o->top_k;
     x.max_tokens = o->max_tokens;
     x.lens_norm = o->lens_norm;
-    x.seed = (uint64_t)o->seed;
+    x.seed = (uint64_t)o->mo.seed;
     return x;
 }
 
 static int explain_one(const Opts *o, MlLvlm *m, float *px, MlError *err) {
-    int rc = ml_lvlm_load_image(m, o->image, o->aspect, px, err);
+    int rc = ml_lvlm_load_image(m, o->image, o->mo.aspect, px, err);
     MlExplainOptions xo = explain_options(o);
     MlExplanation e;
     if (rc || (rc = ml_explain(m, px, o->prompt, &xo, &e, err))) return rc;
@@ -322,7 +313,7 @@ static int explain_batch(const Opts *o, MlLvlm *m, float *px, MlError *err) {
     if (!rc && !att) rc = ml_error_set(err, ML_ERR_NOMEM, "out of memory");
     MlProgress bar;
     ml_progress_start(&bar, "explain", (int64_t)n);
-    if (o->quiet) bar.is_tty = 0;
+    if (o->mo.quiet) bar.is_tty = 0;
     double t0 = ml_time_now();
     for (size_t i = 0; i < n && !rc; i++) {
         const cJSON *j = rec.items[i].json;
@@ -335,7 +326,7 @@ static int explain_batch(const Opts *o, MlLvlm *m, float *px, MlError *err) {
         MlExplanation e;
         snprintf(prefix, sizeof prefix, "%s:%zu", o->questions, line);
         if ((rc = resolve_image(o, qdir, image, line, path, sizeof path, err))) break;
-        if ((rc = ml_lvlm_load_image(m, path, o->aspect, px, err)) || (rc = ml_explain(m, px, prompt, &xo, &e, err))) {
+        if ((rc = ml_lvlm_load_image(m, path, o->mo.aspect, px, err)) || (rc = ml_explain(m, px, prompt, &xo, &e, err))) {
             ml_error_prefix(err, prefix);
             break;
         }
@@ -355,7 +346,7 @@ static int explain_batch(const Opts *o, MlLvlm *m, float *px, MlError *err) {
         ml_explanation_free(&e);
         ml_progress_update(&bar, (int64_t)i + 1);
     }
-    if (!o->quiet && !rc) ml_progress_finish(&bar);
+    if (!o->mo.quiet && !rc) ml_progress_finish(&bar);
     if (out && fclose(out) && !rc) rc = ml_error_set(err, ML_ERR_IO, "%s: cannot write", o->out);
     if (!rc) {
         printf("{\"out\": \"%s\", \"questions\": %zu, \"seconds\": %.3f, \"mean_visual_contribution\": %.6f, "
@@ -374,11 +365,10 @@ int cmd_explain(int argc, char **argv) {
     Opts o;
     int rc = parse(argc, argv, &o);
     if (rc) return rc < 0 ? 0 : rc;
-    ml_threads_set((int)o.threads);
     MlError err = {0};
     MlLvlm *m = NULL;
     float *px = NULL;
-    if ((rc = ml_lvlm_open(&m, o.model, &err))) goto done;
+    if ((rc = ml_cli_model_open(&o.mo, &m, &err))) goto done;
     if (!(px = malloc(sizeof(float) * (size_t)ml_lvlm_pixel_floats(m)))) {
         rc = ml_error_set(&err, ML_ERR_NOMEM, "out of memory");
         goto done;

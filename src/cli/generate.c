@@ -9,7 +9,6 @@
 #include "core/progress.h"
 #include "decode/sampler.h"
 #include "decode/session.h"
-#include "kernels/threads.h"
 #include "model/lvlm.h"
 #include "model/prompt.h"
 
@@ -36,55 +35,48 @@ static void help(void) {
 }
 
 typedef struct Opts {
-    const char *model, *prompt, *image, *system, *dump_logits, *dump_feats;
-    long long max_tokens, top_k, seed, threads;
+    MlCliModelOpts mo;
+    const char *prompt, *image, *dump_logits, *dump_feats;
+    long long max_tokens, top_k;
     double temperature, top_p;
-    MlTemplate tmpl;
-    MlAspect aspect;
     int json;
 } Opts;
 
 static int parse(int argc, char **argv, Opts *o) {
     const char *cmd = "generate", *v;
-    *o = (Opts){.max_tokens = 256, .top_p = 1.0, .tmpl = ML_TEMPLATE_HF, .aspect = ML_ASPECT_RESIZE};
+    *o = (Opts){.max_tokens = 256, .top_p = 1.0};
+    ml_cli_model_defaults(&o->mo);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             help();
             return -1;
         }
+        int r = ml_cli_model_option(cmd, ML_CLI_SEED | ML_CLI_SYSTEM, argc, argv, &i, &o->mo);
+        if (r == 1) continue;
+        if (r) return r;
         if (!strcmp(a, "--json")) {
             o->json = 1;
             continue;
         }
         if (!(v = ml_cli_value(cmd, argc, argv, &i))) return 2;
-        if (!strcmp(a, "--model")) o->model = v;
-        else if (!strcmp(a, "--prompt")) o->prompt = v;
+        if (!strcmp(a, "--prompt")) o->prompt = v;
         else if (!strcmp(a, "--image")) o->image = v;
-        else if (!strcmp(a, "--system")) o->system = v;
         else if (!strcmp(a, "--dump-logits")) o->dump_logits = v;
         else if (!strcmp(a, "--dump-image-features")) o->dump_feats = v;
         else if (!strcmp(a, "--max-tokens")) {
             if (ml_cli_int(cmd, a, v, 0, 1 << 30, &o->max_tokens)) return 2;
         } else if (!strcmp(a, "--top-k")) {
             if (ml_cli_int(cmd, a, v, 0, 1 << 30, &o->top_k)) return 2;
-        } else if (!strcmp(a, "--seed")) {
-            if (ml_cli_int(cmd, a, v, 0, 9223372036854775807LL, &o->seed)) return 2;
-        } else if (!strcmp(a, "--threads")) {
-            if (ml_cli_int(cmd, a, v, 0, 1024, &o->threads)) return 2;
         } else if (!strcmp(a, "--temperature")) {
             if (ml_cli_float(cmd, a, v, 0, 1e6, &o->temperature)) return 2;
         } else if (!strcmp(a, "--top-p")) {
             if (ml_cli_float(cmd, a, v, 0, 1, &o->top_p)) return 2;
-        } else if (!strcmp(a, "--template")) {
-            if (ml_cli_template(cmd, v, &o->tmpl)) return 2;
-        } else if (!strcmp(a, "--image-aspect")) {
-            if (ml_cli_aspect(cmd, v, &o->aspect)) return 2;
         } else {
             return ml_cli_usage_error(cmd, "unknown option '%s'", a);
         }
     }
-    if (!o->model) return ml_cli_usage_error(cmd, "--model DIR is required");
+    if (ml_cli_model_required(cmd, &o->mo)) return 2;
     if (!o->prompt) return ml_cli_usage_error(cmd, "--prompt TEXT is required");
     if (o->dump_feats && !o->image) return ml_cli_usage_error(cmd, "--dump-image-features needs --image");
     return 0;
@@ -162,7 +154,6 @@ int cmd_generate(int argc, char **argv) {
     Opts o;
     int rc = parse(argc, argv, &o);
     if (rc) return rc < 0 ? 0 : rc;
-    ml_threads_set((int)o.threads);
     MlError err = {0};
     MlLvlm *m = NULL;
     MlSession *s = NULL;
@@ -173,7 +164,7 @@ int cmd_generate(int argc, char **argv) {
     Stream st = {0};
     int exit_code = 1;
     double t_image = 0, t_prefill = 0, tps = 0;
-    if (ml_lvlm_open(&m, o.model, &err)) goto fail;
+    if (ml_cli_model_open(&o.mo, &m, &err)) goto fail;
     const int64_t D = ml_lvlm_hidden(m), V = ml_lvlm_vocab(m);
     int64_t n_img = 0; /* rows the image gave */
     if (o.image) {
@@ -183,18 +174,18 @@ int cmd_generate(int argc, char **argv) {
             ml_error_set(&err, ML_ERR_NOMEM, "%s: out of memory", o.image);
             goto fail;
         }
-        if (ml_lvlm_load_image(m, o.image, o.aspect, px, &err)) goto fail;
+        if (ml_lvlm_load_image(m, o.image, o.mo.aspect, px, &err)) goto fail;
         double t0 = ml_time_now();
         if (ml_lvlm_encode_image(m, feats, px, NULL, &n_img, &err)) goto fail;
         t_image = ml_time_now() - t0;
         if (o.dump_feats && (exit_code = write_npy(o.dump_feats, feats, (int64_t[]){n_img, D}, 2))) goto out;
     }
-    MlPromptOptions popts = {.tmpl = o.tmpl, .system = o.system, .drop_space_after_image = 0};
+    MlPromptOptions popts = ml_cli_prompt_options(&o.mo);
     if (ml_lvlm_prompt(m, &popts, o.prompt, n_img, &ids, &n, &image_end, &err)) goto fail;
     const int64_t max_pos = ml_lvlm_context(m);
     if ((int64_t)n > max_pos) {
         ml_error_set(&err, ML_ERR_RANGE, "%s/config.json: the prompt has %zu tokens, more than max_position_embeddings %lld",
-                     o.model, n, (long long)max_pos);
+                     o.mo.model, n, (long long)max_pos);
         goto fail;
     }
     logits = malloc(sizeof(float) * V);
@@ -212,7 +203,7 @@ int cmd_generate(int argc, char **argv) {
     t_prefill = ml_time_now() - t0;
     if (o.dump_logits && (exit_code = write_npy(o.dump_logits, logits, (int64_t[]){V}, 1))) goto out;
     MlSamplerConfig sc = {.temperature = (float)o.temperature, .top_p = (float)o.top_p, .top_k = (int)o.top_k,
-                          .seed = (uint64_t)o.seed};
+                          .seed = (uint64_t)o.mo.seed};
     if (ml_sampler_init(&smp, &sc, (int)V, &err)) goto fail;
     int64_t n_out = 0;
     t0 = ml_time_now();

@@ -210,8 +210,9 @@ static int answer_item(Work *w, const MlEvalItem *it, double shared_s, MlRunlog 
     int rc = ML_OK;
     char *asked = asked_text(w, it);
     if (!asked) return ml_error_set(err, ML_ERR_NOMEM, "eval: out of memory");
-    if ((rc = build_prompt(w, asked, &ids, &n, &image_end, err))) goto done;
+    /* the image first: the prompt holds as many image tokens as it gave */
     if (!w->o->prefix_cache && (rc = encode_image(w, it, err))) goto done;
+    if ((rc = build_prompt(w, asked, &ids, &n, &image_end, err))) goto done;
     const int shared = w->o->prefix_cache && image_end == w->prefix_len &&
                        !memcmp(ids, w->prefix_ids, sizeof(int32_t) * image_end);
     const int64_t rest = (int64_t)(n - image_end);

@@ -1,0 +1,109 @@
+/* cli.c: the helpers every subcommand shares (see cli.h). */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/threads.h"
+
+int ml_cli_fail(const MlError *err) {
+    fprintf(stderr, "misalign: error: %s\n", err->msg[0] ? err->msg : ml_error_name(err->code));
+    return err->code == ML_ERR_ARG ? 2 : 1;
+}
+
+int ml_cli_usage_error(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "misalign %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, " (see misalign %s --help)\n", cmd);
+    return 2;
+}
+
+const char *ml_cli_value(const char *cmd, int argc, char **argv, int *i) {
+    if (*i + 1 >= argc) {
+        ml_cli_usage_error(cmd, "%s needs a value", argv[*i]);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+int ml_cli_int(const char *cmd, const char *flag, const char *val, long long lo, long long hi, long long *out) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(val, &end, 10);
+    if (errno || end == val || *end || v < lo || v > hi)
+        return ml_cli_usage_error(cmd, "%s: '%s' is not an integer in [%lld, %lld]", flag, val, lo, hi);
+    *out = v;
+    return 0;
+}
+
+int ml_cli_float(const char *cmd, const char *flag, const char *val, double lo, double hi, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(val, &end);
+    if (errno || end == val || *end || !isfinite(v) || v < lo || v > hi)
+        return ml_cli_usage_error(cmd, "%s: '%s' is not a number in [%g, %g]", flag, val, lo, hi);
+    *out = v;
+    return 0;
+}
+
+int ml_cli_template(const char *cmd, const char *val, MlTemplate *out) {
+    MlError err = {0};
+    if (ml_template_parse(val, out, &err)) return ml_cli_usage_error(cmd, "--template: %s", err.msg);
+    return 0;
+}
+
+int ml_cli_aspect(const char *cmd, const char *val, MlAspect *out) {
+    if (!strcmp(val, "resize")) *out = ML_ASPECT_RESIZE;
+    else if (!strcmp(val, "pad")) *out = ML_ASPECT_PAD;
+    else return ml_cli_usage_error(cmd, "--image-aspect: '%s' is not resize or pad", val);
+    return 0;
+}
+
+void ml_cli_model_defaults(MlCliModelOpts *o) {
+    *o = (MlCliModelOpts){.tmpl = ML_TEMPLATE_HF, .aspect = ML_ASPECT_RESIZE};
+}
+
+int ml_cli_model_option(const char *cmd, unsigned takes, int argc, char **argv, int *i, MlCliModelOpts *o) {
+    const char *a = argv[*i], *v;
+    if (!strcmp(a, "--quiet") && (takes & ML_CLI_QUIET)) {
+        o->quiet = 1;
+        return 1;
+    }
+    int is_seed = !strcmp(a, "--seed") && (takes & ML_CLI_SEED), is_system = !strcmp(a, "--system") && (takes & ML_CLI_SYSTEM);
+    if (!is_seed && !is_system && strcmp(a, "--model") && strcmp(a, "--threads") && strcmp(a, "--template") &&
+        strcmp(a, "--image-aspect"))
+        return 0;
+    if (!(v = ml_cli_value(cmd, argc, argv, i))) return 2;
+    if (!strcmp(a, "--model")) o->model = v;
+    else if (is_system) o->system = v;
+    else if (is_seed) {
+        if (ml_cli_int(cmd, a, v, 0, 9223372036854775807LL, &o->seed)) return 2;
+    } else if (!strcmp(a, "--threads")) {
+        if (ml_cli_int(cmd, a, v, 0, 1024, &o->threads)) return 2;
+    } else if (!strcmp(a, "--template")) {
+        if (ml_cli_template(cmd, v, &o->tmpl)) return 2;
+    } else if (ml_cli_aspect(cmd, v, &o->aspect)) {
+        return 2;
+    }
+    return 1;
+}
+
+int ml_cli_model_required(const char *cmd, const MlCliModelOpts *o) {
+    return o->model ? 0 : ml_cli_usage_error(cmd, "--model DIR is required");
+}
+
+int ml_cli_model_open(const MlCliModelOpts *o, MlLvlm **m, MlError *err) {
+    ml_threads_set((int)o->threads);
+    return ml_lvlm_open(m, o->model, err);
+}
+
+MlPromptOptions ml_cli_prompt_options(const MlCliModelOpts *o) {
+    return (MlPromptOptions){.tmpl = o->tmpl, .system = o->system, .drop_space_after_image = 0};
+}
