@@ -1,6 +1,6 @@
 /* test_model.c: vision tower, projector and decoder on tiny random
    checkpoints (f32, f16, bf16) against the naive double-precision model in
-   model_ref.h; chunked prefill; context and vocabulary errors. */
+   model_ref.h; chunked prefill; context and vocabulary errors; position ids. */
 #include "test.h"
 
 #include <unistd.h>
@@ -218,6 +218,47 @@ static void test_errors(void) {
     CHECK(strstr(err.msg, "no-such-model") != NULL);
 }
 
+/* LLaVA's position ids are the token index on every axis; the decoder reads
+   them: given explicitly they reproduce the cache-length run bit for bit,
+   shifted by a constant they leave the logits (RoPE is relative), reversed
+   they change them. */
+static void test_positions(void) {
+    const char *dir = model_dir("pos", ML_F32);
+    MlError err = {0};
+    MlLvlm *m = NULL;
+    CHECK_OK(ml_lvlm_open(&m, dir, &err), &err);
+    if (!m) return;
+    enum { N = 6 };
+    int32_t pos[ML_POS_AXES * N];
+    ml_lvlm_positions(m, NULL, N, 7, pos);
+    for (int a = 0; a < ML_POS_AXES; a++)
+        for (int i = 0; i < N; i++) CHECK(pos[a * N + i] == 7 + i);
+    const int64_t D = ml_lvlm_hidden(m), V = ml_lvlm_vocab(m);
+    int32_t ids[N] = {1, 17, 42, 99, 5, 250};
+    float *x = malloc(sizeof(float) * N * D), *base = malloc(sizeof(float) * V), *lg = malloc(sizeof(float) * V);
+    CHECK_OK(ml_lvlm_embed(m, x, ids, N, NULL, 0, &err), &err);
+    const MlDecoder *dec = ml_lvlm_decoder(m);
+    MlDecoderState *st = ml_lvlm_decoder_state(m);
+    MlKVCache kv;
+    CHECK_OK(ml_lvlm_kv_init(m, &kv, NULL, N, &err), &err);
+    CHECK_OK(ml_decoder_forward(dec, st, &kv, x, N, NULL, base, 0, &err), &err);
+    int32_t p[ML_POS_AXES * N];
+    for (int k = 0; k < 3; k++) {
+        for (int a = 0; a < ML_POS_AXES; a++)
+            for (int i = 0; i < N; i++) p[a * N + i] = k == 0 ? i : k == 1 ? 100 + i : N - 1 - i;
+        kv.n = 0;
+        CHECK_OK(ml_decoder_forward_at(dec, st, &kv, x, N, p, NULL, lg, 0, &err), &err);
+        double d = 0;
+        for (int64_t j = 0; j < V; j++) d = fmax(d, fabs((double)lg[j] - base[j]));
+        if (k == 0) CHECK(d == 0);
+        else if (k == 1) CHECK(d < 1e-3);
+        else CHECK(d > 1e-3);
+    }
+    ml_kv_cache_free(&kv);
+    free(x), free(base), free(lg);
+    ml_lvlm_close(m);
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     if (ml_threads_env_prepare()) execv("/proc/self/exe", argv);
@@ -228,5 +269,6 @@ int main(int argc, char **argv) {
     RUN(test_full_strategy_last_layer);
     RUN(test_chunked_prefill);
     RUN(test_errors);
+    RUN(test_positions);
     return test_summary("test_model");
 }

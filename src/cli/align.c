@@ -62,11 +62,7 @@ static int parse(int argc, char **argv, Opts *o) {
     ml_cli_model_defaults(&o->mo);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            help();
-            return -1;
-        }
-        int r = ml_cli_model_option(cmd, ML_CLI_QUIET, argc, argv, &i, &o->mo);
+        int r = ml_cli_model_option(cmd, ML_CLI_QUIET, help, argc, argv, &i, &o->mo);
         if (r == 1) continue;
         if (r) return r;
         if (!strcmp(a, "--all-captions")) {

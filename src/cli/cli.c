@@ -70,8 +70,13 @@ void ml_cli_model_defaults(MlCliModelOpts *o) {
     *o = (MlCliModelOpts){.tmpl = ML_TEMPLATE_HF, .aspect = ML_ASPECT_RESIZE};
 }
 
-int ml_cli_model_option(const char *cmd, unsigned takes, int argc, char **argv, int *i, MlCliModelOpts *o) {
+int ml_cli_model_option(const char *cmd, unsigned takes, void (*help)(void), int argc, char **argv, int *i,
+                        MlCliModelOpts *o) {
     const char *a = argv[*i], *v;
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+        help();
+        return -1;
+    }
     if (!strcmp(a, "--quiet") && (takes & ML_CLI_QUIET)) {
         o->quiet = 1;
         return 1;

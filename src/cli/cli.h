@@ -5,7 +5,7 @@
 **
 **     MlCliModelOpts mo; ml_cli_model_defaults(&mo);
 **     for (int i = 1; i < argc; i++) {
-**         int r = ml_cli_model_option("generate", ML_CLI_SEED, argc, argv, &i, &mo);
+**         int r = ml_cli_model_option("generate", ML_CLI_SEED, help, argc, argv, &i, &mo);
 **         if (r == 1) continue;
 **         if (r) return r;
 **         ... the command's own options ...
@@ -55,8 +55,10 @@ enum { ML_CLI_SEED = 1, ML_CLI_SYSTEM = 2, ML_CLI_QUIET = 4 }; /* the optional o
 
 void ml_cli_model_defaults(MlCliModelOpts *o); /* hf template, resize, the rest 0/NULL */
 /* Reads argv[*i] (and its value) when it is one of these options: returns 1
-   when read, 0 when it is not one, 2 after printing a usage error. */
-int ml_cli_model_option(const char *cmd, unsigned takes, int argc, char **argv, int *i, MlCliModelOpts *o);
+   when read, 0 when it is not one, 2 after printing a usage error, -1
+   after printing help() for --help or -h. */
+int ml_cli_model_option(const char *cmd, unsigned takes, void (*help)(void), int argc, char **argv, int *i,
+                        MlCliModelOpts *o);
 /* 0, or the usage error "--model DIR is required". */
 int ml_cli_model_required(const char *cmd, const MlCliModelOpts *o);
 /* Sets the worker threads and opens the model. */
