@@ -11,6 +11,7 @@
 #include "kernels/norm.h"
 #include "kernels/rope.h"
 #include "kernels/threads.h"
+#include "model/backprop.h"
 
 #define LM "language_model.model."
 
@@ -325,36 +326,21 @@ int ml_decoder_record_alloc(MlDecoderRecord *rec, const MlDecoder *dec, int64_t 
     }
     rec->cap = rows;
     float *p = rec->memory;
-#define TAKE(n) (p += (n), p - (n))
     for (size_t l = 0; l < L; l++) {
         MlDecoderLayerRecord *R = &rec->layers[l];
-        R->x_in = TAKE(T * D);
-        R->ln1 = TAKE(T * D);
-        R->q = TAKE(T * qd);
-        R->k = TAKE(T * kvd);
-        R->v = TAKE(T * kvd);
-        R->att = TAKE(T * qd);
-        R->x_mid = TAKE(T * D);
-        R->ln2 = TAKE(T * D);
-        R->gate = TAKE(T * I);
-        R->up = TAKE(T * I);
-        R->sw = TAKE(T * I);
+        ml_backprop_slices(&p, T * D, 2, &R->x_in, &R->ln1);
+        ml_backprop_slices(&p, T * qd, 1, &R->q);
+        ml_backprop_slices(&p, T * kvd, 2, &R->k, &R->v);
+        ml_backprop_slices(&p, T * qd, 1, &R->att);
+        ml_backprop_slices(&p, T * D, 2, &R->x_mid, &R->ln2);
+        ml_backprop_slices(&p, T * I, 3, &R->gate, &R->up, &R->sw);
     }
-    rec->x_final = TAKE(T * D);
-    rec->xn = TAKE(T * D);
-    rec->dx = TAKE(T * D);
-    rec->dxb = TAKE(T * D);
-    rec->dq = TAKE(T * qd);
-    rec->datt = TAKE(T * qd);
-    rec->dk = TAKE(T * kvd);
-    rec->dv = TAKE(T * kvd);
-    rec->dh = TAKE(T * I);
-    rec->dh2 = TAKE(T * I);
-    rec->dh3 = TAKE(T * I);
-    rec->cos_t = TAKE(T * h2);
-    rec->sin_t = TAKE(T * h2);
-    rec->attn_scratch = TAKE(attn);
-#undef TAKE
+    ml_backprop_slices(&p, T * D, 4, &rec->x_final, &rec->xn, &rec->dx, &rec->dxb);
+    ml_backprop_slices(&p, T * qd, 2, &rec->dq, &rec->datt);
+    ml_backprop_slices(&p, T * kvd, 2, &rec->dk, &rec->dv);
+    ml_backprop_slices(&p, T * I, 3, &rec->dh, &rec->dh2, &rec->dh3);
+    ml_backprop_slices(&p, T * h2, 2, &rec->cos_t, &rec->sin_t);
+    ml_backprop_slices(&p, attn, 1, &rec->attn_scratch);
     return ML_OK;
 }
 
@@ -366,7 +352,6 @@ void ml_decoder_record_free(MlDecoderRecord *rec) {
 
 static float *wf(const MlTensor *t) { return (float *)t->data; }
 static float *gf(const MlDecoder *g, const MlTensor *t) { return g ? (float *)t->data : NULL; }
-static void zero(float *x, size_t n) { memset(x, 0, n * sizeof *x); }
 
 void ml_decoder_backward(const MlDecoder *dec, const MlDecoder *grad, MlDecoderRecord *rec, float *dx,
                          const float *dlogits) {
@@ -377,9 +362,8 @@ void ml_decoder_backward(const MlDecoder *dec, const MlDecoder *grad, MlDecoderR
     float *dxb = rec->dxb;
     /* logits = lm_head(norm(x_final)) */
     ml_rmsnorm_forward(rec->xn, rec->x_final, wf(&dec->norm), T, D, eps);
-    zero(dxb, (size_t)(T * D));
-    ml_matmul_backward(dxb, grad ? gf(grad, &grad->lm_head) : NULL, NULL, dlogits, rec->xn, wf(&dec->lm_head), T, D, V);
-    zero(dx, (size_t)(T * D));
+    ml_backprop_linear(dxb, grad ? gf(grad, &grad->lm_head) : NULL, NULL, dlogits, rec->xn, wf(&dec->lm_head), T, D, V);
+    memset(dx, 0, sizeof(float) * (size_t)(T * D));
     ml_rmsnorm_backward(dx, grad ? gf(grad, &grad->norm) : NULL, dxb, rec->x_final, wf(&dec->norm), T, D, eps);
     ml_rope_tables(rec->cos_t, rec->sin_t, 0, T, (int)hd, c->rope_theta);
     MlAttnDims dims = {.n_heads = c->n_heads, .n_kv_heads = c->n_kv_heads, .head_dim = (int)hd, .causal = 1,
@@ -390,27 +374,21 @@ void ml_decoder_backward(const MlDecoder *dec, const MlDecoder *grad, MlDecoderR
         if (R->dx_out)
             for (int64_t i = 0; i < T * D; i++) dx[i] += R->dx_out[i];
         /* x_out = x_mid + down(act(gate(n)) * up(n)), n = rmsnorm(x_mid) */
-        zero(rec->dh, (size_t)(T * I));
-        ml_matmul_backward(rec->dh, G ? wf(&G->down) : NULL, NULL, dx, R->sw, wf(&L->down), T, I, D);
-        zero(rec->dh2, (size_t)(T * I));
+        ml_backprop_linear(rec->dh, G ? wf(&G->down) : NULL, NULL, dx, R->sw, wf(&L->down), T, I, D);
         float *dup = rec->dh3;
-        zero(dup, (size_t)(T * I));
+        memset(rec->dh2, 0, sizeof(float) * (size_t)(T * I));
+        memset(dup, 0, sizeof(float) * (size_t)(T * I));
         ml_swiglu_backward(rec->dh2, dup, rec->dh, R->gate, R->up, T * I, c->act);
-        zero(dxb, (size_t)(T * D));
-        ml_matmul_backward(dxb, G ? wf(&G->gate) : NULL, NULL, rec->dh2, R->ln2, wf(&L->gate), T, D, I);
+        ml_backprop_linear(dxb, G ? wf(&G->gate) : NULL, NULL, rec->dh2, R->ln2, wf(&L->gate), T, D, I);
         ml_matmul_backward(dxb, G ? wf(&G->up) : NULL, NULL, dup, R->ln2, wf(&L->up), T, D, I);
         ml_rmsnorm_backward(dx, G ? wf(&G->post_norm) : NULL, dxb, R->x_mid, wf(&L->post_norm), T, D, eps);
         /* x_mid = x_in + o(attn(rope(q), rope(k), v)) */
-        zero(rec->datt, (size_t)(T * qd));
-        ml_matmul_backward(rec->datt, G ? wf(&G->o) : NULL, NULL, dx, R->att, wf(&L->o), T, qd, D);
-        zero(rec->dq, (size_t)(T * qd));
-        zero(rec->dk, (size_t)(T * kvd));
-        zero(rec->dv, (size_t)(T * kvd));
-        ml_attention_backward(rec->dq, rec->dk, rec->dv, rec->datt, R->q, R->k, R->v, T, &dims, rec->attn_scratch, 1);
+        ml_backprop_linear(rec->datt, G ? wf(&G->o) : NULL, NULL, dx, R->att, wf(&L->o), T, qd, D);
+        ml_backprop_attention(rec->dq, rec->dk, rec->dv, rec->datt, R->q, R->k, R->v, T, qd, kvd, &dims,
+                              rec->attn_scratch);
         ml_rope_backward(rec->dq, rec->cos_t, rec->sin_t, T, c->n_heads, (int)hd);
         ml_rope_backward(rec->dk, rec->cos_t, rec->sin_t, T, c->n_kv_heads, (int)hd);
-        zero(dxb, (size_t)(T * D));
-        ml_matmul_backward(dxb, G ? wf(&G->q) : NULL, NULL, rec->dq, R->ln1, wf(&L->q), T, D, qd);
+        ml_backprop_linear(dxb, G ? wf(&G->q) : NULL, NULL, rec->dq, R->ln1, wf(&L->q), T, D, qd);
         ml_matmul_backward(dxb, G ? wf(&G->k) : NULL, NULL, rec->dk, R->ln1, wf(&L->k), T, D, kvd);
         ml_matmul_backward(dxb, G ? wf(&G->v) : NULL, NULL, rec->dv, R->ln1, wf(&L->v), T, D, kvd);
         ml_rmsnorm_backward(dx, G ? wf(&G->in_norm) : NULL, dxb, R->x_in, wf(&L->in_norm), T, D, eps);
