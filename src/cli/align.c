@@ -56,44 +56,34 @@ typedef struct Opts {
     double sigma, clamp;
 } Opts;
 
+static const MlCliOption options[] = {
+    {"--pairs", ML_CLI_STR, offsetof(Opts, pairs), 0, 0},
+    {"--out", ML_CLI_STR, offsetof(Opts, out), 0, 0},
+    {"--images", ML_CLI_STR, offsetof(Opts, images), 0, 0},
+    {"--layers", ML_CLI_STR, offsetof(Opts, layers), 0, 0},
+    {"--vision-layers", ML_CLI_STR, offsetof(Opts, vision_layers), 0, 0},
+    {"--label", ML_CLI_STR, offsetof(Opts, label), 0, 0},
+    {"--k", ML_CLI_INT, offsetof(Opts, k), 2, 1 << 20}, /* CKNNA needs 2 */
+    {"--limit", ML_CLI_INT, offsetof(Opts, limit), 0, 1LL << 40},
+    {"--sigma", ML_CLI_FLOAT, offsetof(Opts, sigma), 0, 1e12},
+    {"--clamp", ML_CLI_FLOAT, offsetof(Opts, clamp), 0.5, 1},
+    {"--all-captions", ML_CLI_SET, offsetof(Opts, all_captions), 1, 0},
+    {"--save-features", ML_CLI_SET, offsetof(Opts, save_features), 1, 0},
+};
+
 static int parse(int argc, char **argv, Opts *o) {
     const char *cmd = "align", *v;
     *o = (Opts){.layers = "all", .vision_layers = "all", .k = 10, .sigma = 1.0, .clamp = 0.95};
     ml_cli_model_defaults(&o->mo);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        int r = ml_cli_model_option(cmd, ML_CLI_QUIET, help, argc, argv, &i, &o->mo);
+        int r = ml_cli_options(cmd, options, ML_CLI_COUNT(options), ML_CLI_QUIET, help, argc, argv, &i, o, &o->mo);
         if (r == 1) continue;
         if (r) return r;
-        if (!strcmp(a, "--all-captions")) {
-            o->all_captions = 1;
-            continue;
-        }
-        if (!strcmp(a, "--save-features")) {
-            o->save_features = 1;
-            continue;
-        }
+        if (strcmp(a, "--caption-layer")) return ml_cli_unknown(cmd, argc, argv, &i);
         if (!(v = ml_cli_value(cmd, argc, argv, &i))) return 2;
-        if (!strcmp(a, "--pairs")) o->pairs = v;
-        else if (!strcmp(a, "--out")) o->out = v;
-        else if (!strcmp(a, "--images")) o->images = v;
-        else if (!strcmp(a, "--layers")) o->layers = v;
-        else if (!strcmp(a, "--vision-layers")) o->vision_layers = v;
-        else if (!strcmp(a, "--label")) o->label = v;
-        else if (!strcmp(a, "--caption-layer")) {
-            if (ml_cli_int(cmd, a, v, -1, ML_HOOK_MAX_LAYERS - 2, &o->caption_layer)) return 2;
-            o->has_caption_layer = 1;
-        } else if (!strcmp(a, "--k")) {
-            if (ml_cli_int(cmd, a, v, 2, 1 << 20, &o->k)) return 2; /* CKNNA needs 2 */
-        } else if (!strcmp(a, "--limit")) {
-            if (ml_cli_int(cmd, a, v, 0, 1LL << 40, &o->limit)) return 2;
-        } else if (!strcmp(a, "--sigma")) {
-            if (ml_cli_float(cmd, a, v, 0, 1e12, &o->sigma)) return 2;
-        } else if (!strcmp(a, "--clamp")) {
-            if (ml_cli_float(cmd, a, v, 0.5, 1, &o->clamp)) return 2;
-        } else {
-            return ml_cli_usage_error(cmd, "unknown option '%s'", a);
-        }
+        if (ml_cli_int(cmd, a, v, -1, ML_HOOK_MAX_LAYERS - 2, &o->caption_layer)) return 2;
+        o->has_caption_layer = 1;
     }
     if (ml_cli_model_required(cmd, &o->mo)) return 2;
     if (!o->pairs) return ml_cli_usage_error(cmd, "--pairs F is required");

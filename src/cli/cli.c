@@ -70,13 +70,9 @@ void ml_cli_model_defaults(MlCliModelOpts *o) {
     *o = (MlCliModelOpts){.tmpl = ML_TEMPLATE_HF, .aspect = ML_ASPECT_RESIZE};
 }
 
-int ml_cli_model_option(const char *cmd, unsigned takes, void (*help)(void), int argc, char **argv, int *i,
-                        MlCliModelOpts *o) {
+/* The shared model options (ml_cli_options without a table). */
+static int model_option(const char *cmd, unsigned takes, int argc, char **argv, int *i, MlCliModelOpts *o) {
     const char *a = argv[*i], *v;
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-        help();
-        return -1;
-    }
     if (!strcmp(a, "--quiet") && (takes & ML_CLI_QUIET)) {
         o->quiet = 1;
         return 1;
@@ -98,6 +94,40 @@ int ml_cli_model_option(const char *cmd, unsigned takes, void (*help)(void), int
         return 2;
     }
     return 1;
+}
+
+int ml_cli_options(const char *cmd, const MlCliOption *table, size_t n, unsigned takes, void (*help)(void), int argc,
+                   char **argv, int *i, void *opts, MlCliModelOpts *mo) {
+    const char *a = argv[*i], *v;
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+        help();
+        return -1;
+    }
+    int r = mo ? model_option(cmd, takes, argc, argv, i, mo) : 0;
+    if (r) return r;
+    const MlCliOption *o = NULL;
+    for (size_t k = 0; k < n && !o; k++)
+        if (!strcmp(a, table[k].flag)) o = &table[k];
+    if (!o) return 0;
+    char *field = (char *)opts + o->offset;
+    if (o->kind == ML_CLI_SET) {
+        *(int *)field = (int)o->lo;
+        return 1;
+    }
+    if (!(v = ml_cli_value(cmd, argc, argv, i))) return 2;
+    if (o->kind == ML_CLI_STR) *(const char **)field = v;
+    else if (o->kind == ML_CLI_INT) {
+        if (ml_cli_int(cmd, a, v, (long long)o->lo, (long long)o->hi, (long long *)field)) return 2;
+    } else if (ml_cli_float(cmd, a, v, o->lo, o->hi, (double *)field)) {
+        return 2;
+    }
+    return 1;
+}
+
+int ml_cli_unknown(const char *cmd, int argc, char **argv, int *i) {
+    const char *a = argv[*i];
+    if (!ml_cli_value(cmd, argc, argv, i)) return 2;
+    return ml_cli_usage_error(cmd, "unknown option '%s'", a);
 }
 
 int ml_cli_model_required(const char *cmd, const MlCliModelOpts *o) {

@@ -3,19 +3,25 @@
 ** messages, the one place that prints an error and picks an exit code,
 ** and the options and model opening of every command that runs a model.
 **
-**     MlCliModelOpts mo; ml_cli_model_defaults(&mo);
+**     static const MlCliOption table[] = {
+**         {"--prompt", ML_CLI_STR, offsetof(Opts, prompt), 0, 0},
+**         {"--max-tokens", ML_CLI_INT, offsetof(Opts, max_tokens), 0, 1 << 30},
+**         {"--json", ML_CLI_SET, offsetof(Opts, json), 1, 0}};
+**     ml_cli_model_defaults(&o->mo);
 **     for (int i = 1; i < argc; i++) {
-**         int r = ml_cli_model_option("generate", ML_CLI_SEED, help, argc, argv, &i, &mo);
+**         int r = ml_cli_options(cmd, table, ML_CLI_COUNT(table), ML_CLI_SEED, help, argc, argv, &i, o, &o->mo);
 **         if (r == 1) continue;
 **         if (r) return r;
-**         ... the command's own options ...
+**         return ml_cli_unknown(cmd, argc, argv, &i);   // or the command's own options first
 **     }
-**     if ((rc = ml_cli_model_required("generate", &mo))) return rc;
+**     if (ml_cli_model_required(cmd, &o->mo)) return 2;
 **     MlLvlm *m; MlError err = {0};
-**     if (ml_cli_model_open(&mo, &m, &err)) return ml_cli_fail(&err);
+**     if (ml_cli_model_open(&o->mo, &m, &err)) return ml_cli_fail(&err);
 */
 #ifndef ML_CLI_CLI_H
 #define ML_CLI_CLI_H
+
+#include <stddef.h>
 
 #include "core/error.h"
 #include "io/image.h"    /* MlAspect */
@@ -40,6 +46,18 @@ int ml_cli_aspect(const char *cmd, const char *val, MlAspect *out);
 /* Returns argv[++*i] or NULL (after printing "flag needs a value"). */
 const char *ml_cli_value(const char *cmd, int argc, char **argv, int *i);
 
+/* A command's options as a table: the flag, what it holds and where in the
+   command's option struct (offsetof).  STR: const char *; INT: long long in
+   [lo, hi]; FLOAT: double in [lo, hi]; SET: int set to lo, no value. */
+typedef enum MlCliKind { ML_CLI_STR, ML_CLI_INT, ML_CLI_FLOAT, ML_CLI_SET } MlCliKind;
+typedef struct MlCliOption {
+    const char *flag;
+    MlCliKind kind;
+    size_t offset;
+    double lo, hi;
+} MlCliOption;
+#define ML_CLI_COUNT(table) (sizeof(table) / sizeof((table)[0]))
+
 /* The options of the commands that run a model: --model DIR, --threads N
    (0 = all cores), --template NAME, --image-aspect MODE always; --seed S,
    --system TEXT and --quiet where the command takes them. */
@@ -53,12 +71,15 @@ typedef struct MlCliModelOpts {
 
 enum { ML_CLI_SEED = 1, ML_CLI_SYSTEM = 2, ML_CLI_QUIET = 4 }; /* the optional ones a command takes */
 
+/* Reads argv[*i] (and its value) when it is --help/-h (prints help(), -1),
+   a shared model option (above; mo NULL: none) or in the table: returns
+   1 when read, 0 when it is none of them, 2 after printing a usage error. */
+int ml_cli_options(const char *cmd, const MlCliOption *table, size_t n, unsigned takes, void (*help)(void), int argc,
+                   char **argv, int *i, void *opts, MlCliModelOpts *mo);
+/* For an option nobody read: "needs a value" when it has none, else "unknown option"; returns 2. */
+int ml_cli_unknown(const char *cmd, int argc, char **argv, int *i);
+
 void ml_cli_model_defaults(MlCliModelOpts *o); /* hf template, resize, the rest 0/NULL */
-/* Reads argv[*i] (and its value) when it is one of these options: returns 1
-   when read, 0 when it is not one, 2 after printing a usage error, -1
-   after printing help() for --help or -h. */
-int ml_cli_model_option(const char *cmd, unsigned takes, void (*help)(void), int argc, char **argv, int *i,
-                        MlCliModelOpts *o);
 /* 0, or the usage error "--model DIR is required". */
 int ml_cli_model_required(const char *cmd, const MlCliModelOpts *o);
 /* Sets the worker threads and opens the model. */

@@ -84,7 +84,7 @@ static int parse(int argc, char **argv, Opts *o) {
         return ml_cli_usage_error(cmd, "unknown benchmark '%s' (pope, amber, chair, scenes)", argv[1]);
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
-        int r = ml_cli_model_option(cmd, ML_CLI_SEED | ML_CLI_SYSTEM | ML_CLI_QUIET, help, argc, argv, &i, &o->mo);
+        int r = ml_cli_options(cmd, NULL, 0, ML_CLI_SEED | ML_CLI_SYSTEM | ML_CLI_QUIET, help, argc, argv, &i, o, &o->mo);
         if (r == 1) continue;
         if (r) return r;
         if (!strcmp(a, "--no-prefix-cache")) {

@@ -50,35 +50,28 @@ typedef struct Opts {
     int json, lens_norm;
 } Opts;
 
+static const MlCliOption options[] = {
+    {"--image", ML_CLI_STR, offsetof(Opts, image), 0, 0},
+    {"--prompt", ML_CLI_STR, offsetof(Opts, prompt), 0, 0},
+    {"--questions", ML_CLI_STR, offsetof(Opts, questions), 0, 0},
+    {"--out", ML_CLI_STR, offsetof(Opts, out), 0, 0},
+    {"--images", ML_CLI_STR, offsetof(Opts, images), 0, 0},
+    {"--max-tokens", ML_CLI_INT, offsetof(Opts, max_tokens), 1, 1 << 20},
+    {"--top-k", ML_CLI_INT, offsetof(Opts, top_k), 1, 1000},
+    {"--limit", ML_CLI_INT, offsetof(Opts, limit), 0, 1LL << 40},
+    {"--json", ML_CLI_SET, offsetof(Opts, json), 1, 0},
+    {"--no-lens-norm", ML_CLI_SET, offsetof(Opts, lens_norm), 0, 0},
+};
+
 static int parse(int argc, char **argv, Opts *o) {
-    const char *cmd = "explain", *v;
+    const char *cmd = "explain";
     *o = (Opts){.max_tokens = 16, .top_k = 5, .lens_norm = 1};
     ml_cli_model_defaults(&o->mo);
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int r = ml_cli_model_option(cmd, ML_CLI_SEED | ML_CLI_SYSTEM | ML_CLI_QUIET, help, argc, argv, &i, &o->mo);
+        int r = ml_cli_options(cmd, options, ML_CLI_COUNT(options), ML_CLI_SEED | ML_CLI_SYSTEM | ML_CLI_QUIET, help,
+                               argc, argv, &i, o, &o->mo);
         if (r == 1) continue;
-        if (r) return r;
-        if (!strcmp(a, "--json") || !strcmp(a, "--no-lens-norm")) {
-            if (!strcmp(a, "--json")) o->json = 1;
-            else o->lens_norm = 0;
-            continue;
-        }
-        if (!(v = ml_cli_value(cmd, argc, argv, &i))) return 2;
-        if (!strcmp(a, "--image")) o->image = v;
-        else if (!strcmp(a, "--prompt")) o->prompt = v;
-        else if (!strcmp(a, "--questions")) o->questions = v;
-        else if (!strcmp(a, "--out")) o->out = v;
-        else if (!strcmp(a, "--images")) o->images = v;
-        else if (!strcmp(a, "--max-tokens")) {
-            if (ml_cli_int(cmd, a, v, 1, 1 << 20, &o->max_tokens)) return 2;
-        } else if (!strcmp(a, "--top-k")) {
-            if (ml_cli_int(cmd, a, v, 1, 1000, &o->top_k)) return 2;
-        } else if (!strcmp(a, "--limit")) {
-            if (ml_cli_int(cmd, a, v, 0, 1LL << 40, &o->limit)) return 2;
-        } else {
-            return ml_cli_usage_error(cmd, "unknown option '%s'", a);
-        }
+        return r ? r : ml_cli_unknown(cmd, argc, argv, &i);
     }
     if (ml_cli_model_required(cmd, &o->mo)) return 2;
     if (o->questions) {

@@ -42,35 +42,27 @@ typedef struct Opts {
     int json;
 } Opts;
 
+static const MlCliOption options[] = {
+    {"--prompt", ML_CLI_STR, offsetof(Opts, prompt), 0, 0},
+    {"--image", ML_CLI_STR, offsetof(Opts, image), 0, 0},
+    {"--dump-logits", ML_CLI_STR, offsetof(Opts, dump_logits), 0, 0},
+    {"--dump-image-features", ML_CLI_STR, offsetof(Opts, dump_feats), 0, 0},
+    {"--max-tokens", ML_CLI_INT, offsetof(Opts, max_tokens), 0, 1 << 30},
+    {"--top-k", ML_CLI_INT, offsetof(Opts, top_k), 0, 1 << 30},
+    {"--temperature", ML_CLI_FLOAT, offsetof(Opts, temperature), 0, 1e6},
+    {"--top-p", ML_CLI_FLOAT, offsetof(Opts, top_p), 0, 1},
+    {"--json", ML_CLI_SET, offsetof(Opts, json), 1, 0},
+};
+
 static int parse(int argc, char **argv, Opts *o) {
-    const char *cmd = "generate", *v;
+    const char *cmd = "generate";
     *o = (Opts){.max_tokens = 256, .top_p = 1.0};
     ml_cli_model_defaults(&o->mo);
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int r = ml_cli_model_option(cmd, ML_CLI_SEED | ML_CLI_SYSTEM, help, argc, argv, &i, &o->mo);
+        int r = ml_cli_options(cmd, options, ML_CLI_COUNT(options), ML_CLI_SEED | ML_CLI_SYSTEM, help, argc, argv, &i,
+                               o, &o->mo);
         if (r == 1) continue;
-        if (r) return r;
-        if (!strcmp(a, "--json")) {
-            o->json = 1;
-            continue;
-        }
-        if (!(v = ml_cli_value(cmd, argc, argv, &i))) return 2;
-        if (!strcmp(a, "--prompt")) o->prompt = v;
-        else if (!strcmp(a, "--image")) o->image = v;
-        else if (!strcmp(a, "--dump-logits")) o->dump_logits = v;
-        else if (!strcmp(a, "--dump-image-features")) o->dump_feats = v;
-        else if (!strcmp(a, "--max-tokens")) {
-            if (ml_cli_int(cmd, a, v, 0, 1 << 30, &o->max_tokens)) return 2;
-        } else if (!strcmp(a, "--top-k")) {
-            if (ml_cli_int(cmd, a, v, 0, 1 << 30, &o->top_k)) return 2;
-        } else if (!strcmp(a, "--temperature")) {
-            if (ml_cli_float(cmd, a, v, 0, 1e6, &o->temperature)) return 2;
-        } else if (!strcmp(a, "--top-p")) {
-            if (ml_cli_float(cmd, a, v, 0, 1, &o->top_p)) return 2;
-        } else {
-            return ml_cli_usage_error(cmd, "unknown option '%s'", a);
-        }
+        return r ? r : ml_cli_unknown(cmd, argc, argv, &i);
     }
     if (ml_cli_model_required(cmd, &o->mo)) return 2;
     if (!o->prompt) return ml_cli_usage_error(cmd, "--prompt TEXT is required");
