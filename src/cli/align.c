@@ -71,20 +71,24 @@ static const MlCliOption options[] = {
     {"--save-features", ML_CLI_SET, offsetof(Opts, save_features), 1, 0},
 };
 
+/* --caption-layer also records that it was given. */
+static int other_option(const char *cmd, int argc, char **argv, int *i, void *opts) {
+    Opts *o = opts;
+    const char *a = argv[*i], *v;
+    if (strcmp(a, "--caption-layer")) return ML_CLI_NOT_MINE;
+    if (!(v = ml_cli_value(cmd, argc, argv, i))) return 2;
+    if (ml_cli_int(cmd, a, v, -1, ML_HOOK_MAX_LAYERS - 2, &o->caption_layer)) return 2;
+    o->has_caption_layer = 1;
+    return 0;
+}
+
 static int parse(int argc, char **argv, Opts *o) {
-    const char *cmd = "align", *v;
+    static const MlCliCommand command = {"align", options, ML_CLI_COUNT(options), ML_CLI_QUIET, help, other_option};
+    const char *cmd = command.name;
     *o = (Opts){.layers = "all", .vision_layers = "all", .k = 10, .sigma = 1.0, .clamp = 0.95};
     ml_cli_model_defaults(&o->mo);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int r = ml_cli_options(cmd, options, ML_CLI_COUNT(options), ML_CLI_QUIET, help, argc, argv, &i, o, &o->mo);
-        if (r == 1) continue;
-        if (r) return r;
-        if (strcmp(a, "--caption-layer")) return ml_cli_unknown(cmd, argc, argv, &i);
-        if (!(v = ml_cli_value(cmd, argc, argv, &i))) return 2;
-        if (ml_cli_int(cmd, a, v, -1, ML_HOOK_MAX_LAYERS - 2, &o->caption_layer)) return 2;
-        o->has_caption_layer = 1;
-    }
+    int rc = ml_cli_parse(&command, argc, argv, 1, o, &o->mo);
+    if (rc) return rc;
     if (ml_cli_model_required(cmd, &o->mo)) return 2;
     if (!o->pairs) return ml_cli_usage_error(cmd, "--pairs F is required");
     if (!o->out) return ml_cli_usage_error(cmd, "--out RUNDIR is required");

@@ -66,6 +66,18 @@ int ml_cli_aspect(const char *cmd, const char *val, MlAspect *out) {
     return 0;
 }
 
+int ml_cli_parse(const MlCliCommand *c, int argc, char **argv, int first, void *opts, MlCliModelOpts *mo) {
+    for (int i = first; i < argc; i++) {
+        int r = ml_cli_options(c->name, c->options, c->n_options, c->takes, c->help, argc, argv, &i, opts, mo);
+        if (r == 1) continue;
+        if (r) return r;
+        r = c->other ? c->other(c->name, argc, argv, &i, opts) : ML_CLI_NOT_MINE;
+        if (r == ML_CLI_NOT_MINE) return ml_cli_unknown(c->name, argc, argv, &i);
+        if (r) return r;
+    }
+    return 0;
+}
+
 void ml_cli_model_defaults(MlCliModelOpts *o) {
     *o = (MlCliModelOpts){.tmpl = ML_TEMPLATE_HF, .aspect = ML_ASPECT_RESIZE};
 }

@@ -7,14 +7,11 @@
 **         {"--prompt", ML_CLI_STR, offsetof(Opts, prompt), 0, 0},
 **         {"--max-tokens", ML_CLI_INT, offsetof(Opts, max_tokens), 0, 1 << 30},
 **         {"--json", ML_CLI_SET, offsetof(Opts, json), 1, 0}};
+**     static const MlCliCommand command = {"generate", table, ML_CLI_COUNT(table), ML_CLI_SEED, help, NULL};
 **     ml_cli_model_defaults(&o->mo);
-**     for (int i = 1; i < argc; i++) {
-**         int r = ml_cli_options(cmd, table, ML_CLI_COUNT(table), ML_CLI_SEED, help, argc, argv, &i, o, &o->mo);
-**         if (r == 1) continue;
-**         if (r) return r;
-**         return ml_cli_unknown(cmd, argc, argv, &i);   // or the command's own options first
-**     }
-**     if (ml_cli_model_required(cmd, &o->mo)) return 2;
+**     int rc = ml_cli_parse(&command, argc, argv, 1, o, &o->mo);
+**     if (rc) return rc;
+**     if (ml_cli_model_required("generate", &o->mo)) return 2;
 **     MlLvlm *m; MlError err = {0};
 **     if (ml_cli_model_open(&o->mo, &m, &err)) return ml_cli_fail(&err);
 */
@@ -78,6 +75,22 @@ int ml_cli_options(const char *cmd, const MlCliOption *table, size_t n, unsigned
                    char **argv, int *i, void *opts, MlCliModelOpts *mo);
 /* For an option nobody read: "needs a value" when it has none, else "unknown option"; returns 2. */
 int ml_cli_unknown(const char *cmd, int argc, char **argv, int *i);
+
+/* A command's parsing: its name, option table, which optional model
+   options it takes, its help, and `other` (NULL: none) for options a table
+   cannot say, which reads argv[*i] and returns 0, 2 after a usage error or
+   ML_CLI_NOT_MINE. */
+#define ML_CLI_NOT_MINE 3
+typedef struct MlCliCommand {
+    const char *name;
+    const MlCliOption *options;
+    size_t n_options;
+    unsigned takes;
+    void (*help)(void);
+    int (*other)(const char *cmd, int argc, char **argv, int *i, void *opts);
+} MlCliCommand;
+/* Reads argv[first..] into opts and mo: 0, -1 after --help, 2 after a usage error. */
+int ml_cli_parse(const MlCliCommand *c, int argc, char **argv, int first, void *opts, MlCliModelOpts *mo);
 
 void ml_cli_model_defaults(MlCliModelOpts *o); /* hf template, resize, the rest 0/NULL */
 /* 0, or the usage error "--model DIR is required". */

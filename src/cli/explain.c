@@ -64,15 +64,13 @@ static const MlCliOption options[] = {
 };
 
 static int parse(int argc, char **argv, Opts *o) {
-    const char *cmd = "explain";
+    static const MlCliCommand command = {"explain", options, ML_CLI_COUNT(options),
+                                         ML_CLI_SEED | ML_CLI_SYSTEM | ML_CLI_QUIET, help, NULL};
+    const char *cmd = command.name;
     *o = (Opts){.max_tokens = 16, .top_k = 5, .lens_norm = 1};
     ml_cli_model_defaults(&o->mo);
-    for (int i = 1; i < argc; i++) {
-        int r = ml_cli_options(cmd, options, ML_CLI_COUNT(options), ML_CLI_SEED | ML_CLI_SYSTEM | ML_CLI_QUIET, help,
-                               argc, argv, &i, o, &o->mo);
-        if (r == 1) continue;
-        return r ? r : ml_cli_unknown(cmd, argc, argv, &i);
-    }
+    int rc = ml_cli_parse(&command, argc, argv, 1, o, &o->mo);
+    if (rc) return rc;
     if (ml_cli_model_required(cmd, &o->mo)) return 2;
     if (o->questions) {
         if (!o->out) return ml_cli_usage_error(cmd, "--questions needs --out F.jsonl");

@@ -55,15 +55,13 @@ static const MlCliOption options[] = {
 };
 
 static int parse(int argc, char **argv, Opts *o) {
-    const char *cmd = "generate";
+    static const MlCliCommand command = {"generate", options, ML_CLI_COUNT(options), ML_CLI_SEED | ML_CLI_SYSTEM, help,
+                                         NULL};
+    const char *cmd = command.name;
     *o = (Opts){.max_tokens = 256, .top_p = 1.0};
     ml_cli_model_defaults(&o->mo);
-    for (int i = 1; i < argc; i++) {
-        int r = ml_cli_options(cmd, options, ML_CLI_COUNT(options), ML_CLI_SEED | ML_CLI_SYSTEM, help, argc, argv, &i,
-                               o, &o->mo);
-        if (r == 1) continue;
-        return r ? r : ml_cli_unknown(cmd, argc, argv, &i);
-    }
+    int rc = ml_cli_parse(&command, argc, argv, 1, o, &o->mo);
+    if (rc) return rc;
     if (ml_cli_model_required(cmd, &o->mo)) return 2;
     if (!o->prompt) return ml_cli_usage_error(cmd, "--prompt TEXT is required");
     if (o->dump_feats && !o->image) return ml_cli_usage_error(cmd, "--dump-image-features needs --image");
