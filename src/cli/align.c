@@ -56,19 +56,13 @@ typedef struct Opts {
     double sigma, clamp;
 } Opts;
 
+/* --k from 2: CKNNA needs two neighbours. */
 static const MlCliOption options[] = {
-    {"--pairs", ML_CLI_STR, offsetof(Opts, pairs), 0, 0},
-    {"--out", ML_CLI_STR, offsetof(Opts, out), 0, 0},
-    {"--images", ML_CLI_STR, offsetof(Opts, images), 0, 0},
-    {"--layers", ML_CLI_STR, offsetof(Opts, layers), 0, 0},
-    {"--vision-layers", ML_CLI_STR, offsetof(Opts, vision_layers), 0, 0},
-    {"--label", ML_CLI_STR, offsetof(Opts, label), 0, 0},
-    {"--k", ML_CLI_INT, offsetof(Opts, k), 2, 1 << 20}, /* CKNNA needs 2 */
-    {"--limit", ML_CLI_INT, offsetof(Opts, limit), 0, 1LL << 40},
-    {"--sigma", ML_CLI_FLOAT, offsetof(Opts, sigma), 0, 1e12},
-    {"--clamp", ML_CLI_FLOAT, offsetof(Opts, clamp), 0.5, 1},
-    {"--all-captions", ML_CLI_SET, offsetof(Opts, all_captions), 1, 0},
-    {"--save-features", ML_CLI_SET, offsetof(Opts, save_features), 1, 0},
+    ML_CLI_S("--pairs", pairs), ML_CLI_S("--out", out), ML_CLI_S("--images", images), ML_CLI_S("--layers", layers),
+    ML_CLI_S("--vision-layers", vision_layers), ML_CLI_S("--label", label), ML_CLI_I("--k", k, 2, 1 << 20),
+    ML_CLI_I("--limit", limit, 0, 1LL << 40), ML_CLI_F("--sigma", sigma, 0, 1e12),
+    ML_CLI_F("--clamp", clamp, 0.5, 1), ML_CLI_B("--all-captions", all_captions, 1),
+    ML_CLI_B("--save-features", save_features, 1),
 };
 
 /* --caption-layer also records that it was given. */
@@ -86,10 +80,8 @@ static int parse(int argc, char **argv, Opts *o) {
     static const MlCliCommand command = {"align", options, ML_CLI_COUNT(options), ML_CLI_QUIET, help, other_option};
     const char *cmd = command.name;
     *o = (Opts){.layers = "all", .vision_layers = "all", .k = 10, .sigma = 1.0, .clamp = 0.95};
-    ml_cli_model_defaults(&o->mo);
     int rc = ml_cli_parse(&command, argc, argv, 1, o, &o->mo);
     if (rc) return rc;
-    if (ml_cli_model_required(cmd, &o->mo)) return 2;
     if (!o->pairs) return ml_cli_usage_error(cmd, "--pairs F is required");
     if (!o->out) return ml_cli_usage_error(cmd, "--out RUNDIR is required");
     return 0;

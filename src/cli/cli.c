@@ -67,6 +67,7 @@ int ml_cli_aspect(const char *cmd, const char *val, MlAspect *out) {
 }
 
 int ml_cli_parse(const MlCliCommand *c, int argc, char **argv, int first, void *opts, MlCliModelOpts *mo) {
+    if (mo) ml_cli_model_defaults(mo);
     for (int i = first; i < argc; i++) {
         int r = ml_cli_options(c->name, c->options, c->n_options, c->takes, c->help, argc, argv, &i, opts, mo);
         if (r == 1) continue;
@@ -75,7 +76,7 @@ int ml_cli_parse(const MlCliCommand *c, int argc, char **argv, int first, void *
         if (r == ML_CLI_NOT_MINE) return ml_cli_unknown(c->name, argc, argv, &i);
         if (r) return r;
     }
-    return 0;
+    return mo && ml_cli_model_required(c->name, mo) ? 2 : 0;
 }
 
 void ml_cli_model_defaults(MlCliModelOpts *o) {

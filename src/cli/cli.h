@@ -3,15 +3,11 @@
 ** messages, the one place that prints an error and picks an exit code,
 ** and the options and model opening of every command that runs a model.
 **
-**     static const MlCliOption table[] = {
-**         {"--prompt", ML_CLI_STR, offsetof(Opts, prompt), 0, 0},
-**         {"--max-tokens", ML_CLI_INT, offsetof(Opts, max_tokens), 0, 1 << 30},
-**         {"--json", ML_CLI_SET, offsetof(Opts, json), 1, 0}};
+**     static const MlCliOption table[] = {ML_CLI_S("--prompt", prompt), ML_CLI_I("--max-tokens", max_tokens, 0, 1 << 30),
+**                                         ML_CLI_B("--json", json, 1)};
 **     static const MlCliCommand command = {"generate", table, ML_CLI_COUNT(table), ML_CLI_SEED, help, NULL};
-**     ml_cli_model_defaults(&o->mo);
 **     int rc = ml_cli_parse(&command, argc, argv, 1, o, &o->mo);
 **     if (rc) return rc;
-**     if (ml_cli_model_required("generate", &o->mo)) return 2;
 **     MlLvlm *m; MlError err = {0};
 **     if (ml_cli_model_open(&o->mo, &m, &err)) return ml_cli_fail(&err);
 */
@@ -54,6 +50,11 @@ typedef struct MlCliOption {
     double lo, hi;
 } MlCliOption;
 #define ML_CLI_COUNT(table) (sizeof(table) / sizeof((table)[0]))
+/* Rows of a table for a command whose option struct is named Opts. */
+#define ML_CLI_S(flag, field) {flag, ML_CLI_STR, offsetof(Opts, field), 0, 0}
+#define ML_CLI_I(flag, field, lo, hi) {flag, ML_CLI_INT, offsetof(Opts, field), lo, hi}
+#define ML_CLI_F(flag, field, lo, hi) {flag, ML_CLI_FLOAT, offsetof(Opts, field), lo, hi}
+#define ML_CLI_B(flag, field, value) {flag, ML_CLI_SET, offsetof(Opts, field), value, 0}
 
 /* The options of the commands that run a model: --model DIR, --threads N
    (0 = all cores), --template NAME, --image-aspect MODE always; --seed S,
@@ -89,7 +90,8 @@ typedef struct MlCliCommand {
     void (*help)(void);
     int (*other)(const char *cmd, int argc, char **argv, int *i, void *opts);
 } MlCliCommand;
-/* Reads argv[first..] into opts and mo: 0, -1 after --help, 2 after a usage error. */
+/* Reads argv[first..] into opts and mo (when not NULL: its defaults first,
+   --model required last): 0, -1 after --help, 2 after a usage error. */
 int ml_cli_parse(const MlCliCommand *c, int argc, char **argv, int first, void *opts, MlCliModelOpts *mo);
 
 void ml_cli_model_defaults(MlCliModelOpts *o); /* hf template, resize, the rest 0/NULL */

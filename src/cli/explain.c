@@ -51,16 +51,10 @@ typedef struct Opts {
 } Opts;
 
 static const MlCliOption options[] = {
-    {"--image", ML_CLI_STR, offsetof(Opts, image), 0, 0},
-    {"--prompt", ML_CLI_STR, offsetof(Opts, prompt), 0, 0},
-    {"--questions", ML_CLI_STR, offsetof(Opts, questions), 0, 0},
-    {"--out", ML_CLI_STR, offsetof(Opts, out), 0, 0},
-    {"--images", ML_CLI_STR, offsetof(Opts, images), 0, 0},
-    {"--max-tokens", ML_CLI_INT, offsetof(Opts, max_tokens), 1, 1 << 20},
-    {"--top-k", ML_CLI_INT, offsetof(Opts, top_k), 1, 1000},
-    {"--limit", ML_CLI_INT, offsetof(Opts, limit), 0, 1LL << 40},
-    {"--json", ML_CLI_SET, offsetof(Opts, json), 1, 0},
-    {"--no-lens-norm", ML_CLI_SET, offsetof(Opts, lens_norm), 0, 0},
+    ML_CLI_S("--image", image), ML_CLI_S("--prompt", prompt), ML_CLI_S("--questions", questions),
+    ML_CLI_S("--out", out), ML_CLI_S("--images", images), ML_CLI_I("--max-tokens", max_tokens, 1, 1 << 20),
+    ML_CLI_I("--top-k", top_k, 1, 1000), ML_CLI_I("--limit", limit, 0, 1LL << 40), ML_CLI_B("--json", json, 1),
+    ML_CLI_B("--no-lens-norm", lens_norm, 0),
 };
 
 static int parse(int argc, char **argv, Opts *o) {
@@ -68,10 +62,8 @@ static int parse(int argc, char **argv, Opts *o) {
                                          ML_CLI_SEED | ML_CLI_SYSTEM | ML_CLI_QUIET, help, NULL};
     const char *cmd = command.name;
     *o = (Opts){.max_tokens = 16, .top_k = 5, .lens_norm = 1};
-    ml_cli_model_defaults(&o->mo);
     int rc = ml_cli_parse(&command, argc, argv, 1, o, &o->mo);
     if (rc) return rc;
-    if (ml_cli_model_required(cmd, &o->mo)) return 2;
     if (o->questions) {
         if (!o->out) return ml_cli_usage_error(cmd, "--questions needs --out F.jsonl");
         if (o->image || o->prompt) return ml_cli_usage_error(cmd, "--questions reads images and prompts from the file; drop --image/--prompt");

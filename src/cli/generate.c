@@ -43,15 +43,10 @@ typedef struct Opts {
 } Opts;
 
 static const MlCliOption options[] = {
-    {"--prompt", ML_CLI_STR, offsetof(Opts, prompt), 0, 0},
-    {"--image", ML_CLI_STR, offsetof(Opts, image), 0, 0},
-    {"--dump-logits", ML_CLI_STR, offsetof(Opts, dump_logits), 0, 0},
-    {"--dump-image-features", ML_CLI_STR, offsetof(Opts, dump_feats), 0, 0},
-    {"--max-tokens", ML_CLI_INT, offsetof(Opts, max_tokens), 0, 1 << 30},
-    {"--top-k", ML_CLI_INT, offsetof(Opts, top_k), 0, 1 << 30},
-    {"--temperature", ML_CLI_FLOAT, offsetof(Opts, temperature), 0, 1e6},
-    {"--top-p", ML_CLI_FLOAT, offsetof(Opts, top_p), 0, 1},
-    {"--json", ML_CLI_SET, offsetof(Opts, json), 1, 0},
+    ML_CLI_S("--prompt", prompt), ML_CLI_S("--image", image), ML_CLI_S("--dump-logits", dump_logits),
+    ML_CLI_S("--dump-image-features", dump_feats), ML_CLI_I("--max-tokens", max_tokens, 0, 1 << 30),
+    ML_CLI_I("--top-k", top_k, 0, 1 << 30), ML_CLI_F("--temperature", temperature, 0, 1e6),
+    ML_CLI_F("--top-p", top_p, 0, 1), ML_CLI_B("--json", json, 1),
 };
 
 static int parse(int argc, char **argv, Opts *o) {
@@ -59,10 +54,8 @@ static int parse(int argc, char **argv, Opts *o) {
                                          NULL};
     const char *cmd = command.name;
     *o = (Opts){.max_tokens = 256, .top_p = 1.0};
-    ml_cli_model_defaults(&o->mo);
     int rc = ml_cli_parse(&command, argc, argv, 1, o, &o->mo);
     if (rc) return rc;
-    if (ml_cli_model_required(cmd, &o->mo)) return 2;
     if (!o->prompt) return ml_cli_usage_error(cmd, "--prompt TEXT is required");
     if (o->dump_feats && !o->image) return ml_cli_usage_error(cmd, "--dump-image-features needs --image");
     return 0;

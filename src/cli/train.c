@@ -50,26 +50,14 @@ typedef struct Opts {
 } Opts;
 
 static const MlCliOption options[] = {
-    {"--quiet", ML_CLI_SET, offsetof(Opts, quiet), 1, 0},
-    {"--recipe", ML_CLI_STR, offsetof(Opts, recipe), 0, 0},
-    {"--model", ML_CLI_STR, offsetof(Opts, model), 0, 0},
-    {"--data", ML_CLI_STR, offsetof(Opts, data), 0, 0},
-    {"--out", ML_CLI_STR, offsetof(Opts, out), 0, 0},
-    {"--work", ML_CLI_STR, offsetof(Opts, work), 0, 0},
-    {"--state", ML_CLI_STR, offsetof(Opts, state), 0, 0},
-    {"--log", ML_CLI_STR, offsetof(Opts, log), 0, 0},
-    {"--stage", ML_CLI_INT, offsetof(Opts, stage), 0, 3},
-    {"--steps", ML_CLI_INT, offsetof(Opts, steps), 1, 10000000},
-    {"--batch", ML_CLI_INT, offsetof(Opts, batch), 1, 4096},
-    {"--warmup", ML_CLI_INT, offsetof(Opts, warmup), 0, 10000000},
-    {"--qa-turns", ML_CLI_INT, offsetof(Opts, turns), 0, 60},
-    {"--max-images", ML_CLI_INT, offsetof(Opts, max_images), 0, 100000000},
-    {"--seed", ML_CLI_INT, offsetof(Opts, seed), 0, (double)(1LL << 62)},
-    {"--threads", ML_CLI_INT, offsetof(Opts, threads), 0, 1024},
-    {"--save-every", ML_CLI_INT, offsetof(Opts, save_every), 0, 10000000},
-    {"--log-every", ML_CLI_INT, offsetof(Opts, log_every), 1, 10000000},
-    {"--lr", ML_CLI_FLOAT, offsetof(Opts, lr), 0, 1},
-    {"--caption-prob", ML_CLI_FLOAT, offsetof(Opts, cap_prob), 0, 1},
+    ML_CLI_B("--quiet", quiet, 1), ML_CLI_S("--recipe", recipe), ML_CLI_S("--model", model),
+    ML_CLI_S("--data", data), ML_CLI_S("--out", out), ML_CLI_S("--work", work), ML_CLI_S("--state", state),
+    ML_CLI_S("--log", log), ML_CLI_I("--stage", stage, 0, 3), ML_CLI_I("--steps", steps, 1, 10000000),
+    ML_CLI_I("--batch", batch, 1, 4096), ML_CLI_I("--warmup", warmup, 0, 10000000),
+    ML_CLI_I("--qa-turns", turns, 0, 60), ML_CLI_I("--max-images", max_images, 0, 100000000),
+    ML_CLI_I("--seed", seed, 0, (double)(1LL << 62)), ML_CLI_I("--threads", threads, 0, 1024),
+    ML_CLI_I("--save-every", save_every, 0, 10000000), ML_CLI_I("--log-every", log_every, 1, 10000000),
+    ML_CLI_F("--lr", lr, 0, 1), ML_CLI_F("--caption-prob", cap_prob, 0, 1),
 };
 
 static int unknown(const char *cmd, int argc, char **argv, int *i, void *opts) {
