@@ -77,7 +77,7 @@ typedef struct Figures {
 
 /* CLIP encode up to the selected layer, plus the projector. */
 static double vision_flops(const MlLvlm *m) {
-    const MlVision *v = &m->vision;
+    const MlVision *v = ml_lvlm_vision(m);
     double N = v->n_tokens, D = v->cfg.hidden, inter = v->cfg.intermediate;
     double P = 3.0 * v->cfg.patch_size * v->cfg.patch_size, G = (double)v->grid * v->grid;
     double per_layer = 2 * N * 4 * D * D + 2 * N * 2 * D * inter + 2 * 2 * N * N * D;
@@ -88,7 +88,7 @@ static double vision_flops(const MlLvlm *m) {
 /* Decoder prefill of T tokens: projections, SwiGLU MLP, causal attention
    (query i reads i + 1 keys), and lm_head for the last row. */
 static double prefill_flops(const MlLvlm *m, double T) {
-    const MlTextConfig *c = &m->decoder.cfg;
+    const MlTextConfig *c = &ml_lvlm_decoder(m)->cfg;
     double D = c->hidden, inter = c->intermediate, qd = (double)c->n_heads * c->head_dim,
            kvd = (double)c->n_kv_heads * c->head_dim;
     double proj = 2 * T * (D * qd + 2 * D * kvd + qd * D) + 2 * T * 3 * D * inter;
@@ -99,7 +99,7 @@ static double prefill_flops(const MlLvlm *m, double T) {
 /* Bytes of weights one decode step reads: every decoder matrix and norm,
    the final norm and lm_head (the embedding contributes one row). */
 static double decoder_bytes_per_token(const MlLvlm *m) {
-    const MlDecoder *d = &m->decoder;
+    const MlDecoder *d = ml_lvlm_decoder(m);
     double b = (double)d->norm.nbytes + (double)d->lm_head.nbytes;
     for (int i = 0; i < d->cfg.n_layers; i++) {
         const MlDecoderLayer *L = &d->layers[i];
@@ -110,7 +110,7 @@ static double decoder_bytes_per_token(const MlLvlm *m) {
 }
 
 static double kv_bytes(const MlLvlm *m, int64_t rows) {
-    const MlTextConfig *c = &m->decoder.cfg;
+    const MlTextConfig *c = &ml_lvlm_decoder(m)->cfg;
     return 2.0 * c->n_layers * (double)rows * c->n_kv_heads * c->head_dim * sizeof(float);
 }
 
@@ -128,7 +128,7 @@ static int make_pixels(const MlLvlm *m, float *pixels, MlError *err) {
             p[1] = (uint8_t)(y * 255 / img.height);
             p[2] = (uint8_t)((x / 16 + y / 16) % 2 ? 200 : 40);
         }
-    rc = ml_image_preprocess(&img, ml_checkpoint_image_config(m->ck), ML_ASPECT_RESIZE, pixels, err);
+    rc = ml_image_preprocess(&img, ml_checkpoint_image_config(ml_lvlm_checkpoint(m)), ML_ASPECT_RESIZE, pixels, err);
     ml_image_free(&img);
     return rc;
 }
@@ -136,8 +136,7 @@ static int make_pixels(const MlLvlm *m, float *pixels, MlError *err) {
 static int build_prompt(const MlLvlm *m, const char *question, int32_t **ids, size_t *n, size_t *image_end,
                         MlError *err) {
     MlPromptOptions po = {ML_TEMPLATE_HF, NULL, 0};
-    return ml_prompt_build(m->tok, &po, question, 1, m->cfg->image_token_id, (int)ml_lvlm_image_tokens(m), ids, n,
-                           image_end, err);
+    return ml_lvlm_prompt(m, &po, question, ml_lvlm_max_image_tokens(m), ids, n, image_end, err);
 }
 
 static double min_d(double a, double b) { return a < b ? a : b; }
@@ -151,7 +150,7 @@ static int bench_single(MlLvlm *m, const Options *o, float *pixels, float *feats
     MlSampler smp = {0};
     int rc = build_prompt(m, QUESTIONS[0], &ids, &n, &image_end, err);
     if (rc) return rc;
-    const int64_t n_img = ml_lvlm_image_tokens(m);
+    const int64_t n_img = ml_lvlm_max_image_tokens(m);
     f->image_tokens = n_img;
     f->prompt_tokens = (int64_t)n;
     f->vision_gflop = vision_flops(m) / 1e9;
@@ -159,7 +158,7 @@ static int bench_single(MlLvlm *m, const Options *o, float *pixels, float *feats
     f->vision_s = f->prefill_s = 1e30;
     for (int r = 0; r < REPEATS && !rc; r++) {
         double t0 = ml_time_now();
-        rc = ml_lvlm_encode_image(m, feats, pixels, NULL, err);
+        rc = ml_lvlm_encode_image(m, feats, pixels, NULL, &(int64_t){0}, err);
         f->vision_s = min_d(f->vision_s, ml_time_now() - t0);
     }
     for (int r = 0; r < REPEATS && !rc; r++) {
@@ -199,7 +198,7 @@ static int bench_single(MlLvlm *m, const Options *o, float *pixels, float *feats
    question.  Both end with the logits of the last prompt position, which are
    compared afterwards (outside the timed parts). */
 static int bench_reuse(MlLvlm *m, const float *pixels, float *feats, Figures *f, MlError *err) {
-    const int64_t n_img = ml_lvlm_image_tokens(m), V = ml_lvlm_vocab(m);
+    const int64_t n_img = ml_lvlm_max_image_tokens(m), V = ml_lvlm_vocab(m);
     int32_t *ids[N_QUESTIONS] = {0};
     size_t n[N_QUESTIONS], image_end[N_QUESTIONS];
     int rc = 0;
@@ -213,7 +212,7 @@ static int bench_reuse(MlLvlm *m, const float *pixels, float *feats, Figures *f,
         double t0 = ml_time_now();
         for (int q = 0; q < N_QUESTIONS && !rc; q++) {
             MlSession *s = NULL;
-            rc = ml_lvlm_encode_image(m, feats, pixels, NULL, err);
+            rc = ml_lvlm_encode_image(m, feats, pixels, NULL, &(int64_t){0}, err);
             if (!rc) rc = ml_session_new(&s, m, (int64_t)n[q], err);
             if (!rc) rc = ml_session_prefill(s, ids[q], (int64_t)n[q], feats, n_img, NULL, recomputed + q * V, err);
             ml_session_free(s);
@@ -223,7 +222,7 @@ static int bench_reuse(MlLvlm *m, const float *pixels, float *feats, Figures *f,
 
         t0 = ml_time_now();
         MlSession *img = NULL;
-        rc = ml_lvlm_encode_image(m, feats, pixels, NULL, err);
+        rc = ml_lvlm_encode_image(m, feats, pixels, NULL, &(int64_t){0}, err);
         if (!rc) rc = ml_session_new(&img, m, (int64_t)image_end[0], err);
         if (!rc) rc = ml_session_prefill(img, ids[0], (int64_t)image_end[0], feats, n_img, NULL, NULL, err);
         for (int q = 0; q < N_QUESTIONS && !rc; q++) {
@@ -411,10 +410,10 @@ int main(int argc, char **argv) {
         hwm_reset = reset_peak_rss();
     }
     if ((rc = ml_lvlm_open(&m, o.model, &err))) goto fail;
-    f.weight_bytes = (double)ml_checkpoint_weight_bytes(m->ck);
+    f.weight_bytes = (double)ml_checkpoint_weight_bytes(ml_lvlm_checkpoint(m));
     f.decoder_bytes_per_token = decoder_bytes_per_token(m);
     pixels = malloc(sizeof(float) * (size_t)ml_lvlm_pixel_floats(m));
-    feats = malloc(sizeof(float) * (size_t)(ml_lvlm_image_tokens(m) * ml_lvlm_hidden(m)));
+    feats = malloc(sizeof(float) * (size_t)(ml_lvlm_max_image_tokens(m) * ml_lvlm_hidden(m)));
     logits = malloc(sizeof(float) * (size_t)ml_lvlm_vocab(m));
     if (!pixels || !feats || !logits) {
         rc = ml_error_set(&err, ML_ERR_NOMEM, "bench: out of memory");

@@ -32,7 +32,7 @@ static void random_pixels(float *px) {
 static MlLayerList all_text(void) {
     MlLayerList l;
     MlError err = {0};
-    CHECK_OK(ml_layers_parse("all", -1, model->decoder.cfg.n_layers - 1, &l, &err), &err);
+    CHECK_OK(ml_layers_parse("all", -1, ml_lvlm_layers(model) - 1, &l, &err), &err);
     return l;
 }
 
@@ -129,11 +129,11 @@ static void test_vision_layers_by_hand(void) {
     MlLayerList lv = all_vision(), lt = all_text();
     MlExtractor x;
     CHECK_OK(ml_extract_init(&x, model, &lv, &lt, NULL, 64, &err), &err);
-    const int64_t Dv = model->vision.cfg.hidden;
+    const int64_t Dv = ml_lvlm_vision_hidden(model);
     float *vis = malloc(sizeof(float) * lv.n * Dv);
     double *want = malloc(sizeof(double) * Dv);
     CHECK_OK(ml_extract_image(&x, pixels, vis, NULL, &err), &err);
-    CHECK(lv.n == model->vision.n_run + 1 && lv.layer[0] == -1);
+    CHECK(lv.n == ml_lvlm_vision_layers(model) + 1 && lv.layer[0] == -1);
     vision_by_hand(pixels, -1, want);
     CHECK_NEAR(max_abs_diff(vis, want, Dv), 0, 1e-5);
     vision_by_hand(pixels, 0, want);
@@ -151,13 +151,13 @@ static void test_caption_layers(void) {
     MlExtractor x;
     CHECK_OK(ml_extract_init(&x, model, &lv, &lt, NULL, 64, &err), &err);
     const char *caption = "a red star left of a small blue circle";
-    const int64_t D = ml_lvlm_hidden(model), L = model->decoder.cfg.n_layers, V = ml_lvlm_vocab(model);
+    const int64_t D = ml_lvlm_hidden(model), L = ml_lvlm_layers(model), V = ml_lvlm_vocab(model);
     float *cap = malloc(sizeof(float) * lt.n * D);
     CHECK_OK(ml_extract_caption(&x, caption, cap, &err), &err);
     int32_t ids[128];
     size_t n;
-    CHECK_OK(ml_tokenizer_encode(model->tok, caption, strlen(caption), ids + 1, 127, &n, &err), &err);
-    ids[0] = ml_tokenizer_bos_id(model->tok);
+    CHECK_OK(ml_tokenizer_encode(ml_lvlm_tokenizer(model), caption, strlen(caption), ids + 1, 127, &n, &err), &err);
+    ids[0] = ml_tokenizer_bos_id(ml_lvlm_tokenizer(model));
     CHECK(ids[0] >= 0 && n > 3);
     int64_t nt = (int64_t)n;
     CHECK_OK(ml_extract_caption_tokens(model, caption, &nt, &err), &err);
@@ -197,8 +197,8 @@ static void test_image_layers(void) {
     MlLayerList lv = all_vision(), lt = all_text();
     MlExtractor x;
     CHECK_OK(ml_extract_init(&x, model, &lv, &lt, NULL, 64, &err), &err);
-    const int64_t D = ml_lvlm_hidden(model), L = model->decoder.cfg.n_layers, V = ml_lvlm_vocab(model);
-    const int64_t nimg = ml_lvlm_image_tokens(model);
+    const int64_t D = ml_lvlm_hidden(model), L = ml_lvlm_layers(model), V = ml_lvlm_vocab(model);
+    const int64_t nimg = ml_lvlm_max_image_tokens(model);
     float *img = malloc(sizeof(float) * lt.n * D);
     CHECK_OK(ml_extract_image(&x, pixels, NULL, img, &err), &err);
     double *feats = malloc(sizeof(double) * nimg * D), *want = calloc((size_t)D, sizeof(double));
@@ -209,12 +209,12 @@ static void test_image_layers(void) {
     /* the prefix, spelled out: BOS, the template's "USER:" pieces, then the image tokens */
     int32_t ids[64];
     size_t nu;
-    ids[0] = ml_tokenizer_bos_id(model->tok);
-    CHECK_OK(ml_tokenizer_encode(model->tok, "USER: ", 6, ids + 1, 40, &nu, &err), &err);
+    ids[0] = ml_tokenizer_bos_id(ml_lvlm_tokenizer(model));
+    CHECK_OK(ml_tokenizer_encode(ml_lvlm_tokenizer(model), "USER: ", 6, ids + 1, 40, &nu, &err), &err);
     int64_t n = 1 + (int64_t)nu;
     CHECK(x.n_prefix == n + nimg && x.img_lo == n && x.img_hi == n + nimg);
     for (int64_t i = 0; i < n && i < x.n_prefix; i++) CHECK(x.prefix[i] == ids[i]);
-    for (int64_t t = 0; t < nimg; t++) ids[n + t] = model->cfg->image_token_id;
+    for (int64_t t = 0; t < nimg; t++) ids[n + t] = ml_lvlm_image_token_id(model);
     n += nimg;
     double *logits = malloc(sizeof(double) * n * V), *resid = malloc(sizeof(double) * L * n * D);
     RefEdits none = ref_no_edits();
@@ -235,9 +235,9 @@ static void test_image_layers(void) {
 static void test_repeat_and_subsets(void) {
     MlError err = {0};
     MlLayerList lv = all_vision(), lt = all_text(), sv, st;
-    const int64_t D = ml_lvlm_hidden(model), Dv = model->vision.cfg.hidden;
+    const int64_t D = ml_lvlm_hidden(model), Dv = ml_lvlm_vision_hidden(model);
     CHECK_OK(ml_layers_parse("0", -1, ml_extract_vision_layers(model) - 1, &sv, &err), &err);
-    CHECK_OK(ml_layers_parse("1,-1", -1, model->decoder.cfg.n_layers - 1, &st, &err), &err);
+    CHECK_OK(ml_layers_parse("1,-1", -1, ml_lvlm_layers(model) - 1, &st, &err), &err);
     MlExtractor a, b;
     CHECK_OK(ml_extract_init(&a, model, &lv, &lt, NULL, 64, &err), &err);
     CHECK_OK(ml_extract_init(&b, model, &sv, &st, NULL, 64, &err), &err);
@@ -262,14 +262,14 @@ static void test_repeat_and_subsets(void) {
     ml_extract_free(&a);
     ml_extract_free(&b);
     /* layers that do not exist, captions that cannot fit */
-    MlLayerList bad = {.n = 1, .layer = {model->decoder.cfg.n_layers}};
+    MlLayerList bad = {.n = 1, .layer = {ml_lvlm_layers(model)}};
     MlExtractor c;
     err = (MlError){0};
     CHECK(ml_extract_init(&c, model, &lv, &bad, NULL, 64, &err) == ML_ERR_ARG);
     CHECK(strstr(err.msg, "decoder layer") != NULL);
     bad.layer[0] = ml_extract_vision_layers(model);
     CHECK(ml_extract_init(&c, model, &bad, &lt, NULL, 64, &err) == ML_ERR_ARG);
-    CHECK(ml_extract_init(&c, model, &lv, &lt, NULL, model->decoder.cfg.max_pos, &err) == ML_ERR_RANGE);
+    CHECK(ml_extract_init(&c, model, &lv, &lt, NULL, ml_lvlm_context(model), &err) == ML_ERR_RANGE);
 }
 
 /* Extracted features of N pairs: A against A gives 1 (CKA, mutual kNN, cosine) and gap 0; permuting the
@@ -353,10 +353,10 @@ static void test_long_caption_chunks(void) {
     CHECK(lm != NULL);
     if (!lm) return;
     RefModel lr;
-    ref_load(&lr, lm->ck);
+    ref_load(&lr, ml_lvlm_checkpoint(lm));
     MlError err = {0};
     MlLayerList lv = {.n = 0}, lt;
-    CHECK_OK(ml_layers_parse("all", -1, lm->decoder.cfg.n_layers - 1, &lt, &err), &err);
+    CHECK_OK(ml_layers_parse("all", -1, ml_lvlm_layers(lm) - 1, &lt, &err), &err);
     char *caption = malloc(8000);
     caption[0] = 0;
     for (int i = 0; i < 70; i++) strcat(caption, i % 3 ? "red star " : "a small checked heart ");
@@ -370,13 +370,13 @@ static void test_long_caption_chunks(void) {
         ml_lvlm_close(lm);
         return;
     }
-    const int64_t D = ml_lvlm_hidden(lm), L = lm->decoder.cfg.n_layers, V = ml_lvlm_vocab(lm);
+    const int64_t D = ml_lvlm_hidden(lm), L = ml_lvlm_layers(lm), V = ml_lvlm_vocab(lm);
     float *cap = malloc(sizeof(float) * lt.n * D);
     CHECK_OK(ml_extract_caption(&x, caption, cap, &err), &err);
     int32_t *ids = malloc(sizeof(int32_t) * (n + 1));
     size_t got;
-    CHECK_OK(ml_tokenizer_encode(lm->tok, caption, strlen(caption), ids + 1, (size_t)n, &got, &err), &err);
-    ids[0] = ml_tokenizer_bos_id(lm->tok);
+    CHECK_OK(ml_tokenizer_encode(ml_lvlm_tokenizer(lm), caption, strlen(caption), ids + 1, (size_t)n, &got, &err), &err);
+    ids[0] = ml_tokenizer_bos_id(ml_lvlm_tokenizer(lm));
     double *logits = malloc(sizeof(double) * (n + 1) * V), *resid = malloc(sizeof(double) * L * (n + 1) * D);
     double *want = malloc(sizeof(double) * D);
     RefEdits none = ref_no_edits();
@@ -405,7 +405,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "cannot build the tiny model: %s\n", err.msg);
         return test_summary("test_align_extract") | 1;
     }
-    ref_load(&ref, model->ck);
+    ref_load(&ref, ml_lvlm_checkpoint(model));
     pixels = malloc(sizeof(float) * ml_lvlm_pixel_floats(model));
     random_pixels(pixels);
     RUN(test_layer_lists);

@@ -79,7 +79,7 @@ static MlSession *session_with(const float *feats, float *logits) {
     MlError err = {0};
     MlSession *s = NULL;
     CHECK_OK(ml_session_new(&s, model, 0, &err), &err);
-    CHECK_OK(ml_session_prefill(s, prompt, (int64_t)n_prompt, feats, ml_lvlm_image_tokens(model), NULL, logits, &err),
+    CHECK_OK(ml_session_prefill(s, prompt, (int64_t)n_prompt, feats, ml_lvlm_max_image_tokens(model), NULL, logits, &err),
              &err);
     return s;
 }
@@ -209,19 +209,19 @@ static int setup(void) {
         fprintf(stderr, "setup: %s\n", err.msg);
         return 1;
     }
-    const int64_t np = ml_lvlm_pixel_floats(model), nf = ml_lvlm_image_tokens(model) * ml_lvlm_hidden(model);
+    const int64_t np = ml_lvlm_pixel_floats(model), nf = ml_lvlm_max_image_tokens(model) * ml_lvlm_hidden(model);
     float *px = malloc(sizeof(float) * np);
     feats_a = malloc(sizeof(float) * nf);
     feats_b = malloc(sizeof(float) * nf);
     for (int64_t i = 0; i < np; i++) px[i] = (float)((i * 37 % 101) / 50.0 - 1.0);
-    int rc = ml_lvlm_encode_image(model, feats_a, px, NULL, &err);
+    int rc = ml_lvlm_encode_image(model, feats_a, px, NULL, &(int64_t){0}, &err);
     for (int64_t i = 0; i < np; i++) px[i] = (float)((i * 53 % 89) / 44.0 - 1.0);
-    if (!rc) rc = ml_lvlm_encode_image(model, feats_b, px, NULL, &err);
+    if (!rc) rc = ml_lvlm_encode_image(model, feats_b, px, NULL, &(int64_t){0}, &err);
     free(px);
     size_t image_end;
     if (!rc)
-        rc = ml_prompt_build(model->tok, NULL, "Is there a red star in the image?", 1, model->cfg->image_token_id,
-                             (int)ml_lvlm_image_tokens(model), &prompt, &n_prompt, &image_end, &err);
+        rc = ml_prompt_build(ml_lvlm_tokenizer(model), NULL, "Is there a red star in the image?", 1, ml_lvlm_image_token_id(model),
+                             (int)ml_lvlm_max_image_tokens(model), &prompt, &n_prompt, &image_end, &err);
     if (rc) fprintf(stderr, "setup: %s\n", err.msg);
     return rc;
 }

@@ -71,9 +71,9 @@ static void check_attention(MlLvlm *model, const RefModel *rf, const char *promp
         return;
     }
     const int L = e.n_layers, H = e.n_heads;
-    CHECK(L == model->decoder.cfg.n_layers && H == model->decoder.cfg.n_heads);
-    CHECK(e.has_bos && e.image_hi - e.image_lo == ml_lvlm_image_tokens(model));
-    for (int64_t i = e.image_lo; i < e.image_hi; i++) CHECK(e.prompt[i] == model->cfg->image_token_id);
+    CHECK(L == ml_lvlm_layers(model) && H == ml_lvlm_heads(model));
+    CHECK(e.has_bos && e.image_hi - e.image_lo == ml_lvlm_max_image_tokens(model));
+    for (int64_t i = e.image_lo; i < e.image_hi; i++) CHECK(e.prompt[i] == ml_lvlm_image_token_id(model));
     for (int i = 0; i < L * H; i++) {
         CHECK(e.attn_image[i] >= 0 && e.attn_image[i] <= 1);
         CHECK(e.attn_bos[i] >= 0 && e.attn_bos[i] <= 1);
@@ -85,13 +85,13 @@ static void check_attention(MlLvlm *model, const RefModel *rf, const char *promp
                        ml_explain_head_mean(&e, e.attn_text, l), 1, 1e-5);
     /* layer 0 by hand: the last row's softmax over the embeddings (image rows = projector output) */
     const MlTextConfig *c = &ref.c.text;
-    const int64_t D = c->hidden, n = e.n_prompt, V = c->vocab, nimg = ml_lvlm_image_tokens(model);
+    const int64_t D = c->hidden, n = e.n_prompt, V = c->vocab, nimg = ml_lvlm_max_image_tokens(model);
     const int KVH = c->n_kv_heads, hd = c->head_dim;
     double *feats = malloc(sizeof(double) * nimg * D), *emb = ref_t(&ref, "language_model.model.embed_tokens.weight", 2, V, D, 0, 0);
     ref_image_features(&ref, pixels, feats);
     double *x = malloc(sizeof(double) * n * D), *h = malloc(sizeof(double) * n * D);
     for (int64_t i = 0, used = 0; i < n; i++)
-        memcpy(x + i * D, e.prompt[i] == model->cfg->image_token_id ? feats + (used++) * D : emb + (int64_t)e.prompt[i] * D,
+        memcpy(x + i * D, e.prompt[i] == ml_lvlm_image_token_id(model) ? feats + (used++) * D : emb + (int64_t)e.prompt[i] * D,
                sizeof(double) * D);
     double *nw = ref_t(&ref, "language_model.model.layers.0.input_layernorm.weight", 1, D, 0, 0, 0);
     double *wq = ref_t(&ref, "language_model.model.layers.0.self_attn.q_proj.weight", 2, H * hd, D, 0, 0);
@@ -138,7 +138,7 @@ static void test_long_prompt_chunks(void) {
     CHECK(lm != NULL);
     if (!lm) return;
     RefModel lr;
-    ref_load(&lr, lm->ck);
+    ref_load(&lr, ml_lvlm_checkpoint(lm));
     char *prompt = malloc(8000);
     prompt[0] = 0;
     for (int i = 0; i < 90; i++) strcat(prompt, i % 2 ? "red star " : "blue ring ");
@@ -155,10 +155,10 @@ static void test_long_prompt_chunks(void) {
     CHECK(e.n_prompt > ML_DECODER_CHUNK + 20);
     check_attention(lm, &lr, prompt);
     /* the last lens layer and the first answer token against a plain prefill of the same ids */
-    const int64_t V = ml_lvlm_vocab(lm), D = ml_lvlm_hidden(lm), nimg = ml_lvlm_image_tokens(lm);
+    const int64_t V = ml_lvlm_vocab(lm), D = ml_lvlm_hidden(lm), nimg = ml_lvlm_max_image_tokens(lm);
     float *real = malloc(sizeof(float) * V), *f32 = malloc(sizeof(float) * nimg * D);
     MlSession *s;
-    CHECK_OK(ml_lvlm_encode_image(lm, f32, pixels, NULL, &err), &err);
+    CHECK_OK(ml_lvlm_encode_image(lm, f32, pixels, NULL, &(int64_t){0}, &err), &err);
     CHECK_OK(ml_session_new(&s, lm, e.n_prompt, &err), &err);
     CHECK_OK(ml_session_prefill(s, e.prompt, e.n_prompt, f32, nimg, NULL, real, &err), &err);
     int64_t am = 0;
@@ -192,7 +192,7 @@ static void test_logit_lens(void) {
                 }
         }
         /* the naive model's residual at the last position of layer l (row l + 1) through norm + lm_head */
-        double *feats = malloc(sizeof(double) * ml_lvlm_image_tokens(model) * D);
+        double *feats = malloc(sizeof(double) * ml_lvlm_max_image_tokens(model) * D);
         double *logits = malloc(sizeof(double) * n * V), *resid = malloc(sizeof(double) * L * n * D);
         ref_image_features(&ref, pixels, feats);
         RefEdits none = ref_no_edits();
@@ -217,11 +217,11 @@ static void test_logit_lens(void) {
         CHECK(e.answer[0] == best);
         if (norm) {
             /* the last layer with the norm is the model's own distribution: a separate prefill's logits */
-            float *real = malloc(sizeof(float) * V), *f32 = malloc(sizeof(float) * ml_lvlm_image_tokens(model) * D);
+            float *real = malloc(sizeof(float) * V), *f32 = malloc(sizeof(float) * ml_lvlm_max_image_tokens(model) * D);
             MlSession *s;
-            CHECK_OK(ml_lvlm_encode_image(model, f32, pixels, NULL, &err), &err);
+            CHECK_OK(ml_lvlm_encode_image(model, f32, pixels, NULL, &(int64_t){0}, &err), &err);
             CHECK_OK(ml_session_new(&s, model, n, &err), &err);
-            CHECK_OK(ml_session_prefill(s, e.prompt, n, f32, ml_lvlm_image_tokens(model), NULL, real, &err), &err);
+            CHECK_OK(ml_session_prefill(s, e.prompt, n, f32, ml_lvlm_max_image_tokens(model), NULL, real, &err), &err);
             double mx = -INFINITY, sum = 0;
             int64_t am = 0;
             for (int64_t j = 0; j < V; j++) {
@@ -246,9 +246,9 @@ static void test_contributions(void) {
     MlExplanation e;
     MlError err = {0};
     CHECK_OK(ml_explain(model, pixels, PROMPT, &o, &e, &err), &err);
-    const int64_t D = ml_lvlm_hidden(model), nimg = ml_lvlm_image_tokens(model), P = ml_lvlm_pixel_floats(model);
+    const int64_t D = ml_lvlm_hidden(model), nimg = ml_lvlm_max_image_tokens(model), P = ml_lvlm_pixel_floats(model);
     CHECK(e.n_answer >= 1 && e.n_answer <= o.max_tokens);
-    for (int64_t t = 0; t + 1 < e.n_answer; t++) CHECK(e.answer[t] != ml_tokenizer_eos_id(model->tok));
+    for (int64_t t = 0; t + 1 < e.n_answer; t++) CHECK(e.answer[t] != ml_tokenizer_eos_id(ml_lvlm_tokenizer(model)));
     double *want = malloc(sizeof(double) * e.n_answer), *feats = malloc(sizeof(double) * nimg * D);
     /* with the image */
     ref_image_features(&ref, pixels, feats);
@@ -258,7 +258,7 @@ static void test_contributions(void) {
     int32_t *plain;
     size_t np, ie;
     MlPromptOptions po = {.tmpl = ML_TEMPLATE_HF};
-    CHECK_OK(ml_prompt_build(model->tok, &po, PROMPT, 0, model->cfg->image_token_id, (int)nimg, &plain, &np, &ie, &err), &err);
+    CHECK_OK(ml_prompt_build(ml_lvlm_tokenizer(model), &po, PROMPT, 0, ml_lvlm_image_token_id(model), (int)nimg, &plain, &np, &ie, &err), &err);
     CHECK(ie == 0 && (int64_t)np < e.n_prompt);
     ref_answer_logp(plain, (int64_t)np, NULL, &e, want);
     for (int64_t t = 0; t < e.n_answer; t++) CHECK_NEAR(e.logp[ML_EXPLAIN_NO_IMAGE][t], want[t], 1e-4);
@@ -299,7 +299,7 @@ static void test_raw_prompt(void) {
     CHECK_OK(ml_explain(model, pixels, "<image>\nIs it red?", &o, &e, &err), &err);
     int32_t *plain;
     size_t np, ie;
-    CHECK_OK(ml_prompt_build(model->tok, &o.prompt, "Is it red?", 0, model->cfg->image_token_id, 16, &plain, &np, &ie,
+    CHECK_OK(ml_prompt_build(ml_lvlm_tokenizer(model), &o.prompt, "Is it red?", 0, ml_lvlm_image_token_id(model), 16, &plain, &np, &ie,
                              &err), &err);
     double *want = malloc(sizeof(double) * e.n_answer);
     ref_answer_logp(plain, (int64_t)np, NULL, &e, want);
@@ -339,7 +339,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "cannot build the tiny model: %s\n", err.msg);
         return test_summary("test_explain") | 1;
     }
-    ref_load(&ref, model->ck);
+    ref_load(&ref, ml_lvlm_checkpoint(model));
     pixels = malloc(sizeof(float) * ml_lvlm_pixel_floats(model));
     for (int64_t i = 0; i < ml_lvlm_pixel_floats(model); i++) pixels[i] = 2 * frand();
     RUN(test_attention_masses);

@@ -30,10 +30,10 @@ static float frand(void) {
 static void run(const MlHooks *h, float *feats, float *logits3) {
     MlError err = {0};
     const int64_t V = ml_lvlm_vocab(model);
-    CHECK_OK(ml_lvlm_encode_image(model, feats, pixels, h, &err), &err);
+    CHECK_OK(ml_lvlm_encode_image(model, feats, pixels, h, &(int64_t){0}, &err), &err);
     MlSession *s;
     CHECK_OK(ml_session_new(&s, model, 0, &err), &err);
-    CHECK_OK(ml_session_prefill(s, ids, n_ids, feats, ml_lvlm_image_tokens(model), h, logits3, &err), &err);
+    CHECK_OK(ml_session_prefill(s, ids, n_ids, feats, ml_lvlm_max_image_tokens(model), h, logits3, &err), &err);
     for (int step = 1; step < 3; step++) {
         int32_t next = (int32_t)(step * 7 + 3);
         CHECK_OK(ml_session_prefill(s, &next, 1, NULL, 0, h, logits3 + step * V, &err), &err);
@@ -76,7 +76,7 @@ static void zero_hook(const MlHookSite *s, float *x, void *user) {
 }
 
 static void test_zero_intervention_is_bit_identical(void) {
-    const int64_t V = ml_lvlm_vocab(model), F = ml_lvlm_image_tokens(model) * ml_lvlm_hidden(model);
+    const int64_t V = ml_lvlm_vocab(model), F = ml_lvlm_max_image_tokens(model) * ml_lvlm_hidden(model);
     float *f0 = malloc(sizeof(float) * F), *f1 = malloc(sizeof(float) * F);
     float *l0 = malloc(sizeof(float) * 3 * V), *l1 = malloc(sizeof(float) * 3 * V);
     run(NULL, f0, l0);
@@ -90,7 +90,7 @@ static void test_zero_intervention_is_bit_identical(void) {
         CHECK(!memcmp(l0, l1, sizeof(float) * 3 * V));
         /* every point fired: vision runs n_run layers (+1 residual for the embeddings);
            the text tower runs 3 calls (prefill + 2 steps) */
-        int nv = model->vision.n_run, nt = model->decoder.cfg.n_layers;
+        int nv = ml_lvlm_vision_layers(model), nt = ml_lvlm_layers(model);
         CHECK(z.calls[ML_TOWER_VISION][ML_HOOK_RESIDUAL] == nv + 1);
         CHECK(z.calls[ML_TOWER_VISION][ML_HOOK_MLP_OUT] == nv);
         CHECK(z.calls[ML_TOWER_VISION][ML_HOOK_ATTN_PROBS] == nv);
@@ -137,10 +137,10 @@ static double max_diff_fd(const float *a, const double *b, size_t n) {
 
 static void test_residual_and_mlp_edits(void) {
     MlError err = {0};
-    const int64_t D = ml_lvlm_hidden(model), V = ml_lvlm_vocab(model), n_img = ml_lvlm_image_tokens(model);
-    const int last_layer = model->decoder.cfg.n_layers - 1;
+    const int64_t D = ml_lvlm_hidden(model), V = ml_lvlm_vocab(model), n_img = ml_lvlm_max_image_tokens(model);
+    const int last_layer = ml_lvlm_layers(model) - 1;
     RefModel r;
-    ref_load(&r, model->ck);
+    ref_load(&r, ml_lvlm_checkpoint(model));
     float *vec = malloc(sizeof(float) * D);
     double *dvec = malloc(sizeof(double) * D);
     for (int64_t i = 0; i < D; i++) dvec[i] = vec[i] = 0.5f * frand();
@@ -194,12 +194,12 @@ static void pin_hook(const MlHookSite *s, float *x, void *user) {
 
 static void test_attention_score_edit(void) {
     MlError err = {0};
-    const int64_t D = ml_lvlm_hidden(model), V = ml_lvlm_vocab(model), n_img = ml_lvlm_image_tokens(model);
+    const int64_t D = ml_lvlm_hidden(model), V = ml_lvlm_vocab(model), n_img = ml_lvlm_max_image_tokens(model);
     RefModel r;
-    ref_load(&r, model->ck);
+    ref_load(&r, ml_lvlm_checkpoint(model));
     double *rfeats = malloc(sizeof(double) * n_img * D), *rlog = malloc(sizeof(double) * n_ids * V);
     ref_image_features(&r, pixels, rfeats);
-    for (int layer = 0; layer < model->decoder.cfg.n_layers; layer++) {
+    for (int layer = 0; layer < ml_lvlm_layers(model); layer++) {
         PinEdit pe = {.head = 2, .key = 3};
         MlHooks h = {.fn = pin_hook, .user = &pe, .attn_rows = ML_HOOK_ROWS_LAST};
         ml_hooks_select(&h, ML_TOWER_TEXT, ML_HOOK_ATTN_SCORES, layer);
@@ -208,7 +208,7 @@ static void test_attention_score_edit(void) {
         CHECK_OK(ml_session_new(&s, model, 0, &err), &err);
         CHECK_OK(ml_session_prefill(s, ids, n_ids, feats_plain, n_img, &h, logits, &err), &err);
         CHECK(pe.seen.rows == 1 && pe.seen.pos0 == n_ids - 1 && pe.seen.keys == n_ids &&
-              pe.seen.heads == model->decoder.cfg.n_heads && pe.seen.layer == layer);
+              pe.seen.heads == ml_lvlm_heads(model) && pe.seen.layer == layer);
         RefEdits e = ref_no_edits();
         e.attn_layer = layer;
         e.attn_head = 2;
@@ -236,19 +236,19 @@ static void set_hook(const MlHookSite *s, float *x, void *user) {
 
 static void test_vision_residual_edit(void) {
     MlError err = {0};
-    const int64_t Dv = model->vision.cfg.hidden, N = model->vision.n_tokens, n_img = ml_lvlm_image_tokens(model),
+    const int64_t Dv = ml_lvlm_vision_hidden(model), N = ml_lvlm_vision_tokens(model), n_img = ml_lvlm_max_image_tokens(model),
                   Dt = ml_lvlm_hidden(model);
     float *z = malloc(sizeof(float) * N * Dv);
     double *zd = malloc(sizeof(double) * N * Dv);
     for (int64_t i = 0; i < N * Dv; i++) zd[i] = z[i] = frand();
     SetEdit se = {z};
     MlHooks h = {.fn = set_hook, .user = &se};
-    ml_hooks_select(&h, ML_TOWER_VISION, ML_HOOK_RESIDUAL, model->vision.n_run - 1);
+    ml_hooks_select(&h, ML_TOWER_VISION, ML_HOOK_RESIDUAL, ml_lvlm_vision_layers(model) - 1);
     float *f = malloc(sizeof(float) * n_img * Dt);
     double *rf = malloc(sizeof(double) * n_img * Dt);
-    CHECK_OK(ml_lvlm_encode_image(model, f, pixels, &h, &err), &err);
+    CHECK_OK(ml_lvlm_encode_image(model, f, pixels, &h, &(int64_t){0}, &err), &err);
     RefModel r;
-    ref_load(&r, model->ck);
+    ref_load(&r, ml_lvlm_checkpoint(model));
     ref_project(&r, zd + (N - n_img) * Dv, n_img, rf);
     CHECK(max_diff_fd(f, rf, (size_t)(n_img * Dt)) <= 1e-5);
     free(z), free(zd), free(f), free(rf);
@@ -267,12 +267,12 @@ int main(int argc, char **argv) {
     }
     pixels = malloc(sizeof(float) * ml_lvlm_pixel_floats(model));
     for (int64_t i = 0; i < ml_lvlm_pixel_floats(model); i++) pixels[i] = 2 * frand();
-    feats_plain = malloc(sizeof(float) * ml_lvlm_image_tokens(model) * ml_lvlm_hidden(model));
-    CHECK_OK(ml_lvlm_encode_image(model, feats_plain, pixels, NULL, &err), &err);
+    feats_plain = malloc(sizeof(float) * ml_lvlm_max_image_tokens(model) * ml_lvlm_hidden(model));
+    CHECK_OK(ml_lvlm_encode_image(model, feats_plain, pixels, NULL, &(int64_t){0}, &err), &err);
     n_ids = 0;
     ids[n_ids++] = 1;
     for (int i = 0; i < 4; i++) ids[n_ids++] = 10 + 17 * i;
-    for (int64_t i = 0; i < ml_lvlm_image_tokens(model); i++) ids[n_ids++] = model->cfg->image_token_id;
+    for (int64_t i = 0; i < ml_lvlm_max_image_tokens(model); i++) ids[n_ids++] = ml_lvlm_image_token_id(model);
     for (int i = 0; i < 5; i++) ids[n_ids++] = 30 + 13 * i;
     RUN(test_zero_intervention_is_bit_identical);
     RUN(test_residual_and_mlp_edits);

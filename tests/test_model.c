@@ -1,6 +1,6 @@
 /* test_model.c: vision tower, projector and decoder on tiny random
    checkpoints (f32, f16, bf16) against the naive double-precision model in
-   model_ref.h; chunked prefill; context and vocabulary errors. */
+   model_ref.h; chunked prefill; context and vocabulary errors; position ids. */
 #include "test.h"
 
 #include <unistd.h>
@@ -32,7 +32,7 @@ static int64_t make_prompt(const MlLvlm *m, int32_t *ids, int with_image, int n_
     ids[n++] = 1;
     for (int i = 0; i < n_words; i++) ids[n++] = 3 + (int32_t)(fabsf(frand()) * 400);
     if (with_image)
-        for (int64_t i = 0; i < ml_lvlm_image_tokens(m); i++) ids[n++] = m->cfg->image_token_id;
+        for (int64_t i = 0; i < ml_lvlm_max_image_tokens(m); i++) ids[n++] = ml_lvlm_image_token_id(m);
     for (int i = 0; i < n_words; i++) ids[n++] = 3 + (int32_t)(fabsf(frand()) * 400);
     return n;
 }
@@ -50,13 +50,15 @@ static void check_against_reference(const char *dir, double tol) {
     CHECK_OK(ml_lvlm_open(&m, dir, &err), &err);
     if (!m) return;
     RefModel r;
-    ref_load(&r, m->ck);
-    const int64_t D = ml_lvlm_hidden(m), V = ml_lvlm_vocab(m), n_img = ml_lvlm_image_tokens(m);
+    ref_load(&r, ml_lvlm_checkpoint(m));
+    const int64_t D = ml_lvlm_hidden(m), V = ml_lvlm_vocab(m), n_img = ml_lvlm_max_image_tokens(m);
     float *px = malloc(sizeof(float) * ml_lvlm_pixel_floats(m));
     for (int64_t i = 0; i < ml_lvlm_pixel_floats(m); i++) px[i] = 2 * frand();
     float *feats = malloc(sizeof(float) * n_img * D);
     double *rfeats = malloc(sizeof(double) * n_img * D);
-    CHECK_OK(ml_lvlm_encode_image(m, feats, px, NULL, &err), &err);
+    int64_t rows = 0;
+    CHECK_OK(ml_lvlm_encode_image(m, feats, px, NULL, &rows, &err), &err);
+    CHECK(rows == ml_checkpoint_config(ml_lvlm_checkpoint(m))->image_seq_length);
     ref_image_features(&r, px, rfeats);
     double fd = max_diff_fd(feats, rfeats, (size_t)(n_img * D));
     if (fd > tol) fprintf(stderr, "  %s: image features differ by %g\n", dir, fd);
@@ -139,8 +141,8 @@ static void test_full_strategy_last_layer(void) {
     MlLvlm *m = NULL;
     CHECK_OK(ml_lvlm_open(&m, dir, &err), &err);
     if (m) {
-        CHECK(ml_lvlm_image_tokens(m) == 17);
-        CHECK(m->vision.n_run == 3);
+        CHECK(ml_lvlm_max_image_tokens(m) == 17);
+        CHECK(ml_lvlm_vision_layers(m) == 3);
         ml_lvlm_close(m);
     }
     check_against_reference(dir, 1e-4);
@@ -154,13 +156,13 @@ static void test_chunked_prefill(void) {
     CHECK_OK(ml_lvlm_open(&m, dir, &err), &err);
     if (!m) return;
     RefModel r;
-    ref_load(&r, m->ck);
+    ref_load(&r, ml_lvlm_checkpoint(m));
     const int64_t V = ml_lvlm_vocab(m);
     int32_t ids[64];
     int64_t n = make_prompt(m, ids, 0, 11);
     double *rlog = malloc(sizeof(double) * n * V);
     ref_logits(&r, ids, n, NULL, NULL, rlog, NULL);
-    m->dstate.max_rows = 5;
+    ml_lvlm_decoder_state(m)->max_rows = 5;
     float *logits = malloc(sizeof(float) * n * V);
     MlSession *s;
     CHECK_OK(ml_session_new(&s, m, 0, &err), &err);
@@ -186,7 +188,7 @@ static void test_errors(void) {
     MlLvlm *m = NULL;
     CHECK_OK(ml_lvlm_open(&m, dir, &err), &err);
     if (!m) return;
-    const int64_t max_pos = m->decoder.cfg.max_pos, V = ml_lvlm_vocab(m);
+    const int64_t max_pos = ml_lvlm_context(m), V = ml_lvlm_vocab(m);
     int32_t *ids = calloc((size_t)max_pos + 1, sizeof(int32_t));
     for (int64_t i = 0; i <= max_pos; i++) ids[i] = 5;
     float *logits = malloc(sizeof(float) * V);
@@ -204,7 +206,7 @@ static void test_errors(void) {
     int32_t bad[3] = {1, (int32_t)V, 4};
     CHECK(ml_session_prefill(s, bad, 3, NULL, 0, NULL, logits, &err) == ML_ERR_RANGE);
     CHECK(strstr(err.msg, "position 1") != NULL);
-    int32_t img[3] = {1, m->cfg->image_token_id, 4};
+    int32_t img[3] = {1, ml_lvlm_image_token_id(m), 4};
     float feat[1024] = {0};
     CHECK(ml_session_prefill(s, img, 3, feat, 2, NULL, logits, &err) == ML_ERR_SHAPE);
     CHECK(ml_session_length(s) == 0);
@@ -214,6 +216,47 @@ static void test_errors(void) {
     /* a folder that is not a checkpoint */
     CHECK(ml_lvlm_open(&m, "build/no-such-model", &err) != ML_OK && m == NULL);
     CHECK(strstr(err.msg, "no-such-model") != NULL);
+}
+
+/* LLaVA's position ids are the token index on every axis; the decoder reads
+   them: given explicitly they reproduce the cache-length run bit for bit,
+   shifted by a constant they leave the logits (RoPE is relative), reversed
+   they change them. */
+static void test_positions(void) {
+    const char *dir = model_dir("pos", ML_F32);
+    MlError err = {0};
+    MlLvlm *m = NULL;
+    CHECK_OK(ml_lvlm_open(&m, dir, &err), &err);
+    if (!m) return;
+    enum { N = 6 };
+    int32_t pos[ML_POS_AXES * N];
+    ml_lvlm_positions(m, NULL, N, 7, pos);
+    for (int a = 0; a < ML_POS_AXES; a++)
+        for (int i = 0; i < N; i++) CHECK(pos[a * N + i] == 7 + i);
+    const int64_t D = ml_lvlm_hidden(m), V = ml_lvlm_vocab(m);
+    int32_t ids[N] = {1, 17, 42, 99, 5, 250};
+    float *x = malloc(sizeof(float) * N * D), *base = malloc(sizeof(float) * V), *lg = malloc(sizeof(float) * V);
+    CHECK_OK(ml_lvlm_embed(m, x, ids, N, NULL, 0, &err), &err);
+    const MlDecoder *dec = ml_lvlm_decoder(m);
+    MlDecoderState *st = ml_lvlm_decoder_state(m);
+    MlKVCache kv;
+    CHECK_OK(ml_lvlm_kv_init(m, &kv, NULL, N, &err), &err);
+    CHECK_OK(ml_decoder_forward(dec, st, &kv, x, N, NULL, base, 0, &err), &err);
+    int32_t p[ML_POS_AXES * N];
+    for (int k = 0; k < 3; k++) {
+        for (int a = 0; a < ML_POS_AXES; a++)
+            for (int i = 0; i < N; i++) p[a * N + i] = k == 0 ? i : k == 1 ? 100 + i : N - 1 - i;
+        kv.n = 0;
+        CHECK_OK(ml_decoder_forward_at(dec, st, &kv, x, N, p, NULL, lg, 0, &err), &err);
+        double d = 0;
+        for (int64_t j = 0; j < V; j++) d = fmax(d, fabs((double)lg[j] - base[j]));
+        if (k == 0) CHECK(d == 0);
+        else if (k == 1) CHECK(d < 1e-3);
+        else CHECK(d > 1e-3);
+    }
+    ml_kv_cache_free(&kv);
+    free(x), free(base), free(lg);
+    ml_lvlm_close(m);
 }
 
 int main(int argc, char **argv) {
@@ -226,5 +269,6 @@ int main(int argc, char **argv) {
     RUN(test_full_strategy_last_layer);
     RUN(test_chunked_prefill);
     RUN(test_errors);
+    RUN(test_positions);
     return test_summary("test_model");
 }

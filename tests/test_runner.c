@@ -19,6 +19,7 @@
 
 static MlLvlm *model;
 static float *pixels, *feats;
+static int64_t image_rows; /* rows the test image gave */
 static const char *questions[] = {"Is there a cat in the image?", "What colour is the ring?", "Describe it."};
 #define N_Q 3
 #define MAX_TOKENS 6
@@ -162,8 +163,8 @@ static int same_answers(const Answer *a, const Answer *b) {
 static void build(const char *system, int has_image, const char *question, int32_t **ids, size_t *n, size_t *end) {
     MlError err = {0};
     MlPromptOptions po = {ML_TEMPLATE_HF, system, 0};
-    CHECK_OK(ml_prompt_build(model->tok, &po, question, has_image, model->cfg->image_token_id,
-                             (int)ml_lvlm_image_tokens(model), ids, n, end, &err),
+    CHECK_OK(ml_prompt_build(ml_lvlm_tokenizer(model), &po, question, has_image, ml_lvlm_image_token_id(model),
+                             (int)image_rows, ids, n, end, &err),
              &err);
 }
 
@@ -172,7 +173,7 @@ static void build(const char *system, int has_image, const char *question, int32
    and every fed token, greedy on 2 l0 - l1. */
 static void independent(const char *question, float amp, Answer *out, long *hook_calls) {
     MlError err = {0};
-    const int64_t V = ml_lvlm_vocab(model), n_img = ml_lvlm_image_tokens(model);
+    const int64_t V = ml_lvlm_vocab(model), n_img = image_rows;
     int32_t *ids[2];
     size_t n[2], end[2];
     build(NULL, 1, question, &ids[0], &n[0], &end[0]);
@@ -249,7 +250,7 @@ static void test_active_example_equals_independent(void) {
    hook, when it amplifies. */
 static void test_hook_moves_pass_logits(void) {
     MlError err = {0};
-    const int64_t V = ml_lvlm_vocab(model), n_img = ml_lvlm_image_tokens(model);
+    const int64_t V = ml_lvlm_vocab(model), n_img = image_rows;
     const char *amps[] = {"amp=0", "amp=5"};
     for (int k = 0; k < 2; k++) {
         MlMethodConfig cfg;
@@ -398,8 +399,8 @@ int main(void) {
     const int64_t np = ml_lvlm_pixel_floats(model);
     pixels = malloc(sizeof(float) * np);
     for (int64_t i = 0; i < np; i++) pixels[i] = (float)((i * 37 % 101) / 50.0 - 1.0);
-    feats = malloc(sizeof(float) * ml_lvlm_image_tokens(model) * ml_lvlm_hidden(model));
-    CHECK_OK(ml_lvlm_encode_image(model, feats, pixels, NULL, &err), &err);
+    feats = malloc(sizeof(float) * ml_lvlm_max_image_tokens(model) * ml_lvlm_hidden(model));
+    CHECK_OK(ml_lvlm_encode_image(model, feats, pixels, NULL, &image_rows, &err), &err);
     RUN(test_quiet_example_equals_greedy);
     RUN(test_active_example_equals_independent);
     RUN(test_hook_moves_pass_logits);

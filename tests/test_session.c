@@ -52,9 +52,9 @@ static double max_diff(const float *a, const float *b, size_t n) {
 
 static void test_fork_equals_recompute(void) {
     MlError err = {0};
-    const int64_t V = ml_lvlm_vocab(model), n_img = ml_lvlm_image_tokens(model);
+    const int64_t V = ml_lvlm_vocab(model), n_img = ml_lvlm_max_image_tokens(model);
     RefModel r;
-    ref_load(&r, model->ck);
+    ref_load(&r, ml_lvlm_checkpoint(model));
     /* three questions: one token, a short one (dot path), a long one (GEMM path) */
     int32_t qs[3][20];
     int64_t nq[3] = {1, 5, 17};
@@ -112,7 +112,7 @@ static void test_fork_equals_recompute(void) {
 /* A fork of a fork reads two parents; the result matches one session fed the same calls. */
 static void test_fork_chain_and_rules(void) {
     MlError err = {0};
-    const int64_t V = ml_lvlm_vocab(model), n_img = ml_lvlm_image_tokens(model);
+    const int64_t V = ml_lvlm_vocab(model), n_img = ml_lvlm_max_image_tokens(model);
     int32_t q[12];
     for (int i = 0; i < 12; i++) q[i] = 60 + 5 * i;
     MlSession *img, *mid, *leaf;
@@ -158,7 +158,7 @@ static void test_fork_chain_and_rules(void) {
    shapes) and a from-scratch prefill to rounding; freeing runs leaf first. */
 static void test_fork_chain_of_any_depth(void) {
     MlError err = {0};
-    const int64_t V = ml_lvlm_vocab(model), n_img = ml_lvlm_image_tokens(model);
+    const int64_t V = ml_lvlm_vocab(model), n_img = ml_lvlm_max_image_tokens(model);
     enum { DEPTH = 200 };
     MlSession **chain = calloc(DEPTH + 1, sizeof *chain), *one;
     int32_t all[1024];
@@ -264,13 +264,13 @@ int main(int argc, char **argv) {
     }
     float *pix = malloc(sizeof(float) * ml_lvlm_pixel_floats(model));
     for (int64_t i = 0; i < ml_lvlm_pixel_floats(model); i++) pix[i] = (float)((i * 37 % 101) / 50.0 - 1.0);
-    feats = malloc(sizeof(float) * ml_lvlm_image_tokens(model) * ml_lvlm_hidden(model));
-    CHECK_OK(ml_lvlm_encode_image(model, feats, pix, NULL, &err), &err);
+    feats = malloc(sizeof(float) * ml_lvlm_max_image_tokens(model) * ml_lvlm_hidden(model));
+    CHECK_OK(ml_lvlm_encode_image(model, feats, pix, NULL, &(int64_t){0}, &err), &err);
     free(pix);
     n_prefix = 0;
     prefix[n_prefix++] = 1;
     for (int i = 0; i < 4; i++) prefix[n_prefix++] = 20 + 9 * i;
-    for (int64_t i = 0; i < ml_lvlm_image_tokens(model); i++) prefix[n_prefix++] = model->cfg->image_token_id;
+    for (int64_t i = 0; i < ml_lvlm_max_image_tokens(model); i++) prefix[n_prefix++] = ml_lvlm_image_token_id(model);
     RUN(test_fork_equals_recompute);
     RUN(test_fork_chain_and_rules);
     RUN(test_fork_chain_of_any_depth);

@@ -136,11 +136,9 @@ typedef struct Run {
     int32_t eos;
 } Run;
 
-/* Prefill with the image, capturing attention and residuals of the last position; then the greedy answer. */
-static int run_image(Run *r, const float *pixels, MlExplanation *e, Capture *c, MlError *err) {
-    MlLvlm *m = r->m;
-    int rc = ml_lvlm_encode_image(m, r->feats, pixels, NULL, err);
-    if (rc) return rc;
+/* Prefill with the encoded image (r->feats), capturing attention and residuals of the last position; then the greedy answer. */
+static int run_image(Run *r, MlExplanation *e, Capture *c, MlError *err) {
+    int rc;
     MlHooks h = {.fn = capture, .user = c, .attn_rows = ML_HOOK_ROWS_LAST};
     ml_hooks_select_all(&h, ML_TOWER_TEXT, ML_HOOK_RESIDUAL);
     ml_hooks_select_all(&h, ML_TOWER_TEXT, ML_HOOK_ATTN_PROBS);
@@ -163,7 +161,7 @@ static int run_image(Run *r, const float *pixels, MlExplanation *e, Capture *c, 
 static void lens(Run *r, MlExplanation *e, const float *resid) {
     const int rows = e->n_layers + 1, k = e->top_k;
     const int64_t V = r->V;
-    ml_decoder_logits(&r->m->decoder, &r->m->dstate, r->logits, resid, rows, e->lens_norm);
+    ml_lvlm_logits(r->m, r->logits, resid, rows, e->lens_norm);
     const int32_t a = e->answer[0];
     for (int l = 0; l < rows; l++) {
         const float *lg = r->logits + (size_t)l * V;
@@ -225,57 +223,60 @@ int ml_explain(MlLvlm *m, const float *pixels, const char *prompt, const MlExpla
     const MlExplainOptions o = opt ? *opt : ML_EXPLAIN_DEFAULTS;
     MlExplanation *e = out;
     memset(e, 0, sizeof *e);
-    const int64_t V = ml_lvlm_vocab(m), D = ml_lvlm_hidden(m), max_pos = m->decoder.cfg.max_pos;
+    const int64_t V = ml_lvlm_vocab(m), D = ml_lvlm_hidden(m), max_pos = ml_lvlm_context(m);
     if (o.top_k < 1 || o.top_k > V)
         return ml_error_set(err, ML_ERR_ARG, "explain: top_k %d is outside 1..%lld", o.top_k, (long long)V);
     if (o.max_tokens < 1 || o.max_tokens > max_pos)
         return ml_error_set(err, ML_ERR_ARG, "explain: max_tokens %lld is outside 1..%lld", (long long)o.max_tokens,
                             (long long)max_pos);
-    e->n_layers = m->decoder.cfg.n_layers;
-    e->n_heads = m->decoder.cfg.n_heads;
+    e->n_layers = ml_lvlm_layers(m);
+    e->n_heads = ml_lvlm_heads(m);
     e->top_k = o.top_k;
     e->lens_norm = o.lens_norm;
-    Run r = {.m = m, .o = &o, .V = V, .D = D, .n_img = ml_lvlm_image_tokens(m), .eos = ml_tokenizer_eos_id(m->tok)};
+    Run r = {.m = m, .o = &o, .V = V, .D = D, .eos = ml_lvlm_eos_id(m)};
     Capture c = {0};
     int32_t *ids_plain = NULL;
     char *plain_text = NULL;
     size_t n = 0, image_end = 0, n_plain = 0, unused;
-    int rc = ml_prompt_build(m->tok, &o.prompt, prompt, 1, m->cfg->image_token_id, (int)r.n_img, &e->prompt, &n,
-                             &image_end, err);
-    if (rc) goto done;
+    int rc;
+    r.feats = malloc(sizeof(float) * (size_t)(ml_lvlm_max_image_tokens(m) * D));
+    if (!r.feats) goto nomem;
+    if ((rc = ml_lvlm_encode_image(m, r.feats, pixels, NULL, &r.n_img, err))) goto done;
+    if ((rc = ml_lvlm_prompt(m, &o.prompt, prompt, r.n_img, &e->prompt, &n, &image_end, err))) goto done;
     e->n_prompt = (int64_t)n;
     e->image_hi = (int64_t)image_end;
     e->image_lo = e->image_hi - r.n_img;
-    e->has_bos = n > 0 && e->prompt[0] == ml_tokenizer_bos_id(m->tok);
+    e->has_bos = n > 0 && e->prompt[0] == ml_lvlm_bos_id(m);
     if (e->n_prompt >= max_pos) {
         rc = ml_error_set(err, ML_ERR_RANGE, "the prompt has %lld tokens, leaving no room to answer in the context of %lld",
                           (long long)e->n_prompt, (long long)max_pos);
         goto done;
     }
     if (!(plain_text = without_image_tag(prompt))) goto nomem;
-    if ((rc = ml_prompt_build(m->tok, &o.prompt, plain_text, 0, m->cfg->image_token_id, (int)r.n_img, &ids_plain,
-                              &n_plain, &unused, err)))
-        goto done;
+    if ((rc = ml_lvlm_prompt(m, &o.prompt, plain_text, 0, &ids_plain, &n_plain, &unused, err))) goto done;
     r.cap = e->n_prompt + o.max_tokens < max_pos ? e->n_prompt + o.max_tokens : max_pos;
     const int64_t rows = o.max_tokens > e->n_layers + 1 ? o.max_tokens : e->n_layers + 1;
     r.logits = malloc(sizeof(float) * (size_t)(rows * V));
-    r.feats = malloc(sizeof(float) * (size_t)(r.n_img * D));
     r.px = malloc(sizeof(float) * (size_t)ml_lvlm_pixel_floats(m));
     c = (Capture){.last = e->n_prompt - 1, .D = D, .lo = e->image_lo, .hi = e->image_hi, .has_bos = e->has_bos,
                   .H = e->n_heads, .resid = malloc(sizeof(float) * (size_t)((e->n_layers + 1) * D))};
-    if (!r.logits || !r.feats || !r.px || !c.resid || !alloc_all(e, o.max_tokens)) goto nomem;
+    if (!r.logits || !r.px || !c.resid || !alloc_all(e, o.max_tokens)) goto nomem;
     c.img = e->attn_image;
     c.bos = e->attn_bos;
     c.txt = e->attn_text;
     if ((rc = ml_session_new(&r.s, m, r.cap, err))) goto done;
-    if ((rc = run_image(&r, pixels, e, &c, err))) goto done;
+    if ((rc = run_image(&r, e, &c, err))) goto done;
     lens(&r, e, c.resid);
     if ((rc = score_condition(&r, ids_plain, (int64_t)n_plain, NULL, e, e->logp[ML_EXPLAIN_NO_IMAGE], err))) goto done;
     const int64_t plane = ml_lvlm_pixel_floats(m) / 3;
     for (int k = ML_EXPLAIN_MEAN_IMAGE; k <= ML_EXPLAIN_NOISE_IMAGE && !rc; k++) {
         if (k == ML_EXPLAIN_MEAN_IMAGE) mean_image(r.px, pixels, plane);
         else noise_image(r.px, 3 * plane, o.seed);
-        rc = ml_lvlm_encode_image(m, r.feats, r.px, NULL, err);
+        int64_t rows;
+        rc = ml_lvlm_encode_image(m, r.feats, r.px, NULL, &rows, err);
+        if (!rc && rows != r.n_img)
+            rc = ml_error_set(err, ML_ERR_SHAPE, "explain: a counterfactual image gave %lld tokens, the image %lld",
+                              (long long)rows, (long long)r.n_img);
         if (!rc) rc = score_condition(&r, e->prompt, e->n_prompt, r.feats, e, e->logp[k], err);
     }
     goto done;

@@ -40,7 +40,7 @@ int ml_layers_parse(const char *spec, int lo, int hi, MlLayerList *out, MlError 
     return ML_OK;
 }
 
-int ml_extract_vision_layers(const MlLvlm *m) { return m->vision.n_run; }
+int ml_extract_vision_layers(const MlLvlm *m) { return ml_lvlm_vision_layers(m); }
 
 /* Adds the rows at positions [acc_lo, acc_hi) of a residual point to its layer's sum. */
 static void accumulate(const MlHookSite *site, float *data, void *user) {
@@ -77,19 +77,19 @@ static void select_layers(MlExtractor *x, MlTower tower, const MlLayerList *l) {
     }
 }
 
-/* The image-only prompt: the template's ids up to the end of the image. */
-static int build_prefix(MlExtractor *x, const MlPromptOptions *popts, MlError *err) {
+/* The image-only prompt for an image of n_img tokens: the template's ids up to the end of the image. */
+static int build_prefix(MlExtractor *x, int64_t n_img, MlError *err) {
     const MlLvlm *m = x->m;
-    MlPromptOptions o = popts ? *popts : (MlPromptOptions){.tmpl = ML_TEMPLATE_HF};
-    const char *text = o.tmpl == ML_TEMPLATE_RAW ? "<image>" : "";
-    const int image_id = m->cfg->image_token_id;
+    const char *text = x->popts.tmpl == ML_TEMPLATE_RAW ? "<image>" : "";
+    const int image_id = ml_lvlm_image_token_id(m);
     size_t n, image_end;
-    int rc = ml_prompt_build(m->tok, &o, text, 1, image_id, (int)ml_lvlm_image_tokens(m), &x->prefix, &n,
-                             &image_end, err);
+    free(x->prefix);
+    x->prefix = NULL;
+    int rc = ml_lvlm_prompt(m, &x->popts, text, n_img, &x->prefix, &n, &image_end, err);
     if (rc) return rc;
     x->n_prefix = (int64_t)image_end;
     x->img_hi = (int64_t)image_end;
-    x->img_lo = x->img_hi - ml_lvlm_image_tokens(m);
+    x->img_lo = x->img_hi - n_img;
     for (int64_t i = x->img_lo; i < x->img_hi; i++)
         if (x->img_lo < 0 || x->prefix[i] != image_id)
             return ml_error_set(err, ML_ERR_FORMAT, "image-only prompt: the image tokens are not contiguous");
@@ -100,23 +100,24 @@ int ml_extract_init(MlExtractor *x, MlLvlm *m, const MlLayerList *vision_layers,
                     const MlPromptOptions *popts, int64_t max_caption_tokens, MlError *err) {
     memset(x, 0, sizeof *x);
     x->m = m;
+    x->popts = popts ? *popts : (MlPromptOptions){.tmpl = ML_TEMPLATE_HF};
     x->vision = *vision_layers;
     x->text = *text_layers;
     for (int i = 0; i < x->vision.n; i++)
-        if (x->vision.layer[i] < -1 || x->vision.layer[i] >= m->vision.n_run)
+        if (x->vision.layer[i] < -1 || x->vision.layer[i] >= ml_lvlm_vision_layers(m))
             return ml_error_set(err, ML_ERR_ARG, "vision layer %d does not run (layers -1..%d)", x->vision.layer[i],
-                                m->vision.n_run - 1);
+                                ml_lvlm_vision_layers(m) - 1);
     for (int i = 0; i < x->text.n; i++)
-        if (x->text.layer[i] < -1 || x->text.layer[i] >= m->decoder.cfg.n_layers)
+        if (x->text.layer[i] < -1 || x->text.layer[i] >= ml_lvlm_layers(m))
             return ml_error_set(err, ML_ERR_ARG, "decoder layer %d does not exist (layers -1..%d)", x->text.layer[i],
-                                m->decoder.cfg.n_layers - 1);
+                                ml_lvlm_layers(m) - 1);
     select_layers(x, ML_TOWER_VISION, &x->vision);
     select_layers(x, ML_TOWER_TEXT, &x->text);
-    const int64_t max_pos = m->decoder.cfg.max_pos;
+    const int64_t max_pos = ml_lvlm_context(m);
     if (max_caption_tokens < 1 || max_caption_tokens + 1 > max_pos)
         return ml_error_set(err, ML_ERR_RANGE, "captions of %lld tokens do not fit the context of %lld tokens",
                             (long long)max_caption_tokens, (long long)max_pos);
-    int rc = build_prefix(x, popts, err);
+    int rc = build_prefix(x, ml_lvlm_max_image_tokens(m), err);
     if (rc) goto fail;
     if (x->n_prefix > max_pos) {
         rc = ml_error_set(err, ML_ERR_RANGE, "the image-only prompt has %lld tokens, more than the context of %lld",
@@ -124,10 +125,10 @@ int ml_extract_init(MlExtractor *x, MlLvlm *m, const MlLayerList *vision_layers,
         goto fail;
     }
     x->ids_cap = max_caption_tokens + 1;
-    const int64_t Dv = m->vision.cfg.hidden, Dt = ml_lvlm_hidden(m);
+    const int64_t Dv = ml_lvlm_vision_hidden(m), Dt = ml_lvlm_hidden(m);
     const int64_t rows = x->vision.n > x->text.n ? x->vision.n : x->text.n, width = Dv > Dt ? Dv : Dt;
     x->ids = malloc(sizeof(int32_t) * (size_t)x->ids_cap);
-    x->feats = malloc(sizeof(float) * (size_t)(ml_lvlm_image_tokens(m) * Dt));
+    x->feats = malloc(sizeof(float) * (size_t)(ml_lvlm_max_image_tokens(m) * Dt));
     x->acc = malloc(sizeof(double) * (size_t)((rows ? rows : 1) * width));
     if (!x->ids || !x->feats || !x->acc) {
         rc = ml_error_set(err, ML_ERR_NOMEM, "extract: out of memory");
@@ -152,16 +153,18 @@ void ml_extract_free(MlExtractor *x) {
 
 int ml_extract_image(MlExtractor *x, const float *pixels, float *vis, float *img, MlError *err) {
     MlLvlm *m = x->m;
-    const int64_t N = m->vision.n_tokens, Dv = m->vision.cfg.hidden, Dt = ml_lvlm_hidden(m);
+    const int64_t N = ml_lvlm_vision_tokens(m), Dv = ml_lvlm_vision_hidden(m), Dt = ml_lvlm_hidden(m);
     const int with_vis = vis && x->vision.n > 0;
     acc_reset(x, ML_TOWER_VISION, 1, N, Dv); /* row 0 is CLS */
-    int rc = ml_lvlm_encode_image(m, x->feats, pixels, with_vis ? &x->hooks[ML_TOWER_VISION] : NULL, err);
+    int64_t rows;
+    int rc = ml_lvlm_encode_image(m, x->feats, pixels, with_vis ? &x->hooks[ML_TOWER_VISION] : NULL, &rows, err);
     if (rc) return rc;
     if (with_vis) acc_store(x, x->vision.n, Dv, vis);
     if (!img || x->text.n == 0) return ML_OK;
+    if (rows != x->img_hi - x->img_lo && (rc = build_prefix(x, rows, err))) return rc;
     acc_reset(x, ML_TOWER_TEXT, x->img_lo, x->img_hi, Dt);
     if ((rc = ml_session_rewind(x->s, 0, err))) return rc;
-    rc = ml_session_prefill(x->s, x->prefix, x->n_prefix, x->feats, ml_lvlm_image_tokens(m), &x->hooks[ML_TOWER_TEXT],
+    rc = ml_session_prefill(x->s, x->prefix, x->n_prefix, x->feats, rows, &x->hooks[ML_TOWER_TEXT],
                             NULL, err);
     if (rc) return rc;
     acc_store(x, x->text.n, Dt, img);
@@ -177,7 +180,7 @@ int ml_extract_caption_tokens(const MlLvlm *m, const char *caption, int64_t *n, 
     size_t need = 0;
     int32_t one;
     MlError range = {0}; /* "does not fit" is the expected answer here, not an error */
-    int rc = encode(m->tok, caption, &one, 0, &need, &range);
+    int rc = encode(ml_lvlm_tokenizer(m), caption, &one, 0, &need, &range);
     if (rc && rc != ML_ERR_RANGE) {
         if (err) *err = range;
         return rc;
@@ -188,10 +191,10 @@ int ml_extract_caption_tokens(const MlLvlm *m, const char *caption, int64_t *n, 
 
 int ml_extract_caption(MlExtractor *x, const char *caption, float *cap, MlError *err) {
     MlLvlm *m = x->m;
-    const int bos = ml_tokenizer_bos_id(m->tok);
+    const int bos = ml_lvlm_bos_id(m);
     const int64_t first = bos >= 0 ? 1 : 0;
     size_t n = 0;
-    int rc = encode(m->tok, caption, x->ids + first, (size_t)(x->ids_cap - first), &n, err);
+    int rc = encode(ml_lvlm_tokenizer(m), caption, x->ids + first, (size_t)(x->ids_cap - first), &n, err);
     if (rc == ML_ERR_RANGE)
         return ml_error_set(err, ML_ERR_RANGE, "the caption has %zu tokens, more than the %lld allowed", n,
                             (long long)(x->ids_cap - 1));

@@ -20,7 +20,7 @@
 **
 **     MlLayerList lv, lt; MlExtractor x; MlError err = {0};
 **     ml_layers_parse("all", -1, ml_extract_vision_layers(m) - 1, &lv, &err);
-**     ml_layers_parse("all", -1, m->decoder.cfg.n_layers - 1, &lt, &err);
+**     ml_layers_parse("all", -1, ml_lvlm_layers(m) - 1, &lt, &err);
 **     ml_extract_init(&x, m, &lv, &lt, NULL, 256, &err);     // captions of at most 256 tokens
 **     ml_extract_image(&x, pixels, vis, img, &err);          // vis (lv.n, Dv), img (lt.n, Dt)
 **     ml_extract_caption(&x, "a red star", cap, &err);       // cap (lt.n, Dt)
@@ -59,7 +59,8 @@ typedef struct MlExtractor {
     MlSession *s;
     MlLayerList vision, text;
     int slot[2][ML_HOOK_MAX_LAYERS]; /* per tower, hook layer + 1 -> row in acc, -1 unused */
-    int32_t *prefix;                 /* image-only prompt ids */
+    MlPromptOptions popts;           /* the template (its system text must outlive the extractor) */
+    int32_t *prefix;                 /* image-only prompt ids, for images of img_hi - img_lo tokens */
     int64_t n_prefix, img_lo, img_hi; /* image positions [img_lo, img_hi) */
     int32_t *ids;                    /* BOS + caption ids */
     int64_t ids_cap;                 /* room in ids: the longest caption + 1 */

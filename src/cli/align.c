@@ -13,7 +13,6 @@
 #include "core/npy.h"
 #include "core/progress.h"
 #include "eval/records.h"
-#include "kernels/threads.h"
 #include "model/lvlm.h"
 
 static void help(void) {
@@ -50,66 +49,39 @@ static void help(void) {
 }
 
 typedef struct Opts {
-    const char *model, *pairs, *out, *images, *layers, *vision_layers, *label;
-    long long k, limit, threads, caption_layer;
-    int has_caption_layer, all_captions, quiet, save_features;
+    MlCliModelOpts mo;
+    const char *pairs, *out, *images, *layers, *vision_layers, *label;
+    long long k, limit, caption_layer;
+    int has_caption_layer, all_captions, save_features;
     double sigma, clamp;
-    MlTemplate tmpl;
-    MlAspect aspect;
 } Opts;
 
+/* --k from 2: CKNNA needs two neighbours. */
+static const MlCliOption options[] = {
+    ML_CLI_S("--pairs", pairs), ML_CLI_S("--out", out), ML_CLI_S("--images", images), ML_CLI_S("--layers", layers),
+    ML_CLI_S("--vision-layers", vision_layers), ML_CLI_S("--label", label), ML_CLI_I("--k", k, 2, 1 << 20),
+    ML_CLI_I("--limit", limit, 0, 1LL << 40), ML_CLI_F("--sigma", sigma, 0, 1e12),
+    ML_CLI_F("--clamp", clamp, 0.5, 1), ML_CLI_B("--all-captions", all_captions, 1),
+    ML_CLI_B("--save-features", save_features, 1),
+};
+
+/* --caption-layer also records that it was given. */
+static int other_option(const char *cmd, int argc, char **argv, int *i, void *opts) {
+    Opts *o = opts;
+    const char *a = argv[*i], *v;
+    if (strcmp(a, "--caption-layer")) return ML_CLI_NOT_MINE;
+    if (!(v = ml_cli_value(cmd, argc, argv, i))) return 2;
+    if (ml_cli_int(cmd, a, v, -1, ML_HOOK_MAX_LAYERS - 2, &o->caption_layer)) return 2;
+    o->has_caption_layer = 1;
+    return 0;
+}
+
 static int parse(int argc, char **argv, Opts *o) {
-    const char *cmd = "align", *v;
-    *o = (Opts){.layers = "all", .vision_layers = "all", .k = 10, .sigma = 1.0, .clamp = 0.95,
-                .tmpl = ML_TEMPLATE_HF, .aspect = ML_ASPECT_RESIZE};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            help();
-            return -1;
-        }
-        if (!strcmp(a, "--all-captions")) {
-            o->all_captions = 1;
-            continue;
-        }
-        if (!strcmp(a, "--quiet")) {
-            o->quiet = 1;
-            continue;
-        }
-        if (!strcmp(a, "--save-features")) {
-            o->save_features = 1;
-            continue;
-        }
-        if (!(v = ml_cli_value(cmd, argc, argv, &i))) return 2;
-        if (!strcmp(a, "--model")) o->model = v;
-        else if (!strcmp(a, "--pairs")) o->pairs = v;
-        else if (!strcmp(a, "--out")) o->out = v;
-        else if (!strcmp(a, "--images")) o->images = v;
-        else if (!strcmp(a, "--layers")) o->layers = v;
-        else if (!strcmp(a, "--vision-layers")) o->vision_layers = v;
-        else if (!strcmp(a, "--label")) o->label = v;
-        else if (!strcmp(a, "--caption-layer")) {
-            if (ml_cli_int(cmd, a, v, -1, ML_HOOK_MAX_LAYERS - 2, &o->caption_layer)) return 2;
-            o->has_caption_layer = 1;
-        } else if (!strcmp(a, "--k")) {
-            if (ml_cli_int(cmd, a, v, 2, 1 << 20, &o->k)) return 2; /* CKNNA needs 2 */
-        } else if (!strcmp(a, "--limit")) {
-            if (ml_cli_int(cmd, a, v, 0, 1LL << 40, &o->limit)) return 2;
-        } else if (!strcmp(a, "--threads")) {
-            if (ml_cli_int(cmd, a, v, 0, 1024, &o->threads)) return 2;
-        } else if (!strcmp(a, "--sigma")) {
-            if (ml_cli_float(cmd, a, v, 0, 1e12, &o->sigma)) return 2;
-        } else if (!strcmp(a, "--clamp")) {
-            if (ml_cli_float(cmd, a, v, 0.5, 1, &o->clamp)) return 2;
-        } else if (!strcmp(a, "--template")) {
-            if (ml_cli_template(cmd, v, &o->tmpl)) return 2;
-        } else if (!strcmp(a, "--image-aspect")) {
-            if (ml_cli_aspect(cmd, v, &o->aspect)) return 2;
-        } else {
-            return ml_cli_usage_error(cmd, "unknown option '%s'", a);
-        }
-    }
-    if (!o->model) return ml_cli_usage_error(cmd, "--model DIR is required");
+    static const MlCliCommand command = {"align", options, ML_CLI_COUNT(options), ML_CLI_QUIET, help, other_option};
+    const char *cmd = command.name;
+    *o = (Opts){.layers = "all", .vision_layers = "all", .k = 10, .sigma = 1.0, .clamp = 0.95};
+    int rc = ml_cli_parse(&command, argc, argv, 1, o, &o->mo);
+    if (rc) return rc;
     if (!o->pairs) return ml_cli_usage_error(cmd, "--pairs F is required");
     if (!o->out) return ml_cli_usage_error(cmd, "--out RUNDIR is required");
     return 0;
@@ -221,16 +193,16 @@ static int extract_all(const Opts *o, MlLvlm *m, const Pairs *p, Features *f, Ml
         int rc = ml_extract_caption_tokens(m, p->items[i].caption, &t, err);
         if (rc) return line_error(err, o->pairs, p->items[i].line, "caption");
         if (t == 0) return ml_error_set(err, ML_ERR_FORMAT, "%s:%zu: caption: empty", o->pairs, p->items[i].line);
-        if (t + 1 > m->decoder.cfg.max_pos)
-            return ml_error_set(err, ML_ERR_RANGE, "%s:%zu: caption: %lld tokens do not fit the context of %d",
-                                o->pairs, p->items[i].line, (long long)t, m->decoder.cfg.max_pos);
+        if (t + 1 > ml_lvlm_context(m))
+            return ml_error_set(err, ML_ERR_RANGE, "%s:%zu: caption: %lld tokens do not fit the context of %lld",
+                                o->pairs, p->items[i].line, (long long)t, (long long)ml_lvlm_context(m));
         if (t > max_tokens) max_tokens = t;
     }
-    MlPromptOptions popts = {.tmpl = o->tmpl};
+    MlPromptOptions popts = {.tmpl = o->mo.tmpl};
     MlExtractor x;
     int rc = ml_extract_init(&x, m, &f->lv, &f->lt, &popts, max_tokens, err);
     if (rc) {
-        ml_error_prefix(err, o->model);
+        ml_error_prefix(err, o->mo.model);
         return rc;
     }
     const int64_t rv = f->lv.n * f->Dv, rt = f->lt.n * f->Dt;
@@ -245,13 +217,13 @@ static int extract_all(const Opts *o, MlLvlm *m, const Pairs *p, Features *f, Ml
     }
     MlProgress bar;
     ml_progress_start(&bar, "align", p->n);
-    if (o->quiet) bar.is_tty = 0;
+    if (o->mo.quiet) bar.is_tty = 0;
     for (int64_t i = 0; i < p->n && !rc; i++) {
         const Pair *it = &p->items[i];
         if (it->same_image != i) {
             memcpy(f->vis + i * rv, f->vis + it->same_image * rv, sizeof(float) * (size_t)rv);
             memcpy(f->img + i * rt, f->img + it->same_image * rt, sizeof(float) * (size_t)rt);
-        } else if ((rc = ml_lvlm_load_image(m, it->image, o->aspect, px, err)) ||
+        } else if ((rc = ml_lvlm_load_image(m, it->image, o->mo.aspect, px, err)) ||
                    (rc = ml_extract_image(&x, px, f->vis + i * rv, f->img + i * rt, err))) {
             line_error(err, o->pairs, it->line, NULL);
             break;
@@ -259,7 +231,7 @@ static int extract_all(const Opts *o, MlLvlm *m, const Pairs *p, Features *f, Ml
         if ((rc = ml_extract_caption(&x, it->caption, f->cap + i * rt, err))) line_error(err, o->pairs, it->line, "caption");
         ml_progress_update(&bar, i + 1);
     }
-    if (!o->quiet) ml_progress_finish(&bar);
+    if (!o->mo.quiet) ml_progress_finish(&bar);
 done:
     free(px);
     ml_extract_free(&x);
@@ -428,21 +400,21 @@ static int score_and_write(const Opts *o, const Pairs *p, const Features *f, con
     const int64_t n = p->n;
     cJSON *all = cJSON_CreateObject(), *rows = cJSON_CreateArray(), *run = cJSON_CreateObject();
     cJSON_AddStringToObject(run, "benchmark", "align");
-    cJSON_AddStringToObject(run, "model", o->model);
+    cJSON_AddStringToObject(run, "model", o->mo.model);
     cJSON_AddStringToObject(run, "pairs", o->pairs);
     cJSON_AddStringToObject(run, "label", label);
     cJSON *params = cJSON_AddObjectToObject(run, "params");
     cJSON_AddNumberToObject(params, "k", (double)o->k);
     cJSON_AddNumberToObject(params, "sigma", o->sigma);
     cJSON_AddNumberToObject(params, "clamp", o->clamp);
-    cJSON_AddStringToObject(params, "template", ml_template_name(o->tmpl));
-    cJSON_AddStringToObject(params, "image_aspect", o->aspect == ML_ASPECT_PAD ? "pad" : "resize");
+    cJSON_AddStringToObject(params, "template", ml_template_name(o->mo.tmpl));
+    cJSON_AddStringToObject(params, "image_aspect", o->mo.aspect == ML_ASPECT_PAD ? "pad" : "resize");
     cJSON_AddBoolToObject(params, "all_captions", o->all_captions);
     cJSON_AddItemToObject(params, "layers", layer_list_json(&f->lt));
     cJSON_AddItemToObject(params, "vision_layers", layer_list_json(&f->lv));
     cJSON_AddStringToObject(all, "benchmark", "align");
     cJSON_AddStringToObject(all, "label", label);
-    cJSON_AddStringToObject(all, "model", o->model);
+    cJSON_AddStringToObject(all, "model", o->mo.model);
     cJSON_AddStringToObject(all, "pairs", o->pairs);
     cJSON_AddNumberToObject(all, "n", (double)n);
     cJSON_AddNumberToObject(all, "seconds", seconds);
@@ -502,7 +474,6 @@ int cmd_align(int argc, char **argv) {
     Opts o;
     int rc = parse(argc, argv, &o);
     if (rc) return rc < 0 ? 0 : rc;
-    ml_threads_set((int)o.threads);
     MlError err = {0};
     Pairs p;
     MlLvlm *m = NULL;
@@ -515,8 +486,8 @@ int cmd_align(int argc, char **argv) {
                      (long long)p.n, o.k);
         goto fail;
     }
-    if ((rc = ml_lvlm_open(&m, o.model, &err))) goto fail;
-    if ((rc = ml_layers_parse(o.layers, -1, m->decoder.cfg.n_layers - 1, &f.lt, &err))) {
+    if ((rc = ml_cli_model_open(&o.mo, &m, &err))) goto fail;
+    if ((rc = ml_layers_parse(o.layers, -1, ml_lvlm_layers(m) - 1, &f.lt, &err))) {
         ml_error_prefix(&err, "--layers");
         goto fail;
     }
@@ -529,7 +500,7 @@ int cmd_align(int argc, char **argv) {
         goto fail;
     }
     f.n = p.n;
-    f.Dv = m->vision.cfg.hidden;
+    f.Dv = ml_lvlm_vision_hidden(m);
     f.Dt = ml_lvlm_hidden(m);
     if ((uint64_t)p.n * (uint64_t)(f.lv.n * f.Dv + 2 * f.lt.n * f.Dt) > ((uint64_t)1 << 36)) {
         ml_error_set(&err, ML_ERR_RANGE, "%s: %lld pairs x %d layers need more than 256 GiB of features; use --limit or --layers",
@@ -539,10 +510,10 @@ int cmd_align(int argc, char **argv) {
     if ((rc = extract_all(&o, m, &p, &f, &err))) goto fail;
     const char *label = o.label;
     if (!label) {
-        label_copy = strdup(o.model);
+        label_copy = strdup(o.mo.model);
         size_t l = label_copy ? strlen(label_copy) : 0;
         while (l > 1 && label_copy[l - 1] == '/') label_copy[--l] = 0;
-        label = label_copy ? basename(label_copy) : o.model;
+        label = label_copy ? basename(label_copy) : o.mo.model;
     }
     double seconds = ml_time_now() - t0;
     if ((rc = score_and_write(&o, &p, &f, label, seconds, &err))) goto fail;

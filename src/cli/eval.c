@@ -8,7 +8,6 @@
 #include "core/file.h"
 #include "core/progress.h"
 #include "eval/run.h"
-#include "kernels/threads.h"
 #include "mitigate/method.h"
 
 #define MAX_PARAMS 64
@@ -55,19 +54,18 @@ static void help(void) {
 
 typedef struct Opts {
     MlEvalBenchmark bench;
-    const char *model, *questions, *images, *out, *method, *split, *suffix, *parser, *files, *prompt, *gt, *synonyms;
-    const char *annotations, *system;
+    MlCliModelOpts mo;
+    const char *questions, *images, *out, *method, *split, *suffix, *parser, *files, *prompt, *gt, *synonyms;
+    const char *annotations;
     const char *params[MAX_PARAMS];
-    int n_params, prefix_cache, quiet;
-    long long limit, seed, max_tokens, max_tokens_open, threads;
-    MlTemplate tmpl;
-    MlAspect aspect;
+    int n_params, prefix_cache;
+    long long limit, max_tokens, max_tokens_open;
 } Opts;
 
 static int parse(int argc, char **argv, Opts *o) {
     const char *cmd = "eval", *v;
-    *o = (Opts){.method = "greedy", .prefix_cache = 1, .max_tokens = 8, .max_tokens_open = 512, .tmpl = ML_TEMPLATE_HF,
-                .aspect = ML_ASPECT_RESIZE, .prompt = CHAIR_PROMPT};
+    *o = (Opts){.method = "greedy", .prefix_cache = 1, .max_tokens = 8, .max_tokens_open = 512, .prompt = CHAIR_PROMPT};
+    ml_cli_model_defaults(&o->mo);
     if (argc < 2) return ml_cli_usage_error(cmd, "name a benchmark: pope, amber, chair or scenes");
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -78,17 +76,15 @@ static int parse(int argc, char **argv, Opts *o) {
         return ml_cli_usage_error(cmd, "unknown benchmark '%s' (pope, amber, chair, scenes)", argv[1]);
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
+        int r = ml_cli_options(cmd, NULL, 0, ML_CLI_SEED | ML_CLI_SYSTEM | ML_CLI_QUIET, help, argc, argv, &i, o, &o->mo);
+        if (r == 1) continue;
+        if (r) return r;
         if (!strcmp(a, "--no-prefix-cache")) {
             o->prefix_cache = 0;
             continue;
         }
-        if (!strcmp(a, "--quiet")) {
-            o->quiet = 1;
-            continue;
-        }
         if (!(v = ml_cli_value(cmd, argc, argv, &i))) return 2;
-        if (!strcmp(a, "--model")) o->model = v;
-        else if (!strcmp(a, "--questions")) o->questions = v;
+        if (!strcmp(a, "--questions")) o->questions = v;
         else if (!strcmp(a, "--images")) o->images = v;
         else if (!strcmp(a, "--out")) o->out = v;
         else if (!strcmp(a, "--method")) o->method = v;
@@ -100,29 +96,20 @@ static int parse(int argc, char **argv, Opts *o) {
         else if (!strcmp(a, "--gt")) o->gt = v;
         else if (!strcmp(a, "--synonyms")) o->synonyms = v;
         else if (!strcmp(a, "--annotations")) o->annotations = v;
-        else if (!strcmp(a, "--system")) o->system = v;
         else if (!strcmp(a, "--param")) {
             if (o->n_params == MAX_PARAMS) return ml_cli_usage_error(cmd, "more than %d --param options", MAX_PARAMS);
             o->params[o->n_params++] = v;
         } else if (!strcmp(a, "--limit")) {
             if (ml_cli_int(cmd, a, v, 0, 1LL << 40, &o->limit)) return 2;
-        } else if (!strcmp(a, "--seed")) {
-            if (ml_cli_int(cmd, a, v, 0, 9223372036854775807LL, &o->seed)) return 2;
         } else if (!strcmp(a, "--max-tokens")) {
             if (ml_cli_int(cmd, a, v, 1, 1 << 20, &o->max_tokens)) return 2;
         } else if (!strcmp(a, "--max-tokens-open")) {
             if (ml_cli_int(cmd, a, v, 1, 1 << 20, &o->max_tokens_open)) return 2;
-        } else if (!strcmp(a, "--threads")) {
-            if (ml_cli_int(cmd, a, v, 0, 1024, &o->threads)) return 2;
-        } else if (!strcmp(a, "--template")) {
-            if (ml_cli_template(cmd, v, &o->tmpl)) return 2;
-        } else if (!strcmp(a, "--image-aspect")) {
-            if (ml_cli_aspect(cmd, v, &o->aspect)) return 2;
         } else {
             return ml_cli_usage_error(cmd, "unknown option '%s'", a);
         }
     }
-    if (!o->model) return ml_cli_usage_error(cmd, "--model DIR is required");
+    if (ml_cli_model_required(cmd, &o->mo)) return 2;
     if (!o->questions) return ml_cli_usage_error(cmd, "--questions is required");
     if (!o->images && o->bench != ML_EVAL_SCENES) return ml_cli_usage_error(cmd, "--images DIR is required");
     if (!o->out) return ml_cli_usage_error(cmd, "--out RUNDIR is required");
@@ -186,19 +173,19 @@ static cJSON *run_json(const Opts *o, const char *split, const MlMethodConfig *m
     }
     cJSON_AddStringToObject(r, "benchmark", ml_eval_benchmark_name(o->bench));
     cJSON_AddStringToObject(r, "split", split);
-    cJSON_AddStringToObject(r, "model", o->model);
+    cJSON_AddStringToObject(r, "model", o->mo.model);
     cJSON_AddStringToObject(r, "questions", o->questions);
     cJSON_AddStringToObject(r, "method", mc->method->name);
     cJSON_AddItemToObject(r, "params", params);
     cJSON_AddStringToObject(r, "prompt_suffix", suffix);
-    cJSON_AddNumberToObject(r, "seed", (double)o->seed);
+    cJSON_AddNumberToObject(r, "seed", (double)o->mo.seed);
     cJSON_AddNumberToObject(r, "max_tokens", (double)o->max_tokens);
     cJSON_AddNumberToObject(r, "max_tokens_open", (double)o->max_tokens_open);
     cJSON_AddStringToObject(r, "parser", ml_yesno_parser_name(parser));
     cJSON_AddNumberToObject(r, "limit", (double)o->limit);
-    cJSON_AddStringToObject(r, "template", ml_template_name(o->tmpl));
-    if (o->system) cJSON_AddStringToObject(r, "system", o->system);
-    cJSON_AddStringToObject(r, "image_aspect", o->aspect == ML_ASPECT_PAD ? "pad" : "resize");
+    cJSON_AddStringToObject(r, "template", ml_template_name(o->mo.tmpl));
+    if (o->mo.system) cJSON_AddStringToObject(r, "system", o->mo.system);
+    cJSON_AddStringToObject(r, "image_aspect", o->mo.aspect == ML_ASPECT_PAD ? "pad" : "resize");
     if (o->bench == ML_EVAL_SCENES) cJSON_AddStringToObject(r, "files", o->files ? o->files : "all");
     if (o->bench == ML_EVAL_CHAIR) cJSON_AddStringToObject(r, "prompt", o->prompt);
     return r;
@@ -294,8 +281,7 @@ int cmd_eval(int argc, char **argv) {
     }
     }
     if (rc || (rc = ml_eval_check_images(&set, images, &err))) goto fail;
-    ml_threads_set((int)o.threads);
-    if (ml_lvlm_open(&m, o.model, &err)) goto fail;
+    if (ml_cli_model_open(&o.mo, &m, &err)) goto fail;
     if (!(run = run_json(&o, split, &mc, suffix, parser))) {
         ml_error_set(&err, ML_ERR_NOMEM, "out of memory");
         goto fail;
@@ -308,14 +294,14 @@ int cmd_eval(int argc, char **argv) {
     eo.images = images;
     eo.method = &mc;
     eo.prompt_suffix = suffix;
-    eo.prompt = (MlPromptOptions){.tmpl = o.tmpl, .system = o.system, .drop_space_after_image = 0};
-    eo.aspect = o.aspect;
+    eo.prompt = ml_cli_prompt_options(&o.mo);
+    eo.aspect = o.mo.aspect;
     eo.max_tokens = o.max_tokens;
     eo.max_tokens_open = o.max_tokens_open;
-    eo.seed = (uint64_t)o.seed;
+    eo.seed = (uint64_t)o.mo.seed;
     eo.prefix_cache = o.prefix_cache;
     eo.parser = parser;
-    if (!o.quiet) {
+    if (!o.mo.quiet) {
         eo.progress = on_progress;
         eo.progress_user = &progress;
     }

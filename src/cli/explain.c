@@ -12,7 +12,6 @@
 #include "core/json.h"
 #include "core/progress.h"
 #include "eval/records.h"
-#include "kernels/threads.h"
 #include "model/lvlm.h"
 
 static void help(void) {
@@ -45,55 +44,26 @@ static void help(void) {
 }
 
 typedef struct Opts {
-    const char *model, *image, *prompt, *questions, *out, *images, *system;
-    long long max_tokens, top_k, seed, threads, limit;
-    int json, lens_norm, quiet;
-    MlTemplate tmpl;
-    MlAspect aspect;
+    MlCliModelOpts mo;
+    const char *image, *prompt, *questions, *out, *images;
+    long long max_tokens, top_k, limit;
+    int json, lens_norm;
 } Opts;
 
+static const MlCliOption options[] = {
+    ML_CLI_S("--image", image), ML_CLI_S("--prompt", prompt), ML_CLI_S("--questions", questions),
+    ML_CLI_S("--out", out), ML_CLI_S("--images", images), ML_CLI_I("--max-tokens", max_tokens, 1, 1 << 20),
+    ML_CLI_I("--top-k", top_k, 1, 1000), ML_CLI_I("--limit", limit, 0, 1LL << 40), ML_CLI_B("--json", json, 1),
+    ML_CLI_B("--no-lens-norm", lens_norm, 0),
+};
+
 static int parse(int argc, char **argv, Opts *o) {
-    const char *cmd = "explain", *v;
-    *o = (Opts){.max_tokens = 16, .top_k = 5, .lens_norm = 1, .tmpl = ML_TEMPLATE_HF, .aspect = ML_ASPECT_RESIZE};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            help();
-            return -1;
-        }
-        int *flag = !strcmp(a, "--json") ? &o->json : !strcmp(a, "--quiet") ? &o->quiet : NULL;
-        if (flag || !strcmp(a, "--no-lens-norm")) {
-            if (flag) *flag = 1;
-            else o->lens_norm = 0;
-            continue;
-        }
-        if (!(v = ml_cli_value(cmd, argc, argv, &i))) return 2;
-        if (!strcmp(a, "--model")) o->model = v;
-        else if (!strcmp(a, "--image")) o->image = v;
-        else if (!strcmp(a, "--prompt")) o->prompt = v;
-        else if (!strcmp(a, "--questions")) o->questions = v;
-        else if (!strcmp(a, "--out")) o->out = v;
-        else if (!strcmp(a, "--images")) o->images = v;
-        else if (!strcmp(a, "--system")) o->system = v;
-        else if (!strcmp(a, "--max-tokens")) {
-            if (ml_cli_int(cmd, a, v, 1, 1 << 20, &o->max_tokens)) return 2;
-        } else if (!strcmp(a, "--top-k")) {
-            if (ml_cli_int(cmd, a, v, 1, 1000, &o->top_k)) return 2;
-        } else if (!strcmp(a, "--seed")) {
-            if (ml_cli_int(cmd, a, v, 0, 9223372036854775807LL, &o->seed)) return 2;
-        } else if (!strcmp(a, "--threads")) {
-            if (ml_cli_int(cmd, a, v, 0, 1024, &o->threads)) return 2;
-        } else if (!strcmp(a, "--limit")) {
-            if (ml_cli_int(cmd, a, v, 0, 1LL << 40, &o->limit)) return 2;
-        } else if (!strcmp(a, "--template")) {
-            if (ml_cli_template(cmd, v, &o->tmpl)) return 2;
-        } else if (!strcmp(a, "--image-aspect")) {
-            if (ml_cli_aspect(cmd, v, &o->aspect)) return 2;
-        } else {
-            return ml_cli_usage_error(cmd, "unknown option '%s'", a);
-        }
-    }
-    if (!o->model) return ml_cli_usage_error(cmd, "--model DIR is required");
+    static const MlCliCommand command = {"explain", options, ML_CLI_COUNT(options),
+                                         ML_CLI_SEED | ML_CLI_SYSTEM | ML_CLI_QUIET, help, NULL};
+    const char *cmd = command.name;
+    *o = (Opts){.max_tokens = 16, .top_k = 5, .lens_norm = 1};
+    int rc = ml_cli_parse(&command, argc, argv, 1, o, &o->mo);
+    if (rc) return rc;
     if (o->questions) {
         if (!o->out) return ml_cli_usage_error(cmd, "--questions needs --out F.jsonl");
         if (o->image || o->prompt) return ml_cli_usage_error(cmd, "--questions reads images and prompts from the file; drop --image/--prompt");
@@ -109,7 +79,7 @@ static int parse(int argc, char **argv, Opts *o) {
 
 static cJSON *token_json(const MlLvlm *m, int32_t id, double p) {
     cJSON *t = cJSON_CreateObject();
-    const char *piece = ml_tokenizer_piece(m->tok, id);
+    const char *piece = ml_tokenizer_piece(ml_lvlm_tokenizer(m), id);
     cJSON_AddNumberToObject(t, "id", id);
     cJSON_AddStringToObject(t, "piece", piece ? piece : "");
     if (p >= 0) cJSON_AddNumberToObject(t, "p", p);
@@ -123,9 +93,9 @@ static cJSON *doubles(const double *v, int64_t n) {
 }
 
 static char *answer_text(const MlLvlm *m, const MlExplanation *e) {
-    size_t need = ml_tokenizer_decode(m->tok, e->answer, (size_t)e->n_answer, 1, NULL, 0);
+    size_t need = ml_tokenizer_decode(ml_lvlm_tokenizer(m), e->answer, (size_t)e->n_answer, 1, NULL, 0);
     char *s = malloc(need + 1);
-    if (s) ml_tokenizer_decode(m->tok, e->answer, (size_t)e->n_answer, 1, s, need + 1);
+    if (s) ml_tokenizer_decode(ml_lvlm_tokenizer(m), e->answer, (size_t)e->n_answer, 1, s, need + 1);
     return s;
 }
 
@@ -234,7 +204,7 @@ static void print_tables(const MlLvlm *m, const MlExplanation *e) {
         else
             printf("%6d %8.4f %8.4f %8.4f", l - 1, ml_explain_head_mean(e, e->attn_image, l - 1),
                    ml_explain_head_mean(e, e->attn_bos, l - 1), ml_explain_head_mean(e, e->attn_text, l - 1));
-        const char *piece = ml_tokenizer_piece(m->tok, e->lens_top[(size_t)l * e->top_k]);
+        const char *piece = ml_tokenizer_piece(ml_lvlm_tokenizer(m), e->lens_top[(size_t)l * e->top_k]);
         printf("   ");
         print_padded(piece ? piece : "?", 24);
         printf(" %8.4f %12lld %10.4g\n", e->lens_prob[(size_t)l * e->top_k], (long long)e->answer_rank[l],
@@ -246,16 +216,16 @@ static void print_tables(const MlLvlm *m, const MlExplanation *e) {
 
 static MlExplainOptions explain_options(const Opts *o) {
     MlExplainOptions x = ML_EXPLAIN_DEFAULTS;
-    x.prompt = (MlPromptOptions){.tmpl = o->tmpl, .system = o->system};
+    x.prompt = ml_cli_prompt_options(&o->mo);
     x.top_k = (int)o->top_k;
     x.max_tokens = o->max_tokens;
     x.lens_norm = o->lens_norm;
-    x.seed = (uint64_t)o->seed;
+    x.seed = (uint64_t)o->mo.seed;
     return x;
 }
 
 static int explain_one(const Opts *o, MlLvlm *m, float *px, MlError *err) {
-    int rc = ml_lvlm_load_image(m, o->image, o->aspect, px, err);
+    int rc = ml_lvlm_load_image(m, o->image, o->mo.aspect, px, err);
     MlExplainOptions xo = explain_options(o);
     MlExplanation e;
     if (rc || (rc = ml_explain(m, px, o->prompt, &xo, &e, err))) return rc;
@@ -318,11 +288,11 @@ static int explain_batch(const Opts *o, MlLvlm *m, float *px, MlError *err) {
     }
     if (!rc && !(out = fopen(o->out, "w"))) rc = ml_error_set(err, ML_ERR_IO, "%s: cannot create", o->out);
     MlExplainOptions xo = explain_options(o);
-    double *att = calloc((size_t)m->decoder.cfg.n_layers, sizeof(double)), vc_sum = 0, vc_first = 0;
+    double *att = calloc((size_t)ml_lvlm_layers(m), sizeof(double)), vc_sum = 0, vc_first = 0;
     if (!rc && !att) rc = ml_error_set(err, ML_ERR_NOMEM, "out of memory");
     MlProgress bar;
     ml_progress_start(&bar, "explain", (int64_t)n);
-    if (o->quiet) bar.is_tty = 0;
+    if (o->mo.quiet) bar.is_tty = 0;
     double t0 = ml_time_now();
     for (size_t i = 0; i < n && !rc; i++) {
         const cJSON *j = rec.items[i].json;
@@ -335,7 +305,7 @@ static int explain_batch(const Opts *o, MlLvlm *m, float *px, MlError *err) {
         MlExplanation e;
         snprintf(prefix, sizeof prefix, "%s:%zu", o->questions, line);
         if ((rc = resolve_image(o, qdir, image, line, path, sizeof path, err))) break;
-        if ((rc = ml_lvlm_load_image(m, path, o->aspect, px, err)) || (rc = ml_explain(m, px, prompt, &xo, &e, err))) {
+        if ((rc = ml_lvlm_load_image(m, path, o->mo.aspect, px, err)) || (rc = ml_explain(m, px, prompt, &xo, &e, err))) {
             ml_error_prefix(err, prefix);
             break;
         }
@@ -355,13 +325,13 @@ static int explain_batch(const Opts *o, MlLvlm *m, float *px, MlError *err) {
         ml_explanation_free(&e);
         ml_progress_update(&bar, (int64_t)i + 1);
     }
-    if (!o->quiet && !rc) ml_progress_finish(&bar);
+    if (!o->mo.quiet && !rc) ml_progress_finish(&bar);
     if (out && fclose(out) && !rc) rc = ml_error_set(err, ML_ERR_IO, "%s: cannot write", o->out);
     if (!rc) {
         printf("{\"out\": \"%s\", \"questions\": %zu, \"seconds\": %.3f, \"mean_visual_contribution\": %.6f, "
                "\"mean_visual_contribution_first_token\": %.6f, \"mean_attention_image_by_layer\": [",
                o->out, n, ml_time_now() - t0, vc_sum, vc_first);
-        for (int l = 0; l < m->decoder.cfg.n_layers; l++) printf(l ? ", %.6f" : "%.6f", att[l]);
+        for (int l = 0; l < ml_lvlm_layers(m); l++) printf(l ? ", %.6f" : "%.6f", att[l]);
         printf("]}\n");
     }
     free(att);
@@ -374,11 +344,10 @@ int cmd_explain(int argc, char **argv) {
     Opts o;
     int rc = parse(argc, argv, &o);
     if (rc) return rc < 0 ? 0 : rc;
-    ml_threads_set((int)o.threads);
     MlError err = {0};
     MlLvlm *m = NULL;
     float *px = NULL;
-    if ((rc = ml_lvlm_open(&m, o.model, &err))) goto done;
+    if ((rc = ml_cli_model_open(&o.mo, &m, &err))) goto done;
     if (!(px = malloc(sizeof(float) * (size_t)ml_lvlm_pixel_floats(m)))) {
         rc = ml_error_set(&err, ML_ERR_NOMEM, "out of memory");
         goto done;

@@ -8,7 +8,6 @@
 #include "core/npy.h"
 #include "core/progress.h"
 #include "decode/sampler.h"
-#include "kernels/threads.h"
 #include "mitigate/runner.h"
 #include "model/lvlm.h"
 #include "model/prompt.h"
@@ -42,64 +41,49 @@ static void help(void) {
 #define MAX_PARAMS 16
 
 typedef struct Opts {
-    const char *model, *prompt, *image, *system, *dump_logits, *dump_feats, *method;
+    MlCliModelOpts mo;
+    const char *prompt, *image, *dump_logits, *dump_feats, *method;
     const char *params[MAX_PARAMS];
     int n_params, sampling_flags;
-    long long max_tokens, top_k, seed, threads;
+    long long max_tokens, top_k;
     double temperature, top_p;
-    MlTemplate tmpl;
-    MlAspect aspect;
     int json;
 } Opts;
 
-static int parse(int argc, char **argv, Opts *o) {
-    const char *cmd = "generate", *v;
-    *o = (Opts){.max_tokens = 256, .top_p = 1.0, .tmpl = ML_TEMPLATE_HF, .aspect = ML_ASPECT_RESIZE};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            help();
-            return -1;
-        }
-        if (!strcmp(a, "--json")) {
-            o->json = 1;
-            continue;
-        }
-        if (!(v = ml_cli_value(cmd, argc, argv, &i))) return 2;
-        if (!strcmp(a, "--model")) o->model = v;
-        else if (!strcmp(a, "--prompt")) o->prompt = v;
-        else if (!strcmp(a, "--image")) o->image = v;
-        else if (!strcmp(a, "--system")) o->system = v;
-        else if (!strcmp(a, "--dump-logits")) o->dump_logits = v;
-        else if (!strcmp(a, "--dump-image-features")) o->dump_feats = v;
-        else if (!strcmp(a, "--method")) o->method = v;
-        else if (!strcmp(a, "--param")) {
-            if (o->n_params == MAX_PARAMS) return ml_cli_usage_error(cmd, "more than %d --param options", MAX_PARAMS);
-            o->params[o->n_params++] = v;
-        } else if (!strcmp(a, "--max-tokens")) {
-            if (ml_cli_int(cmd, a, v, 0, 1 << 30, &o->max_tokens)) return 2;
-        } else if (!strcmp(a, "--top-k")) {
-            o->sampling_flags++;
-            if (ml_cli_int(cmd, a, v, 0, 1 << 30, &o->top_k)) return 2;
-        } else if (!strcmp(a, "--seed")) {
-            if (ml_cli_int(cmd, a, v, 0, 9223372036854775807LL, &o->seed)) return 2;
-        } else if (!strcmp(a, "--threads")) {
-            if (ml_cli_int(cmd, a, v, 0, 1024, &o->threads)) return 2;
-        } else if (!strcmp(a, "--temperature")) {
-            o->sampling_flags++;
-            if (ml_cli_float(cmd, a, v, 0, 1e6, &o->temperature)) return 2;
-        } else if (!strcmp(a, "--top-p")) {
-            o->sampling_flags++;
-            if (ml_cli_float(cmd, a, v, 0, 1, &o->top_p)) return 2;
-        } else if (!strcmp(a, "--template")) {
-            if (ml_cli_template(cmd, v, &o->tmpl)) return 2;
-        } else if (!strcmp(a, "--image-aspect")) {
-            if (ml_cli_aspect(cmd, v, &o->aspect)) return 2;
-        } else {
-            return ml_cli_usage_error(cmd, "unknown option '%s'", a);
-        }
+static const MlCliOption options[] = {
+    ML_CLI_S("--prompt", prompt), ML_CLI_S("--image", image), ML_CLI_S("--dump-logits", dump_logits),
+    ML_CLI_S("--dump-image-features", dump_feats), ML_CLI_I("--max-tokens", max_tokens, 0, 1 << 30),
+    ML_CLI_S("--method", method), ML_CLI_B("--json", json, 1),
+};
+
+/* --param may repeat, and the sampling flags are counted: --method takes
+   its sampling through --param instead. */
+static int other_option(const char *cmd, int argc, char **argv, int *i, void *opts) {
+    Opts *o = opts;
+    const char *a = argv[*i];
+    const int is_param = !strcmp(a, "--param"), is_top_k = !strcmp(a, "--top-k");
+    const int is_temperature = !strcmp(a, "--temperature"), is_top_p = !strcmp(a, "--top-p");
+    if (!is_param && !is_top_k && !is_temperature && !is_top_p) return ML_CLI_NOT_MINE;
+    const char *v = ml_cli_value(cmd, argc, argv, i);
+    if (!v) return 2;
+    if (is_param) {
+        if (o->n_params == MAX_PARAMS) return ml_cli_usage_error(cmd, "more than %d --param options", MAX_PARAMS);
+        o->params[o->n_params++] = v;
+        return 0;
     }
-    if (!o->model) return ml_cli_usage_error(cmd, "--model DIR is required");
+    o->sampling_flags++;
+    if (is_top_k) return ml_cli_int(cmd, a, v, 0, 1 << 30, &o->top_k) ? 2 : 0;
+    if (is_temperature) return ml_cli_float(cmd, a, v, 0, 1e6, &o->temperature) ? 2 : 0;
+    return ml_cli_float(cmd, a, v, 0, 1, &o->top_p) ? 2 : 0;
+}
+
+static int parse(int argc, char **argv, Opts *o) {
+    static const MlCliCommand command = {"generate",   options, ML_CLI_COUNT(options), ML_CLI_SEED | ML_CLI_SYSTEM,
+                                         help,         other_option};
+    const char *cmd = command.name;
+    *o = (Opts){.max_tokens = 256, .top_p = 1.0};
+    int rc = ml_cli_parse(&command, argc, argv, 1, o, &o->mo);
+    if (rc) return rc;
     if (!o->prompt) return ml_cli_usage_error(cmd, "--prompt TEXT is required");
     if (o->dump_feats && !o->image) return ml_cli_usage_error(cmd, "--dump-image-features needs --image");
     if (o->method && o->sampling_flags)
@@ -182,7 +166,6 @@ int cmd_generate(int argc, char **argv) {
     if (rc) return rc < 0 ? 0 : rc;
     MlMethodConfig mc;
     if (ml_cli_method("generate", o.method ? o.method : "greedy", o.params, o.n_params, &mc)) return 2;
-    ml_threads_set((int)o.threads);
     MlError err = {0};
     MlLvlm *m = NULL;
     MlRunner *r = NULL;
@@ -190,10 +173,10 @@ int cmd_generate(int argc, char **argv) {
     Stream st = {0};
     int exit_code = 1;
     double t_image = 0, t_prefill = 0, tps = 0;
-    if (ml_lvlm_open(&m, o.model, &err)) goto fail;
-    const int64_t n_img = ml_lvlm_image_tokens(m), D = ml_lvlm_hidden(m), V = ml_lvlm_vocab(m);
-    MlRunnerOptions ro = {.prompt = {.tmpl = o.tmpl, .system = o.system, .drop_space_after_image = 0},
-                          .seed = (uint64_t)o.seed,
+    if (ml_cli_model_open(&o.mo, &m, &err)) goto fail;
+    const int64_t D = ml_lvlm_hidden(m), V = ml_lvlm_vocab(m);
+    MlRunnerOptions ro = {.prompt = ml_cli_prompt_options(&o.mo),
+                          .seed = (uint64_t)o.mo.seed,
                           .prefix = ML_PREFIX_ONE_CALL};
     if (ml_runner_new(&r, m, &mc, &ro, &err)) goto fail;
     if (o.image) {
@@ -201,25 +184,25 @@ int cmd_generate(int argc, char **argv) {
             ml_error_set(&err, ML_ERR_NOMEM, "%s: out of memory", o.image);
             goto fail;
         }
-        if (ml_lvlm_load_image(m, o.image, o.aspect, px, &err)) goto fail;
+        if (ml_lvlm_load_image(m, o.image, o.mo.aspect, px, &err)) goto fail;
         double t0 = ml_time_now();
         if (ml_runner_set_image(r, px, o.image, &err)) goto fail;
         t_image = ml_time_now() - t0;
         if (o.dump_feats &&
-            (exit_code = write_npy(o.dump_feats, ml_runner_features(r), (int64_t[]){n_img, D}, 2)))
+            (exit_code = write_npy(o.dump_feats, ml_runner_features(r), (int64_t[]){ml_runner_image_rows(r), D}, 2)))
             goto out;
     }
     if (ml_runner_ask(r, o.prompt, &err)) goto fail;
     size_t n = 0;
     const int32_t *ids = ml_runner_prompt(r, 0, &n);
-    const int64_t max_pos = m->decoder.cfg.max_pos;
+    const int64_t max_pos = ml_lvlm_context(m);
     if ((int64_t)n > max_pos) {
         ml_error_set(&err, ML_ERR_RANGE, "%s/config.json: the prompt has %zu tokens, more than max_position_embeddings %lld",
-                     o.model, n, (long long)max_pos);
+                     o.mo.model, n, (long long)max_pos);
         goto fail;
     }
     st.ids = malloc(sizeof(int32_t) * (size_t)(o.max_tokens > 0 ? o.max_tokens : 1));
-    st.tok = m->tok;
+    st.tok = ml_lvlm_tokenizer(m);
     if (!st.ids) {
         ml_error_set(&err, ML_ERR_NOMEM, "out of memory");
         goto fail;
@@ -229,11 +212,11 @@ int cmd_generate(int argc, char **argv) {
     t_prefill = ml_time_now() - t0;
     if (o.dump_logits && (exit_code = write_npy(o.dump_logits, ml_runner_logits(r, 0), (int64_t[]){V}, 1))) goto out;
     MlSamplerConfig sc = {.temperature = (float)o.temperature, .top_p = (float)o.top_p, .top_k = (int)o.top_k,
-                          .seed = (uint64_t)o.seed};
-    if (o.method) ml_method_sampler(&mc, (uint64_t)o.seed, &sc);
+                          .seed = (uint64_t)o.mo.seed};
+    if (o.method) ml_method_sampler(&mc, (uint64_t)o.mo.seed, &sc);
     int64_t n_out = 0;
     t0 = ml_time_now();
-    if (ml_runner_generate(r, &sc, o.max_tokens, ml_tokenizer_eos_id(m->tok), o.json ? collect_token : on_token, &st,
+    if (ml_runner_generate(r, &sc, o.max_tokens, ml_lvlm_eos_id(m), o.json ? collect_token : on_token, &st,
                            NULL, &n_out, &err))
         goto fail;
     double t_decode = ml_time_now() - t0;

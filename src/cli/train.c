@@ -1,7 +1,6 @@
 /* train.c: `misalign train`, one stage or a whole recipe (docs/training.md). */
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "cli/cli.h"
 #include "kernels/threads.h"
@@ -43,113 +42,65 @@ static void usage(void) {
            (unsigned long long)d.seed, d.log_every);
 }
 
+typedef struct Opts {
+    const char *recipe, *model, *data, *out, *work, *state, *log;
+    long long stage, steps, batch, warmup, turns, max_images, seed, threads, save_every, log_every;
+    double lr, cap_prob;
+    int quiet;
+} Opts;
+
+static const MlCliOption options[] = {
+    ML_CLI_B("--quiet", quiet, 1), ML_CLI_S("--recipe", recipe), ML_CLI_S("--model", model),
+    ML_CLI_S("--data", data), ML_CLI_S("--out", out), ML_CLI_S("--work", work), ML_CLI_S("--state", state),
+    ML_CLI_S("--log", log), ML_CLI_I("--stage", stage, 0, 3), ML_CLI_I("--steps", steps, 1, 10000000),
+    ML_CLI_I("--batch", batch, 1, 4096), ML_CLI_I("--warmup", warmup, 0, 10000000),
+    ML_CLI_I("--qa-turns", turns, 0, 60), ML_CLI_I("--max-images", max_images, 0, 100000000),
+    ML_CLI_I("--seed", seed, 0, (double)(1LL << 62)), ML_CLI_I("--threads", threads, 0, 1024),
+    ML_CLI_I("--save-every", save_every, 0, 10000000), ML_CLI_I("--log-every", log_every, 1, 10000000),
+    ML_CLI_F("--lr", lr, 0, 1), ML_CLI_F("--caption-prob", cap_prob, 0, 1),
+};
+
+static int unknown(const char *cmd, int argc, char **argv, int *i, void *opts) {
+    (void)argc, (void)opts;
+    return ml_cli_usage_error(cmd, "unknown option '%s' (see --help)", argv[*i]);
+}
+
 int cmd_train(int argc, char **argv) {
-    const char *recipe = NULL, *model = NULL, *data = NULL, *out = NULL, *work = NULL, *state = NULL, *log = NULL;
-    long long stage = -1, steps = -1, batch = -1, warmup = -1, turns = -1, max_images = 0, seed = 1, threads = 0,
-              save_every = 100, log_every = -1;
-    double lr = -1, cap_prob = -1;
-    int quiet = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-#define VAL() \
-    if (!(v = ml_cli_value(CMD, argc, argv, &i))) return 2
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage();
-            return 0;
-        } else if (!strcmp(a, "--quiet")) {
-            quiet = 1;
-        } else if (!strcmp(a, "--recipe")) {
-            VAL();
-            recipe = v;
-        } else if (!strcmp(a, "--model")) {
-            VAL();
-            model = v;
-        } else if (!strcmp(a, "--data")) {
-            VAL();
-            data = v;
-        } else if (!strcmp(a, "--out")) {
-            VAL();
-            out = v;
-        } else if (!strcmp(a, "--work")) {
-            VAL();
-            work = v;
-        } else if (!strcmp(a, "--state")) {
-            VAL();
-            state = v;
-        } else if (!strcmp(a, "--log")) {
-            VAL();
-            log = v;
-        } else if (!strcmp(a, "--stage")) {
-            VAL();
-            if (ml_cli_int(CMD, a, v, 0, 3, &stage)) return 2;
-        } else if (!strcmp(a, "--steps")) {
-            VAL();
-            if (ml_cli_int(CMD, a, v, 1, 10000000, &steps)) return 2;
-        } else if (!strcmp(a, "--batch")) {
-            VAL();
-            if (ml_cli_int(CMD, a, v, 1, 4096, &batch)) return 2;
-        } else if (!strcmp(a, "--warmup")) {
-            VAL();
-            if (ml_cli_int(CMD, a, v, 0, 10000000, &warmup)) return 2;
-        } else if (!strcmp(a, "--qa-turns")) {
-            VAL();
-            if (ml_cli_int(CMD, a, v, 0, 60, &turns)) return 2;
-        } else if (!strcmp(a, "--max-images")) {
-            VAL();
-            if (ml_cli_int(CMD, a, v, 0, 100000000, &max_images)) return 2;
-        } else if (!strcmp(a, "--seed")) {
-            VAL();
-            if (ml_cli_int(CMD, a, v, 0, (1LL << 62), &seed)) return 2;
-        } else if (!strcmp(a, "--threads")) {
-            VAL();
-            if (ml_cli_int(CMD, a, v, 0, 1024, &threads)) return 2;
-        } else if (!strcmp(a, "--save-every")) {
-            VAL();
-            if (ml_cli_int(CMD, a, v, 0, 10000000, &save_every)) return 2;
-        } else if (!strcmp(a, "--log-every")) {
-            VAL();
-            if (ml_cli_int(CMD, a, v, 1, 10000000, &log_every)) return 2;
-        } else if (!strcmp(a, "--lr")) {
-            VAL();
-            if (ml_cli_float(CMD, a, v, 0, 1, &lr)) return 2;
-        } else if (!strcmp(a, "--caption-prob")) {
-            VAL();
-            if (ml_cli_float(CMD, a, v, 0, 1, &cap_prob)) return 2;
-        } else {
-            return ml_cli_usage_error(CMD, "unknown option '%s' (see --help)", a);
-        }
-#undef VAL
-    }
-    ml_threads_set((int)threads);
+    static const MlCliCommand command = {CMD, options, ML_CLI_COUNT(options), 0, usage, unknown};
+    Opts a = {.stage = -1, .steps = -1, .batch = -1, .warmup = -1, .turns = -1, .seed = 1, .save_every = 100,
+              .log_every = -1, .lr = -1, .cap_prob = -1};
+    int rc = ml_cli_parse(&command, argc, argv, 1, &a, NULL);
+    if (rc) return rc < 0 ? 0 : rc;
+    ml_threads_set((int)a.threads);
     MlError err = {0};
-    if (recipe) {
-        MlRecipeOverrides ov = {.out = out, .work = work, .threads = (int)threads, .progress = !quiet};
-        if (ml_train_recipe(recipe, &ov, &err)) return ml_cli_fail(&err);
+    if (a.recipe) {
+        MlRecipeOverrides ov = {.out = a.out, .work = a.work, .threads = (int)a.threads, .progress = !a.quiet};
+        if (ml_train_recipe(a.recipe, &ov, &err)) return ml_cli_fail(&err);
         return 0;
     }
-    if (stage < 0) return ml_cli_usage_error(CMD, "give --recipe FILE or --stage K (see --help)");
-    if (!model || !data || !out) return ml_cli_usage_error(CMD, "--stage needs --model, --data and --out");
-    MlStageOptions o = ml_stage_defaults((int)stage);
-    if (steps > 0) o.steps = steps;
-    if (batch > 0) o.batch = batch;
-    if (warmup >= 0) o.warmup = warmup;
-    if (turns >= 0) o.qa_turns = (int)turns;
-    if (lr >= 0) o.lr = lr;
-    if (cap_prob >= 0) o.caption_prob = cap_prob;
-    if (log_every > 0) o.log_every = (int)log_every;
-    o.save_every = (int)save_every;
-    o.seed = (uint64_t)seed;
-    o.threads = (int)threads;
-    o.in_dir = model;
-    o.out_dir = out;
-    o.state_path = state;
-    o.log_path = log;
-    o.progress = !quiet;
+    if (a.stage < 0) return ml_cli_usage_error(CMD, "give --recipe FILE or --stage K (see --help)");
+    if (!a.model || !a.data || !a.out) return ml_cli_usage_error(CMD, "--stage needs --model, --data and --out");
+    MlStageOptions o = ml_stage_defaults((int)a.stage);
+    if (a.steps > 0) o.steps = a.steps;
+    if (a.batch > 0) o.batch = a.batch;
+    if (a.warmup >= 0) o.warmup = a.warmup;
+    if (a.turns >= 0) o.qa_turns = (int)a.turns;
+    if (a.lr >= 0) o.lr = a.lr;
+    if (a.cap_prob >= 0) o.caption_prob = a.cap_prob;
+    if (a.log_every > 0) o.log_every = (int)a.log_every;
+    o.save_every = (int)a.save_every;
+    o.seed = (uint64_t)a.seed;
+    o.threads = (int)a.threads;
+    o.in_dir = a.model;
+    o.out_dir = a.out;
+    o.state_path = a.state;
+    o.log_path = a.log;
+    o.progress = !a.quiet;
     MlTrainData d;
-    if (ml_train_data_load(&d, data, max_images, &err)) return ml_cli_fail(&err);
+    if (ml_train_data_load(&d, a.data, a.max_images, &err)) return ml_cli_fail(&err);
     o.data = &d;
     MlStageResult r;
-    int rc = ml_train_stage(&o, &r, &err);
+    rc = ml_train_stage(&o, &r, &err);
     ml_train_data_free(&d);
     if (rc) return ml_cli_fail(&err);
     printf("{\"stage\":%d,\"steps\":%lld,\"first_loss\":%.5f,\"last_loss\":%.5f,\"answer_token_accuracy\":%.4f,"

@@ -48,7 +48,7 @@ int ml_lockstep_run(MlSession *const *passes, int n_passes, float *const *logits
         int full = 0;
         for (int p = 0; p < n_passes; p++) {
             const MlSession *s = passes[p];
-            full |= ml_session_length(s) >= ml_session_model(s)->decoder.cfg.max_pos;
+            full |= ml_session_length(s) >= ml_lvlm_context(ml_session_model(s));
         }
         if (full) break;
         for (int p = 0; p < n_passes; p++) {

@@ -19,16 +19,16 @@ static int session_alloc(MlSession **out, MlLvlm *m, MlSession *parent, int64_t 
     if (!s) return ml_error_set(err, ML_ERR_NOMEM, "session: out of memory");
     s->m = m;
     s->parent = parent;
-    const int64_t max_pos = m->decoder.cfg.max_pos;
+    const int64_t max_pos = ml_lvlm_context(m);
     const int64_t start = parent ? ml_session_length(parent) : 0;
     if (capacity <= 0 || capacity > max_pos - start) capacity = max_pos - start;
-    int rc = ml_kv_cache_init(&s->kv, &m->decoder, parent ? &parent->kv : NULL, capacity, err);
+    int rc = ml_lvlm_kv_init(m, &s->kv, parent ? &parent->kv : NULL, capacity, err);
     if (rc) {
         free(s);
         return rc;
     }
     s->ids = malloc(sizeof(int32_t) * (size_t)(capacity > 0 ? capacity : 1));
-    s->embeds = malloc(sizeof(float) * ML_DECODER_CHUNK * (size_t)m->decoder.cfg.hidden);
+    s->embeds = malloc(sizeof(float) * ML_DECODER_CHUNK * (size_t)ml_lvlm_hidden(m));
     if (!s->ids || !s->embeds) {
         ml_kv_cache_free(&s->kv);
         free(s->ids);
@@ -75,7 +75,7 @@ static int check_room(const MlSession *s, int64_t n, MlError *err) {
     if (s->n_children > 0)
         return ml_error_set(err, ML_ERR_ARG, "session: cannot extend a session that %d forks read", s->n_children);
     if (n <= 0) return ml_error_set(err, ML_ERR_ARG, "session: nothing to feed (0 tokens)");
-    const int64_t max_pos = s->m->decoder.cfg.max_pos, len = ml_session_length(s);
+    const int64_t max_pos = ml_lvlm_context(s->m), len = ml_session_length(s);
     if (len + n > max_pos)
         return ml_error_set(err, ML_ERR_RANGE,
                             "prompt of %lld tokens (after %lld) exceeds the context: max_position_embeddings is %lld",
@@ -91,8 +91,8 @@ int ml_session_forward(MlSession *s, const int32_t *ids, int64_t n, const float 
     int rc = check_room(s, n, err);
     if (rc) return rc;
     MlLvlm *m = s->m;
-    const int64_t D = m->decoder.cfg.hidden, V = m->decoder.cfg.vocab;
-    const int32_t image_id = m->cfg->image_token_id;
+    const int64_t D = ml_lvlm_hidden(m), V = ml_lvlm_vocab(m);
+    const int32_t image_id = ml_lvlm_image_token_id(m);
     int64_t n_image = 0;
     for (int64_t i = 0; i < n; i++) n_image += ids[i] == image_id;
     if (features && n_image != n_feature_rows)
@@ -110,7 +110,7 @@ int ml_session_forward(MlSession *s, const int32_t *ids, int64_t n, const float 
             float *lg = NULL;
             if (logits && all_logits) lg = logits + (size_t)r0 * V;
             else if (logits && r0 + c == n) lg = logits;
-            rc = ml_decoder_forward(&m->decoder, &m->dstate, &s->kv, s->embeds, c, hooks, lg, all_logits, err);
+            rc = ml_lvlm_forward(m, &s->kv, ids + r0, s->embeds, c, hooks, lg, all_logits, err);
         }
         if (rc) {
             s->kv.n = start; /* drop the rows of a half-done call */
@@ -132,7 +132,7 @@ int ml_session_forward_embeds(MlSession *s, const float *embeds, int64_t n, cons
     int rc = check_room(s, n, err);
     if (rc) return rc;
     const int64_t start = s->kv.n;
-    rc = ml_decoder_forward(&s->m->decoder, &s->m->dstate, &s->kv, embeds, n, hooks, logits, all_logits, err);
+    rc = ml_lvlm_forward(s->m, &s->kv, NULL, embeds, n, hooks, logits, all_logits, err);
     if (rc) {
         s->kv.n = start;
         return rc;
@@ -155,7 +155,7 @@ int ml_session_generate(MlSession *s, MlSampler *sampler, float *logits, int64_t
                         MlTokenFn on_token, void *user, const MlHooks *hooks, int32_t *out, int64_t *n_out,
                         MlError *err) {
     *n_out = 0;
-    const int64_t max_pos = s->m->decoder.cfg.max_pos;
+    const int64_t max_pos = ml_lvlm_context(s->m);
     while (*n_out < max_tokens) {
         int32_t id = ml_sampler_sample(sampler, logits);
         if (out) out[*n_out] = id;

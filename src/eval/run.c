@@ -95,7 +95,7 @@ static int is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == 
 
 /* Decodes the answer without special tokens and strips surrounding white space (LLaVA's .strip()). */
 static const char *decode_answer(Work *w, int64_t n_out, MlError *err) {
-    size_t need = ml_tokenizer_decode(w->m->tok, w->out, (size_t)n_out, 1, w->text, w->text_cap);
+    size_t need = ml_tokenizer_decode(ml_lvlm_tokenizer(w->m), w->out, (size_t)n_out, 1, w->text, w->text_cap);
     if (need + 1 > w->text_cap) {
         char *t = realloc(w->text, need + 1);
         if (!t) {
@@ -104,7 +104,7 @@ static const char *decode_answer(Work *w, int64_t n_out, MlError *err) {
         }
         w->text = t;
         w->text_cap = need + 1;
-        need = ml_tokenizer_decode(w->m->tok, w->out, (size_t)n_out, 1, w->text, w->text_cap);
+        need = ml_tokenizer_decode(ml_lvlm_tokenizer(w->m), w->out, (size_t)n_out, 1, w->text, w->text_cap);
     }
     w->text[need < w->text_cap ? need : w->text_cap - 1] = 0;
     char *s = w->text;
@@ -138,7 +138,7 @@ static int answer_item(Work *w, const MlEvalItem *it, double shared_s, MlRunlog 
     MlSamplerConfig sc;
     ml_method_sampler(w->cfg, ml_seed_mix(w->o->seed, it->id), &sc);
     int64_t n_out = 0;
-    if ((rc = ml_runner_generate(w->runner, &sc, budget, ml_tokenizer_eos_id(w->m->tok), NULL, NULL, w->out, &n_out,
+    if ((rc = ml_runner_generate(w->runner, &sc, budget, ml_lvlm_eos_id(w->m), NULL, NULL, w->out, &n_out,
                                  err)))
         goto done;
     const char *text = decode_answer(w, n_out, err);

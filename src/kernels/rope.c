@@ -5,18 +5,27 @@
 #include <math.h>
 #include <stddef.h>
 
-void ml_rope_tables(float *cos_out, float *sin_out, int64_t pos0, int64_t rows, int head_dim, float theta) {
+static void table_row(float *cos_out, float *sin_out, float pos, int head_dim, float theta) {
     int half = head_dim / 2;
-    for (int64_t r = 0; r < rows; r++) {
-        float pos = (float)(pos0 + r);
-        for (int j = 0; j < half; j++) {
-            float inv_freq = 1.0f / powf(theta, (float)(2 * j) / (float)head_dim);
-            float a = pos * inv_freq;
-            /* cos/sin of the float angle, correctly rounded through double */
-            cos_out[(size_t)r * half + j] = (float)cos((double)a);
-            sin_out[(size_t)r * half + j] = (float)sin((double)a);
-        }
+    for (int j = 0; j < half; j++) {
+        float inv_freq = 1.0f / powf(theta, (float)(2 * j) / (float)head_dim);
+        float a = pos * inv_freq;
+        /* cos/sin of the float angle, correctly rounded through double */
+        cos_out[j] = (float)cos((double)a);
+        sin_out[j] = (float)sin((double)a);
     }
+}
+
+void ml_rope_tables(float *cos_out, float *sin_out, int64_t pos0, int64_t rows, int head_dim, float theta) {
+    size_t half = (size_t)(head_dim / 2);
+    for (int64_t r = 0; r < rows; r++)
+        table_row(cos_out + (size_t)r * half, sin_out + (size_t)r * half, (float)(pos0 + r), head_dim, theta);
+}
+
+void ml_rope_tables_at(float *cos_out, float *sin_out, const int32_t *pos, int64_t rows, int head_dim, float theta) {
+    size_t half = (size_t)(head_dim / 2);
+    for (int64_t r = 0; r < rows; r++)
+        table_row(cos_out + (size_t)r * half, sin_out + (size_t)r * half, (float)pos[r], head_dim, theta);
 }
 
 /* Rotates every (j, j + d/2) pair of x by the table angle, or by minus it. */

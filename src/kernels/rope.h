@@ -16,6 +16,8 @@
 
 /* Positions pos0 .. pos0+rows-1. */
 void ml_rope_tables(float *cos_out, float *sin_out, int64_t pos0, int64_t rows, int head_dim, float theta);
+/* Positions pos[0 .. rows-1], as the model gives them. */
+void ml_rope_tables_at(float *cos_out, float *sin_out, const int32_t *pos, int64_t rows, int head_dim, float theta);
 /* x [rows, n_heads * head_dim] rotated in place; row stride n_heads*head_dim. */
 void ml_rope_forward(float *x, const float *cos_t, const float *sin_t, int64_t rows, int n_heads, int head_dim);
 /* Backward (training): turns dx, the gradient at the rotated x, into the

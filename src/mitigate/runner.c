@@ -21,7 +21,7 @@ typedef struct Prefix {
 struct MlRunner {
     MlMethodRun run;
     MlRunnerOptions o;
-    int64_t n_img, pixel_n;
+    int64_t n_img, pixel_n; /* n_img: rows the current image gave (every pass's image gives as many) */
     int has_image;
     float *pass_pixels;   /* (pixel_n) scratch */
     float *feats[1 + P];  /* [0] the clean image, [1 + p] pass p's pixels; (n_img, hidden) each */
@@ -72,10 +72,9 @@ int ml_runner_new(MlRunner **out, MlLvlm *m, const MlMethodConfig *cfg, const Ml
     if (!r) return ml_error_set(err, ML_ERR_NOMEM, "runner: out of memory");
     r->run = (MlMethodRun){.cfg = cfg, .m = m, .n_passes = cfg->method->n_passes};
     r->o = *o;
-    r->n_img = ml_lvlm_image_tokens(m);
     r->pixel_n = ml_lvlm_pixel_floats(m);
     const int64_t V = ml_lvlm_vocab(m);
-    const size_t feat_n = (size_t)(r->n_img * ml_lvlm_hidden(m));
+    const size_t feat_n = (size_t)(ml_lvlm_max_image_tokens(m) * ml_lvlm_hidden(m));
     r->scores = malloc(sizeof(float) * (size_t)V);
     int ok = r->scores != NULL;
     for (int p = 0; p < r->run.n_passes && ok; p++) {
@@ -143,20 +142,28 @@ int ml_runner_set_image(MlRunner *r, const float *pixels, const char *name, MlEr
     if (!pixels) return ML_OK;
     const MlMethod *m = method_of(r);
     int rc = ML_OK;
-    if (r->feats[0]) rc = ml_lvlm_encode_image(r->run.m, r->feats[0], pixels, NULL, err);
+    r->n_img = -1;
+    if (r->feats[0]) rc = ml_lvlm_encode_image(r->run.m, r->feats[0], pixels, NULL, &r->n_img, err);
     for (int p = 0; p < r->run.n_passes && !rc; p++) {
         if (ml_method_pass(m, p).image != ML_PASS_PIXELS) continue;
         char tag[32];
         snprintf(tag, sizeof tag, "pass %d", p);
         uint64_t seed = ml_seed_mix(ml_seed_mix(r->o.seed, tag), name ? name : "");
+        int64_t rows = 0;
         if (!(rc = m->pass_pixels(r->run.cfg, p, r->pass_pixels, pixels, r->pixel_n, seed, err)))
-            rc = ml_lvlm_encode_image(r->run.m, r->feats[1 + p], r->pass_pixels, NULL, err);
+            rc = ml_lvlm_encode_image(r->run.m, r->feats[1 + p], r->pass_pixels, NULL, &rows, err);
+        if (!rc && r->n_img >= 0 && rows != r->n_img)
+            rc = ml_error_set(err, ML_ERR_SHAPE, "%s: pass %d's image gave %lld tokens, the image %lld", name ? name : "image",
+                              p, (long long)rows, (long long)r->n_img);
+        if (!rc) r->n_img = rows;
     }
     r->has_image = !rc;
     return rc;
 }
 
 const float *ml_runner_features(const MlRunner *r) { return r->has_image ? r->feats[0] : NULL; }
+
+int64_t ml_runner_image_rows(const MlRunner *r) { return r->has_image ? r->n_img : 0; }
 
 /* Pass p's prompt: the method's system text and question for its own prompt, the run's otherwise. */
 static int build_prompt(MlRunner *r, int p, const char *question, MlError *err) {
@@ -169,9 +176,8 @@ static int build_prompt(MlRunner *r, int p, const char *question, MlError *err) 
         return rc;
     if (system) popts.system = system;
     const int has_image = pass_source(r, p) >= 0;
-    MlLvlm *lv = r->run.m;
-    rc = ml_prompt_build(lv->tok, &popts, text ? text : question, has_image, lv->cfg->image_token_id, (int)r->n_img,
-                         &r->ids[p], &r->n[p], &r->image_end[p], err);
+    rc = ml_lvlm_prompt(r->run.m, &popts, text ? text : question, has_image ? r->n_img : 0, &r->ids[p], &r->n[p],
+                        &r->image_end[p], err);
     free(system);
     free(text);
     if (rc) return rc;

@@ -73,6 +73,8 @@ void ml_runner_free(MlRunner *r);
 int ml_runner_set_image(MlRunner *r, const float *pixels, const char *name, MlError *err);
 /* The clean image's features (image tokens x hidden); NULL without an image. */
 const float *ml_runner_features(const MlRunner *r);
+/* Rows (image tokens) the current image gave; 0 without an image. */
+int64_t ml_runner_image_rows(const MlRunner *r);
 
 /* ML_PREFIX_SHARED: prefills the prefixes of this question's passes, to be
    forked by every question about the image that begins the same way. */

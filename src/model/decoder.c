@@ -11,6 +11,7 @@
 #include "kernels/norm.h"
 #include "kernels/rope.h"
 #include "kernels/threads.h"
+#include "model/backprop.h"
 
 #define LM "language_model.model."
 
@@ -210,14 +211,15 @@ static void add_into(float *x, const float *y, size_t n) {
         if (R) memcpy((dst), (src), sizeof(float) * (size_t)(n)); \
     } while (0)
 
-static int forward_chunk(const MlDecoder *dec, MlDecoderState *st, MlKVCache *kv, int64_t T, const MlHooks *hooks,
-                         MlDecoderRecord *rec, MlError *err) {
+static int forward_chunk(const MlDecoder *dec, MlDecoderState *st, MlKVCache *kv, int64_t T, const int32_t *pos,
+                         const MlHooks *hooks, MlDecoderRecord *rec, MlError *err) {
     const MlTextConfig *c = &dec->cfg;
     const int64_t D = c->hidden, I = c->intermediate, hd = c->head_dim, qd = (int64_t)c->n_heads * hd;
     const int64_t kvd = kv->kv_dim, pos0 = ml_kv_cache_length(kv);
     float *x = st->x, *xb = st->xb;
     ml_hooks_call(hooks, ML_TOWER_TEXT, ML_HOOK_RESIDUAL, -1, pos0, T, D, x);
-    ml_rope_tables(st->cos_t, st->sin_t, pos0, T, (int)hd, c->rope_theta);
+    if (pos) ml_rope_tables_at(st->cos_t, st->sin_t, pos, T, (int)hd, c->rope_theta);
+    else ml_rope_tables(st->cos_t, st->sin_t, pos0, T, (int)hd, c->rope_theta);
     MlAttnDims dims = {.n_heads = c->n_heads, .n_kv_heads = c->n_kv_heads, .head_dim = (int)hd, .causal = 1,
                        .scale = 1.0f / sqrtf((float)hd), .kv_stride = kvd};
     const int ns = gather_chain(st, kv, pos0 + T);
@@ -285,13 +287,9 @@ void ml_decoder_logits(const MlDecoder *dec, MlDecoderState *st, float *logits, 
     }
 }
 
-int ml_decoder_forward(const MlDecoder *dec, MlDecoderState *st, MlKVCache *kv, const float *x, int64_t T,
-                       const MlHooks *hooks, float *logits, int all_logits, MlError *err) {
-    return ml_decoder_forward_rec(dec, st, kv, x, T, hooks, logits, all_logits, NULL, err);
-}
-
-int ml_decoder_forward_rec(const MlDecoder *dec, MlDecoderState *st, MlKVCache *kv, const float *x, int64_t T,
-                           const MlHooks *hooks, float *logits, int all_logits, MlDecoderRecord *rec, MlError *err) {
+static int forward(const MlDecoder *dec, MlDecoderState *st, MlKVCache *kv, const float *x, int64_t T,
+                   const int32_t *pos, const MlHooks *hooks, float *logits, int all_logits, MlDecoderRecord *rec,
+                   MlError *err) {
     const MlTextConfig *c = &dec->cfg;
     if (rec && (T > rec->cap || T > st->max_rows || ml_kv_cache_length(kv) != 0))
         return ml_error_set(err, ML_ERR_ARG, "decoder: a recorded forward runs at most %lld rows from position 0",
@@ -308,7 +306,7 @@ int ml_decoder_forward_rec(const MlDecoder *dec, MlDecoderState *st, MlKVCache *
     for (int64_t r0 = 0; r0 < T; r0 += st->max_rows) {
         int64_t n = T - r0 < st->max_rows ? T - r0 : st->max_rows;
         memcpy(st->x, x + (size_t)r0 * D, sizeof(float) * n * D);
-        int rc = forward_chunk(dec, st, kv, n, hooks, rec, err);
+        int rc = forward_chunk(dec, st, kv, n, pos ? pos + r0 : NULL, hooks, rec, err);
         if (rc) return rc;
         if (rec) {
             rec->T = n;
@@ -318,6 +316,21 @@ int ml_decoder_forward_rec(const MlDecoder *dec, MlDecoderState *st, MlKVCache *
         else if (logits && r0 + n == T) ml_decoder_logits(dec, st, logits, st->x + (size_t)(n - 1) * D, 1, 1);
     }
     return ML_OK;
+}
+
+int ml_decoder_forward(const MlDecoder *dec, MlDecoderState *st, MlKVCache *kv, const float *x, int64_t T,
+                       const MlHooks *hooks, float *logits, int all_logits, MlError *err) {
+    return forward(dec, st, kv, x, T, NULL, hooks, logits, all_logits, NULL, err);
+}
+
+int ml_decoder_forward_at(const MlDecoder *dec, MlDecoderState *st, MlKVCache *kv, const float *x, int64_t T,
+                          const int32_t *pos, const MlHooks *hooks, float *logits, int all_logits, MlError *err) {
+    return forward(dec, st, kv, x, T, pos, hooks, logits, all_logits, NULL, err);
+}
+
+int ml_decoder_forward_rec(const MlDecoder *dec, MlDecoderState *st, MlKVCache *kv, const float *x, int64_t T,
+                           const MlHooks *hooks, float *logits, int all_logits, MlDecoderRecord *rec, MlError *err) {
+    return forward(dec, st, kv, x, T, NULL, hooks, logits, all_logits, rec, err);
 }
 
 /* ------------------------------------------------------------------ */
@@ -342,36 +355,21 @@ int ml_decoder_record_alloc(MlDecoderRecord *rec, const MlDecoder *dec, int64_t 
     }
     rec->cap = rows;
     float *p = rec->memory;
-#define TAKE(n) (p += (n), p - (n))
     for (size_t l = 0; l < L; l++) {
         MlDecoderLayerRecord *R = &rec->layers[l];
-        R->x_in = TAKE(T * D);
-        R->ln1 = TAKE(T * D);
-        R->q = TAKE(T * qd);
-        R->k = TAKE(T * kvd);
-        R->v = TAKE(T * kvd);
-        R->att = TAKE(T * qd);
-        R->x_mid = TAKE(T * D);
-        R->ln2 = TAKE(T * D);
-        R->gate = TAKE(T * I);
-        R->up = TAKE(T * I);
-        R->sw = TAKE(T * I);
+        ml_backprop_slices(&p, T * D, 2, &R->x_in, &R->ln1);
+        ml_backprop_slices(&p, T * qd, 1, &R->q);
+        ml_backprop_slices(&p, T * kvd, 2, &R->k, &R->v);
+        ml_backprop_slices(&p, T * qd, 1, &R->att);
+        ml_backprop_slices(&p, T * D, 2, &R->x_mid, &R->ln2);
+        ml_backprop_slices(&p, T * I, 3, &R->gate, &R->up, &R->sw);
     }
-    rec->x_final = TAKE(T * D);
-    rec->xn = TAKE(T * D);
-    rec->dx = TAKE(T * D);
-    rec->dxb = TAKE(T * D);
-    rec->dq = TAKE(T * qd);
-    rec->datt = TAKE(T * qd);
-    rec->dk = TAKE(T * kvd);
-    rec->dv = TAKE(T * kvd);
-    rec->dh = TAKE(T * I);
-    rec->dh2 = TAKE(T * I);
-    rec->dh3 = TAKE(T * I);
-    rec->cos_t = TAKE(T * h2);
-    rec->sin_t = TAKE(T * h2);
-    rec->attn_scratch = TAKE(attn);
-#undef TAKE
+    ml_backprop_slices(&p, T * D, 4, &rec->x_final, &rec->xn, &rec->dx, &rec->dxb);
+    ml_backprop_slices(&p, T * qd, 2, &rec->dq, &rec->datt);
+    ml_backprop_slices(&p, T * kvd, 2, &rec->dk, &rec->dv);
+    ml_backprop_slices(&p, T * I, 3, &rec->dh, &rec->dh2, &rec->dh3);
+    ml_backprop_slices(&p, T * h2, 2, &rec->cos_t, &rec->sin_t);
+    ml_backprop_slices(&p, attn, 1, &rec->attn_scratch);
     return ML_OK;
 }
 
@@ -383,7 +381,6 @@ void ml_decoder_record_free(MlDecoderRecord *rec) {
 
 static float *wf(const MlTensor *t) { return (float *)t->data; }
 static float *gf(const MlDecoder *g, const MlTensor *t) { return g ? (float *)t->data : NULL; }
-static void zero(float *x, size_t n) { memset(x, 0, n * sizeof *x); }
 
 void ml_decoder_backward(const MlDecoder *dec, const MlDecoder *grad, MlDecoderRecord *rec, float *dx,
                          const float *dlogits) {
@@ -394,9 +391,8 @@ void ml_decoder_backward(const MlDecoder *dec, const MlDecoder *grad, MlDecoderR
     float *dxb = rec->dxb;
     /* logits = lm_head(norm(x_final)) */
     ml_rmsnorm_forward(rec->xn, rec->x_final, wf(&dec->norm), T, D, eps);
-    zero(dxb, (size_t)(T * D));
-    ml_matmul_backward(dxb, grad ? gf(grad, &grad->lm_head) : NULL, NULL, dlogits, rec->xn, wf(&dec->lm_head), T, D, V);
-    zero(dx, (size_t)(T * D));
+    ml_backprop_linear(dxb, grad ? gf(grad, &grad->lm_head) : NULL, NULL, dlogits, rec->xn, wf(&dec->lm_head), T, D, V);
+    memset(dx, 0, sizeof(float) * (size_t)(T * D));
     ml_rmsnorm_backward(dx, grad ? gf(grad, &grad->norm) : NULL, dxb, rec->x_final, wf(&dec->norm), T, D, eps);
     ml_rope_tables(rec->cos_t, rec->sin_t, 0, T, (int)hd, c->rope_theta);
     MlAttnDims dims = {.n_heads = c->n_heads, .n_kv_heads = c->n_kv_heads, .head_dim = (int)hd, .causal = 1,
@@ -407,27 +403,21 @@ void ml_decoder_backward(const MlDecoder *dec, const MlDecoder *grad, MlDecoderR
         if (R->dx_out)
             for (int64_t i = 0; i < T * D; i++) dx[i] += R->dx_out[i];
         /* x_out = x_mid + down(act(gate(n)) * up(n)), n = rmsnorm(x_mid) */
-        zero(rec->dh, (size_t)(T * I));
-        ml_matmul_backward(rec->dh, G ? wf(&G->down) : NULL, NULL, dx, R->sw, wf(&L->down), T, I, D);
-        zero(rec->dh2, (size_t)(T * I));
+        ml_backprop_linear(rec->dh, G ? wf(&G->down) : NULL, NULL, dx, R->sw, wf(&L->down), T, I, D);
         float *dup = rec->dh3;
-        zero(dup, (size_t)(T * I));
+        memset(rec->dh2, 0, sizeof(float) * (size_t)(T * I));
+        memset(dup, 0, sizeof(float) * (size_t)(T * I));
         ml_swiglu_backward(rec->dh2, dup, rec->dh, R->gate, R->up, T * I, c->act);
-        zero(dxb, (size_t)(T * D));
-        ml_matmul_backward(dxb, G ? wf(&G->gate) : NULL, NULL, rec->dh2, R->ln2, wf(&L->gate), T, D, I);
+        ml_backprop_linear(dxb, G ? wf(&G->gate) : NULL, NULL, rec->dh2, R->ln2, wf(&L->gate), T, D, I);
         ml_matmul_backward(dxb, G ? wf(&G->up) : NULL, NULL, dup, R->ln2, wf(&L->up), T, D, I);
         ml_rmsnorm_backward(dx, G ? wf(&G->post_norm) : NULL, dxb, R->x_mid, wf(&L->post_norm), T, D, eps);
         /* x_mid = x_in + o(attn(rope(q), rope(k), v)) */
-        zero(rec->datt, (size_t)(T * qd));
-        ml_matmul_backward(rec->datt, G ? wf(&G->o) : NULL, NULL, dx, R->att, wf(&L->o), T, qd, D);
-        zero(rec->dq, (size_t)(T * qd));
-        zero(rec->dk, (size_t)(T * kvd));
-        zero(rec->dv, (size_t)(T * kvd));
-        ml_attention_backward(rec->dq, rec->dk, rec->dv, rec->datt, R->q, R->k, R->v, T, &dims, rec->attn_scratch, 1);
+        ml_backprop_linear(rec->datt, G ? wf(&G->o) : NULL, NULL, dx, R->att, wf(&L->o), T, qd, D);
+        ml_backprop_attention(rec->dq, rec->dk, rec->dv, rec->datt, R->q, R->k, R->v, T, qd, kvd, &dims,
+                              rec->attn_scratch);
         ml_rope_backward(rec->dq, rec->cos_t, rec->sin_t, T, c->n_heads, (int)hd);
         ml_rope_backward(rec->dk, rec->cos_t, rec->sin_t, T, c->n_kv_heads, (int)hd);
-        zero(dxb, (size_t)(T * D));
-        ml_matmul_backward(dxb, G ? wf(&G->q) : NULL, NULL, rec->dq, R->ln1, wf(&L->q), T, D, qd);
+        ml_backprop_linear(dxb, G ? wf(&G->q) : NULL, NULL, rec->dq, R->ln1, wf(&L->q), T, D, qd);
         ml_matmul_backward(dxb, G ? wf(&G->k) : NULL, NULL, rec->dk, R->ln1, wf(&L->k), T, D, kvd);
         ml_matmul_backward(dxb, G ? wf(&G->v) : NULL, NULL, rec->dv, R->ln1, wf(&L->v), T, D, kvd);
         ml_rmsnorm_backward(dx, G ? wf(&G->in_norm) : NULL, dxb, R->x_in, wf(&L->in_norm), T, D, eps);

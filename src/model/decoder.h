@@ -48,6 +48,10 @@ typedef struct MlDecoder {
     MlDecoderLayer *layers;  /* [n_layers], owned */
 } MlDecoder;
 
+/* Position ids per token: temporal, height, width (multimodal RoPE); the
+   LLaMA decoder's 1-D RoPE reads the first.  Laid out [ML_POS_AXES][T]. */
+#define ML_POS_AXES 3
+
 /* Rows a forward processes at once; longer inputs run in chunks. */
 #define ML_DECODER_CHUNK 512
 
@@ -107,6 +111,10 @@ int ml_decoder_embed(const MlDecoder *dec, float *x, const int32_t *ids, int64_t
    x is left unchanged.  Fails with ML_ERR_RANGE past the cache or context. */
 int ml_decoder_forward(const MlDecoder *dec, MlDecoderState *st, MlKVCache *kv, const float *x, int64_t T,
                        const MlHooks *hooks, float *logits, int all_logits, MlError *err);
+/* The same at the positions the model gives: pos [ML_POS_AXES][T] (see
+   lvlm.h ml_lvlm_positions); NULL = the cache length onwards. */
+int ml_decoder_forward_at(const MlDecoder *dec, MlDecoderState *st, MlKVCache *kv, const float *x, int64_t T,
+                          const int32_t *pos, const MlHooks *hooks, float *logits, int all_logits, MlError *err);
 
 /* logits (rows, V) = lm_head(norm(hidden)) (apply_norm) or lm_head(hidden):
    the logit lens and DoLa read intermediate residuals this way. hidden (rows, D). */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "kernels/activation.h"
+#include "model/backprop.h"
 
 int ml_projector_bind(MlProjector *pj, const MlCheckpoint *ck, MlError *err) {
     memset(pj, 0, sizeof *pj);
@@ -70,8 +71,7 @@ void ml_projector_backward(const MlProjector *pj, const MlProjector *grad, MlPro
                            const float *dout, int64_t n) {
     const int64_t Dv = pj->in_dim, Dt = pj->out_dim;
     size_t m = (size_t)(n * Dt);
-    memset(rec->dact, 0, m * sizeof(float));
-    ml_matmul_backward(rec->dact, grad ? wf(&grad->w2) : NULL, grad ? wf(&grad->b2) : NULL, dout, rec->act,
+    ml_backprop_linear(rec->dact, grad ? wf(&grad->w2) : NULL, grad ? wf(&grad->b2) : NULL, dout, rec->act,
                        wf(&pj->w2), n, Dt, Dt);
     /* the gradient before the activation overwrites rec->act: it is no longer needed */
     memset(rec->act, 0, m * sizeof(float));

@@ -11,6 +11,7 @@
 #include "kernels/norm.h"
 #include "kernels/patch.h"
 #include "kernels/threads.h"
+#include "model/backprop.h"
 
 #define VM "vision_tower.vision_model."
 
@@ -235,31 +236,16 @@ int ml_vision_record_alloc(MlVisionRecord *rec, const MlVision *vis, MlError *er
         return ml_error_set(err, ML_ERR_NOMEM, "vision tower: out of memory for the training record");
     }
     float *p = rec->memory;
-#define TAKE(n) (p += (n), p - (n))
-    rec->patches = TAKE((N - 1) * P);
-    rec->emb = TAKE(N * D);
+    ml_backprop_slices(&p, (N - 1) * P, 1, &rec->patches);
+    ml_backprop_slices(&p, N * D, 1, &rec->emb);
     for (size_t l = 0; l < L; l++) {
         MlVisionLayerRecord *R = &rec->layers[l];
-        R->x_in = TAKE(N * D);
-        R->ln1 = TAKE(N * D);
-        R->q = TAKE(N * D);
-        R->k = TAKE(N * D);
-        R->v = TAKE(N * D);
-        R->att = TAKE(N * D);
-        R->x_mid = TAKE(N * D);
-        R->ln2 = TAKE(N * D);
-        R->fc1 = TAKE(N * I);
-        R->act = TAKE(N * I);
+        ml_backprop_slices(&p, N * D, 8, &R->x_in, &R->ln1, &R->q, &R->k, &R->v, &R->att, &R->x_mid, &R->ln2);
+        ml_backprop_slices(&p, N * I, 2, &R->fc1, &R->act);
     }
-    rec->dx = TAKE(N * D);
-    rec->dxb = TAKE(N * D);
-    rec->dq = TAKE(N * D);
-    rec->dk = TAKE(N * D);
-    rec->dv = TAKE(N * D);
-    rec->dh = TAKE(N * I);
-    rec->dh2 = TAKE(N * I);
-    rec->attn_scratch = TAKE(attn);
-#undef TAKE
+    ml_backprop_slices(&p, N * D, 5, &rec->dx, &rec->dxb, &rec->dq, &rec->dk, &rec->dv);
+    ml_backprop_slices(&p, N * I, 2, &rec->dh, &rec->dh2);
+    ml_backprop_slices(&p, attn, 1, &rec->attn_scratch);
     return ML_OK;
 }
 
@@ -272,15 +258,13 @@ void ml_vision_record_free(MlVisionRecord *rec) {
 /* The F32 data of a weight view (training weights are always F32). */
 static float *wf(const MlTensor *t) { return (float *)t->data; }
 
-static void zero(float *x, size_t n) { memset(x, 0, n * sizeof *x); }
-
 void ml_vision_backward(const MlVision *vis, const MlVision *grad, MlVisionRecord *rec, const float *dfeatures) {
     const MlVisionConfig *c = &vis->cfg;
     const int64_t D = c->hidden, I = c->intermediate, N = vis->n_tokens, hd = D / c->n_heads;
     const int64_t P = 3 * (int64_t)c->patch_size * c->patch_size;
     const float eps = c->layer_norm_eps;
     float *dx = rec->dx, *dxb = rec->dxb;
-    zero(dx, (size_t)(N * D));
+    memset(dx, 0, sizeof(float) * (size_t)(N * D));
     memcpy(vis->select_full ? dx : dx + D, dfeatures, sizeof(float) * (size_t)(vis->n_out * D));
     MlAttnDims dims = {.n_heads = c->n_heads, .n_kv_heads = c->n_heads, .head_dim = (int)hd, .causal = 0,
                        .scale = 1.0f / sqrtf((float)hd), .kv_stride = D};
@@ -288,28 +272,21 @@ void ml_vision_backward(const MlVision *vis, const MlVision *grad, MlVisionRecor
         const MlVisionLayer *L = &vis->layers[l], *G = &grad->layers[l];
         const MlVisionLayerRecord *R = &rec->layers[l];
         /* x_out = x_mid + fc2(act(fc1(ln2(x_mid)))) */
-        zero(rec->dh, (size_t)(N * I));
-        ml_matmul_backward(rec->dh, wf(&G->fc2_w), wf(&G->fc2_b), dx, R->act, wf(&L->fc2_w), N, I, D);
-        zero(rec->dh2, (size_t)(N * I));
+        ml_backprop_linear(rec->dh, wf(&G->fc2_w), wf(&G->fc2_b), dx, R->act, wf(&L->fc2_w), N, I, D);
+        memset(rec->dh2, 0, sizeof(float) * (size_t)(N * I));
         ml_activation_backward(rec->dh2, rec->dh, R->fc1, N * I, c->act);
-        zero(dxb, (size_t)(N * D));
-        ml_matmul_backward(dxb, wf(&G->fc1_w), wf(&G->fc1_b), rec->dh2, R->ln2, wf(&L->fc1_w), N, D, I);
+        ml_backprop_linear(dxb, wf(&G->fc1_w), wf(&G->fc1_b), rec->dh2, R->ln2, wf(&L->fc1_w), N, D, I);
         ml_layernorm_backward(dx, wf(&G->ln2_w), wf(&G->ln2_b), dxb, R->x_mid, wf(&L->ln2_w), N, D, eps);
         /* x_mid = x_in + out_proj(attn(q, k, v of ln1(x_in))) */
-        zero(dxb, (size_t)(N * D));
-        ml_matmul_backward(dxb, wf(&G->o_w), wf(&G->o_b), dx, R->att, wf(&L->o_w), N, D, D);
-        zero(rec->dq, (size_t)(N * D));
-        zero(rec->dk, (size_t)(N * D));
-        zero(rec->dv, (size_t)(N * D));
-        ml_attention_backward(rec->dq, rec->dk, rec->dv, dxb, R->q, R->k, R->v, N, &dims, rec->attn_scratch, 1);
-        zero(dxb, (size_t)(N * D));
-        ml_matmul_backward(dxb, wf(&G->q_w), wf(&G->q_b), rec->dq, R->ln1, wf(&L->q_w), N, D, D);
+        ml_backprop_linear(dxb, wf(&G->o_w), wf(&G->o_b), dx, R->att, wf(&L->o_w), N, D, D);
+        ml_backprop_attention(rec->dq, rec->dk, rec->dv, dxb, R->q, R->k, R->v, N, D, D, &dims, rec->attn_scratch);
+        ml_backprop_linear(dxb, wf(&G->q_w), wf(&G->q_b), rec->dq, R->ln1, wf(&L->q_w), N, D, D);
         ml_matmul_backward(dxb, wf(&G->k_w), wf(&G->k_b), rec->dk, R->ln1, wf(&L->k_w), N, D, D);
         ml_matmul_backward(dxb, wf(&G->v_w), wf(&G->v_b), rec->dv, R->ln1, wf(&L->v_w), N, D, D);
         ml_layernorm_backward(dx, wf(&G->ln1_w), wf(&G->ln1_b), dxb, R->x_in, wf(&L->ln1_w), N, D, eps);
     }
     /* embeddings: x = pre_ln(patch_embed(patches) | class) + pos */
-    zero(dxb, (size_t)(N * D));
+    memset(dxb, 0, sizeof(float) * (size_t)(N * D));
     ml_layernorm_backward(dxb, wf(&grad->pre_ln_w), wf(&grad->pre_ln_b), dx, rec->emb, wf(&vis->pre_ln_w), N, D, eps);
     float *dpos = wf(&grad->pos_emb), *dcls = wf(&grad->class_emb);
     for (int64_t i = 0; i < N * D; i++) dpos[i] += dxb[i];
