@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "eval/amber.h"
 #include "eval/chair.h"
+#include "eval/coco.h"
 #include "eval/pope.h"
 #include "eval/scenes.h"
 
@@ -20,9 +21,12 @@ static void usage(FILE *f) {
             "  --answers F        answers: LLaVA form {question_id, text} matched by id, or POPE form\n"
             "                     {question, answer} matched by line order; a run's items.jsonl works too\n"
             "  --parser P         official (default; RUCAIBox/POPE evaluate.py = LLaVA), opera, vcd\n\n"
-            "misalign score chair --captions F --gt F [--synonyms F] [--id-key K] [--caption-key K] [--json]\n"
+            "misalign score chair --captions F --gt F|--coco-annotations DIR [--synonyms F] [--id-key K] [--caption-key K]\n"
+            "                     [--json]\n"
             "  --captions F       captions, e.g. OPERA's log JSONL {image_id, caption}, or a JSON array\n"
             "  --gt F             ground-truth objects {\"<image id>\": [names]} (derived/chair_gt_objects_subset.json)\n"
+            "  --coco-annotations DIR  instead of --gt: COCO's instances_val2014.json and captions_val2014.json\n"
+            "                     (and the train2014 pair if both are there), read as chair.py reads them\n"
             "  --synonyms F       CHAIR synonym list (default $ML_SHARED/data/Hallucination/data/synonyms.txt,\n"
             "                     $ML_SHARED defaulting to ../shared)\n"
             "  --id-key K         image id field (default image_id)\n"
@@ -77,6 +81,7 @@ static const char *shared_default(const char *rel, char *buf, size_t cap) {
 typedef struct Args {
     const char *questions, *answers, *parser, *captions, *gt, *synonyms, *id_key, *caption_key;
     const char *responses, *annotations, *relation, *safe_words, *queries, *probes;
+    const char *coco;
     int json;
 } Args;
 
@@ -92,6 +97,7 @@ static int parse_args(const char *cmd, int argc, char **argv, Args *a) {
         {"--responses", offsetof(Args, responses)},     {"--annotations", offsetof(Args, annotations)},
         {"--relation", offsetof(Args, relation)},       {"--safe-words", offsetof(Args, safe_words)},
         {"--queries", offsetof(Args, queries)},         {"--probes", offsetof(Args, probes)},
+        {"--coco-annotations", offsetof(Args, coco)},
     };
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--json")) {
@@ -161,7 +167,8 @@ static int score_pope(const Args *a) {
 static int score_chair(const Args *a) {
     const char *cmd = "score chair";
     int rc;
-    if ((rc = need(cmd, "--captions", a->captions)) || (rc = need(cmd, "--gt", a->gt))) return rc;
+    if ((rc = need(cmd, "--captions", a->captions))) return rc;
+    if (!a->gt == !a->coco) return ml_cli_usage_error(cmd, "give one of --gt F and --coco-annotations DIR");
     char syn_buf[4096];
     const char *syn = a->synonyms ? a->synonyms : shared_default("data/Hallucination/data/synonyms.txt", syn_buf, sizeof syn_buf);
     MlError err = {0};
@@ -169,7 +176,7 @@ static int score_chair(const Args *a) {
     MlChairTruth gt;
     MlChairScore s;
     if (ml_chair_vocab_load(syn, &v, &err)) return ml_cli_fail(&err);
-    if (ml_chair_truth_load(a->gt, &gt, &err)) {
+    if (a->gt ? ml_chair_truth_load(a->gt, &gt, &err) : ml_coco_truth_load(&v, a->coco, 1, &gt, &err)) {
         ml_chair_vocab_free(&v);
         return ml_cli_fail(&err);
     }
