@@ -162,7 +162,7 @@ PY
     "$PY" -c "
 import json, sys
 a, b = (json.load(open(f)) for f in sys.argv[1:3])
-for k in ('CHAIRs', 'CHAIRi', 'Recall', 'Len', 'captions', 'mentions'): assert a[k] == b[k], k
+for k in ('CHAIRs', 'CHAIRi', 'Recall', 'Len', 'captions', 'mentions', 'gt_objects'): assert a[k] == b[k], k
 " "$T/chair/summary.json" "$T/chair_coco/summary.json" 2>"$T/err" && pass || fail "chair coco summary: $(cat "$T/err")"
 fi
 

@@ -56,6 +56,12 @@ a2=$($ML_BIN score chair --captions "$tmp/caps.jsonl" --gt "$tmp/derived.json" -
 $py -c 'import json,sys; d=json.loads(sys.argv[1]); sys.exit(0 if (d["CHAIRs"],d["CHAIRi"],d["Recall"],d["Len"])==(0.5,0.25,0.75,6.5) else 1)' "$a1" \
     && pass || fail "chair coco figures: $a1"
 mkdir -p "$tmp/coco_bad" && cp "$tmp/coco/instances_val2014.json" "$tmp/coco_bad/"
+# the stdlib reference of chair.py's truth building gives the same sets, and so the same figures
+$py tests/reference/chair_coco_gt.py "$syn" "$tmp/coco" >"$tmp/ref_gt.json" \
+    && $py -c 'import json,sys; a,b=(json.load(open(f)) for f in sys.argv[1:]); sys.exit(0 if {k:set(v) for k,v in a.items()}=={k:set(v) for k,v in b.items()} else 1)' "$tmp/ref_gt.json" "$tmp/derived.json" \
+    && pass || fail "chair reference truth: $(cat "$tmp/ref_gt.json")"
+a3=$($ML_BIN score chair --captions "$tmp/caps.jsonl" --gt "$tmp/ref_gt.json" --synonyms "$syn" --json)
+[ "$a1" = "$a3" ] && pass || fail "chair coco vs reference: $a1 / $a3"
 expect_fail "coco missing captions" "coco_bad/captions_val2014.json: cannot open" $ML_BIN score chair --captions "$tmp/caps.jsonl" --coco-annotations "$tmp/coco_bad" --synonyms "$syn"
 cp "$tmp/coco/captions_val2014.json" "$tmp/coco_bad/"
 printf '{"annotations": [], "categories": [{"id": 3, "name": "spaceship"}]}' >"$tmp/coco_bad/instances_val2014.json"
