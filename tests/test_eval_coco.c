@@ -160,6 +160,13 @@ static void test_directory(void) {
     const char *dir = test_tmpdir("test_eval_coco/val");
     MlError err = {0};
     MlChairTruth gt;
+    static const char *const names[] = {"instances_val2014.json", "captions_val2014.json", "instances_train2014.json",
+                                        "captions_train2014.json"};
+    for (int i = 0; i < 4; i++) { /* a previous run's files */
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        remove(path);
+    }
     CHECK(write(dir, "instances_val2014.json", instances) == 0);
     CHECK(ml_coco_truth_load(&vocab, dir, 0, &gt, &err) != 0); /* captions missing */
     CHECK(strstr(err.msg, "captions_val2014.json") != NULL);

@@ -108,19 +108,13 @@ typedef struct Segment {
     size_t image;
 } Segment;
 
-typedef struct Category {
-    long long id;
-    const char *node;
-} Category;
-
 /* What one file contributes while it is walked. */
 typedef struct Visit {
     MlCocoBuilder *b;
     int captions; /* captions file, else instances */
     Segment *seg; /* instances: (image, category) pairs, resolved once categories are known */
     size_t n_seg, cap_seg;
-    Category *cat;
-    size_t n_cat, cap_cat;
+    MlStrMap cat; /* category id ("%lld") -> index into the vocabulary's names */
 } Visit;
 
 static int grow(void **p, size_t *cap, size_t n, size_t size) {
@@ -153,10 +147,11 @@ static int on_category(Scan *c, Visit *v, const cJSON *e) {
     if (!k)
         return ml_error_set(c->err, ML_ERR_FORMAT, "%s: category \"%.60s\" is not in the CHAIR synonym list", c->where,
                             name->valuestring);
-    for (size_t i = 0; i < v->n_cat; i++)
-        if (v->cat[i].id == id) return ml_error_set(c->err, ML_ERR_FORMAT, "%s: category id %lld appears twice", c->where, id);
-    if (grow((void **)&v->cat, &v->cap_cat, v->n_cat, sizeof *v->cat)) return nomem(c);
-    v->cat[v->n_cat++] = (Category){id, v->b->vocab->names[*k]};
+    char key[32];
+    int existed;
+    snprintf(key, sizeof key, "%lld", id);
+    if (ml_strmap_put(&v->cat, key, *k, &existed, NULL)) return nomem(c);
+    if (existed) return ml_error_set(c->err, ML_ERR_FORMAT, "%s: category id %lld appears twice", c->where, id);
     return ML_OK;
 }
 
@@ -245,18 +240,18 @@ static int add_file(MlCocoBuilder *b, int captions, const char *text, size_t len
     Visit v = {.b = b, .captions = captions};
     int rc = walk(&c, &v);
     for (size_t i = 0; !rc && i < v.n_seg; i++) {
-        const char *node = NULL;
-        for (size_t j = 0; j < v.n_cat && !node; j++)
-            if (v.cat[j].id == v.seg[i].category) node = v.cat[j].node;
-        if (!node)
+        char key[32];
+        snprintf(key, sizeof key, "%lld", v.seg[i].category);
+        const size_t *k = ml_strmap_get(&v.cat, key);
+        if (!k)
             rc = ml_error_set(err, ML_ERR_FORMAT, "%s: an annotation has category_id %lld, which \"categories\" lacks",
                               where, v.seg[i].category);
-        else if (add_object(&b->images[v.seg[i].image], node))
+        else if (add_object(&b->images[v.seg[i].image], b->vocab->names[*k]))
             rc = ml_error_set(err, ML_ERR_NOMEM, "%s: out of memory", where);
     }
     if (progress) ml_progress_update(progress, c.base + (int64_t)len);
     free(v.seg);
-    free(v.cat);
+    ml_strmap_free(&v.cat);
     return rc;
 }
 
