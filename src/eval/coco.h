@@ -27,9 +27,8 @@
 **     ml_coco_add_captions(&b, text2, len2, "captions.json", NULL, &err);
 **     ml_coco_finish(&b, "annotations", &gt, &err);   frees b, also on failure
 **
-** After an error from an add call, call ml_coco_abandon (or ml_coco_finish
-** is not called).  The builder borrows the vocabulary; the truth owns its
-** strings.
+** After an error from an add call, free the builder with ml_coco_abandon.
+** The builder borrows the vocabulary; the truth owns its strings.
 */
 #ifndef ML_EVAL_COCO_H
 #define ML_EVAL_COCO_H
