@@ -63,6 +63,13 @@ static const char *answers_by_id = "{\"id\": \"VD_illusion_0_0_0\", \"answer\": 
                                    "{\"id\": \"VS_chart_1_0_0\", \"answer\": \"Yes.\"}\n"
                                    "{\"id\": \"VS_chart_1_1_0\", \"answer\": \"NO!\"}\n";
 
+/* The same answers by position in the question file, in another order. */
+static const char *answers_by_index = "[{\"index\": 8, \"answer\": \"NO!\"}, {\"index\": 0, \"answer\": \"Yes, it is.\"},"
+                                      " {\"index\": 1, \"answer\": \"No.\"}, {\"index\": 2, \"answer\": \"Yes\"},"
+                                      " {\"index\": 3, \"answer\": \"yes\"}, {\"index\": 4, \"answer\": \"I am not sure\"},"
+                                      " {\"index\": 5, \"answer\": \"Yes and no\"}, {\"index\": 6, \"answer\": \"no\"},"
+                                      " {\"index\": 7, \"answer\": \"Yes.\"}]";
+
 /* The same answers as the official result file carries them (the fields, in
    another order, integers where str() gives the same, model_prediction). */
 #define R(cat, sub, set, fig, qid, text)                                                                 \
@@ -110,6 +117,8 @@ static void test_scores_by_hand(void) {
     check_scores(&s);
     CHECK(ml_hallusionbench_score_text(&set, answers_official, strlen(answers_official), "result.json", &s, &err) == 0);
     if (err.msg[0]) fprintf(stderr, "  %s\n", err.msg);
+    check_scores(&s);
+    CHECK(ml_hallusionbench_score_text(&set, answers_by_index, strlen(answers_by_index), "i.json", &s, &err) == 0);
     check_scores(&s);
     ml_hallusionbench_free(&set);
 }
@@ -163,6 +172,11 @@ static void test_bad_answers(void) {
         "{\"category\": \"VD\", \"answer\": \"yes\"}\n",
         "{\"id\": [], \"answer\": \"yes\"}\n",
         "[{\"id\": \"VD_illusion_0_0_0\", \"answer\": \"yes\"}",
+        "{\"index\": 9, \"answer\": \"yes\"}\n",
+        "{\"index\": -1, \"answer\": \"yes\"}\n",
+        "{\"index\": 0.5, \"answer\": \"yes\"}\n",
+        "{\"index\": \"0\", \"answer\": \"yes\"}\n",
+        "{\"index\": 0, \"answer\": \"yes\"}\n{\"id\": \"VD_illusion_0_0_0\", \"answer\": \"no\"}\n",
     };
     MlError err = {0};
     MlHallusionSet set;

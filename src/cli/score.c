@@ -45,7 +45,8 @@ static void usage(FILE *f) {
             "  --parser P         yes/no parser as for pope (default official)\n\n"
             "misalign score hallusionbench --answers F [--questions F] [--json]\n"
             "  --answers F        {\"id\": \"VD_illusion_0_0_0\", \"answer\": text} (JSONL or JSON array); the five id\n"
-            "                     fields may stand for id and model_prediction for answer (the official result file)\n"
+            "                     fields or \"index\" (position in the questions, from 0) may stand for id, and\n"
+            "                     model_prediction for answer (the official result file)\n"
             "  --questions F      default data/hallusionbench/HallusionBench.json\n"
             "                     answers are read as yes / no / unclear (docs/evaluation.md), not judged by GPT-4\n\n"
             "  --json             print the scores as one JSON object instead of text\n");

@@ -77,6 +77,7 @@ static int build(MlHallusionSet *s, MlRecords *recs, MlError *err) {
             rc = ml_error_set(err, ML_ERR_FORMAT, "%s:%zu: gt_answer \"%.40s\" is neither \"1\" nor \"0\"", where, line, gt);
             break;
         }
+        q->index = i;
         q->vs = !strcmp(f.cat, "VS");
         q->no_figure = !strcmp(f.fig, "0");
         q->hard = !strcmp(vis, "2");
@@ -196,8 +197,19 @@ static int score_records(const MlHallusionSet *s, MlRecords *recs, MlHallusionSc
         size_t line = recs->items[i].line;
         char id[KEY_MAX];
         const char *answer = NULL;
+        const cJSON *index = cJSON_GetObjectItemCaseSensitive(o, "index");
+        const size_t *k = NULL;
         if (cJSON_GetObjectItemCaseSensitive(o, "id")) {
             if ((rc = ml_record_id(o, "id", id, where, line, err))) break;
+        } else if (index) {
+            double d = index->valuedouble;
+            if (!cJSON_IsNumber(index) || !(d >= 0 && d < (double)s->count) || d != floor(d)) {
+                rc = ml_error_set(err, ML_ERR_FORMAT, "%s:%zu: index: expected an integer in [0, %zu)", where, line,
+                                  s->count);
+                break;
+            }
+            k = &s->q[(size_t)d].index;
+            snprintf(id, sizeof id, "question %zu", *k);
         } else {
             Fields f;
             if ((rc = read_fields(o, &f, where, line, err))) {
@@ -212,7 +224,7 @@ static int score_records(const MlHallusionSet *s, MlRecords *recs, MlHallusionSc
             if (rc == ML_ERR_MISSING) ml_error_set(err, rc, "%s:%zu: no \"answer\" or \"model_prediction\"", where, line);
             break;
         }
-        const size_t *k = ml_strmap_get(&s->ids, id);
+        if (!k) k = ml_strmap_get(&s->ids, id);
         if (!k) {
             rc = ml_error_set(err, ML_ERR_FORMAT, "%s:%zu: %.300s is not a question of %s", where, line, id, s->where);
             break;

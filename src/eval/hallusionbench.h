@@ -8,7 +8,8 @@
 ** <question_id>" as utils.py builds it, and must be unique.
 **
 ** Answers (JSONL or a JSON list): {"id": "VD_illusion_0_0_0", "answer": text},
-** or the five id fields instead of "id", and "model_prediction" instead of
+** or the five id fields or {"index": position in the question file, from 0}
+** instead of "id", and "model_prediction" instead of
 ** "answer" (so the official result file, HallusionBench.json entries with
 ** model_prediction added, is read as it is).  Every question needs exactly
 ** one answer; unknown ids are errors.
@@ -48,6 +49,7 @@ typedef struct MlHallusionQuestion {
     int gt_yes;
     size_t pair;   /* (category, subcategory, set_id, question_id) group */
     size_t figure; /* (category, subcategory, set_id, figure_id) group; SIZE_MAX for VS without a figure */
+    size_t index;  /* position in the file */
 } MlHallusionQuestion;
 
 typedef struct MlHallusionSet {
