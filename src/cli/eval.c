@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "core/file.h"
 #include "core/progress.h"
+#include "eval/coco.h"
 #include "eval/run.h"
 #include "mitigate/method.h"
 
@@ -38,7 +39,9 @@ static void help(void) {
            "  --files LIST           scenes: comma-separated probe files (pope_random, pope_popular,\n"
            "                         pope_adversarial, attribute, count, relation, describe)  [all present]\n"
            "  --prompt TEXT          chair: what is asked of each image  [\"" CHAIR_PROMPT "\"]\n"
-           "  --gt F                 chair: ground-truth objects {\"<image id>\": [names]}  [required for chair]\n"
+           "  --gt F                 chair: ground-truth objects {\"<image id>\": [names]}  [this or the next]\n"
+           "  --coco-annotations DIR chair: ground truth built from COCO's instances_val2014.json and\n"
+           "                         captions_val2014.json in DIR, as chair.py builds it  [none]\n"
            "  --synonyms F           chair: synonym list  [data/chair/synonyms.txt]\n"
            "  --annotations F        amber: annotations.json (relation.json, safe_words.txt beside it)\n"
            "                         [data/amber/annotations.json]\n"
@@ -56,7 +59,7 @@ typedef struct Opts {
     MlEvalBenchmark bench;
     MlCliModelOpts mo;
     const char *questions, *images, *out, *method, *split, *suffix, *parser, *files, *prompt, *gt, *synonyms;
-    const char *annotations;
+    const char *annotations, *coco;
     const char *params[MAX_PARAMS];
     int n_params, prefix_cache;
     long long limit, max_tokens, max_tokens_open;
@@ -94,6 +97,7 @@ static int parse(int argc, char **argv, Opts *o) {
         else if (!strcmp(a, "--files")) o->files = v;
         else if (!strcmp(a, "--prompt")) o->prompt = v;
         else if (!strcmp(a, "--gt")) o->gt = v;
+        else if (!strcmp(a, "--coco-annotations")) o->coco = v;
         else if (!strcmp(a, "--synonyms")) o->synonyms = v;
         else if (!strcmp(a, "--annotations")) o->annotations = v;
         else if (!strcmp(a, "--param")) {
@@ -113,7 +117,8 @@ static int parse(int argc, char **argv, Opts *o) {
     if (!o->questions) return ml_cli_usage_error(cmd, "--questions is required");
     if (!o->images && o->bench != ML_EVAL_SCENES) return ml_cli_usage_error(cmd, "--images DIR is required");
     if (!o->out) return ml_cli_usage_error(cmd, "--out RUNDIR is required");
-    if (o->bench == ML_EVAL_CHAIR && !o->gt) return ml_cli_usage_error(cmd, "chair needs --gt F (ground-truth objects)");
+    if (o->bench == ML_EVAL_CHAIR && !o->gt == !o->coco)
+        return ml_cli_usage_error(cmd, "chair needs one of --gt F and --coco-annotations DIR (ground-truth objects)");
     if (o->files && o->bench != ML_EVAL_SCENES) return ml_cli_usage_error(cmd, "--files is for scenes runs");
     return 0;
 }
@@ -275,7 +280,9 @@ int cmd_eval(int argc, char **argv) {
             break;
         if (!syn) syn = data_buf;
         if (!(rc = ml_chair_vocab_load(syn, &vocab, &err))) have_vocab = 1;
-        if (!rc && !(rc = ml_chair_truth_load(o.gt, &truth, &err))) have_truth = 1;
+        if (!rc && !(rc = o.gt ? ml_chair_truth_load(o.gt, &truth, &err)
+                               : ml_coco_truth_load(&vocab, o.coco, !o.mo.quiet, &truth, &err)))
+            have_truth = 1;
         if (!rc) rc = ml_eval_load_chair(&set, o.questions, o.prompt, (size_t)o.limit, &err);
         break;
     }

@@ -1,4 +1,4 @@
-/* score.c: `misalign score pope|chair|amber|scenes`: benchmark scores from answer files, no model. */
+/* score.c: `misalign score pope|chair|amber|scenes|hallusionbench`: benchmark scores from answer files, no model. */
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -8,21 +8,26 @@
 #include "cli/cli.h"
 #include "eval/amber.h"
 #include "eval/chair.h"
+#include "eval/coco.h"
+#include "eval/hallusionbench.h"
 #include "eval/pope.h"
 #include "eval/scenes.h"
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: misalign score pope|chair|amber|scenes [options]\n\n"
+            "usage: misalign score pope|chair|amber|scenes|hallusionbench [options]\n\n"
             "Scores answer files as the benchmarks' reference scripts do (docs/evaluation.md).\n\n"
             "misalign score pope --questions F --answers F [--parser P] [--json]\n"
             "  --questions F      POPE questions: question_id, image, text, label (JSONL or JSON array)\n"
             "  --answers F        answers: LLaVA form {question_id, text} matched by id, or POPE form\n"
             "                     {question, answer} matched by line order; a run's items.jsonl works too\n"
             "  --parser P         official (default; RUCAIBox/POPE evaluate.py = LLaVA), opera, vcd\n\n"
-            "misalign score chair --captions F --gt F [--synonyms F] [--id-key K] [--caption-key K] [--json]\n"
+            "misalign score chair --captions F --gt F|--coco-annotations DIR [--synonyms F] [--id-key K] [--caption-key K]\n"
+            "                     [--json]\n"
             "  --captions F       captions, e.g. OPERA's log JSONL {image_id, caption}, or a JSON array\n"
             "  --gt F             ground-truth objects {\"<image id>\": [names]} (data/chair/gt_objects_subset.json)\n"
+            "  --coco-annotations DIR  instead of --gt: COCO's instances_val2014.json and captions_val2014.json\n"
+            "                     (and the train2014 pair if both are there), read as chair.py reads them\n"
             "  --synonyms F       CHAIR synonym list (default data/chair/synonyms.txt; data/ is the repository's\n"
             "                     data folder, found from the binary's place: build/misalign -> data/)\n"
             "  --id-key K         image id field (default image_id)\n"
@@ -38,6 +43,12 @@ static void usage(FILE *f) {
             "  --answers F        answers to its probes (LLaVA form {question_id, text}); describe answers are\n"
             "                     scored for object, attribute and relation hallucination\n"
             "  --parser P         yes/no parser as for pope (default official)\n\n"
+            "misalign score hallusionbench --answers F [--questions F] [--json]\n"
+            "  --answers F        {\"id\": \"VD_illusion_0_0_0\", \"answer\": text} (JSONL or JSON array); the five id\n"
+            "                     fields or \"index\" (position in the questions, from 0) may stand for id, and\n"
+            "                     model_prediction for answer (the official result file)\n"
+            "  --questions F      default data/hallusionbench/HallusionBench.json (in the repository's data/)\n"
+            "                     answers are read as yes / no / unclear (docs/evaluation.md), not judged by GPT-4\n\n"
             "  --json             print the scores as one JSON object instead of text\n");
 }
 
@@ -71,6 +82,7 @@ static void add_num(cJSON *o, const char *k, double v) {
 typedef struct Args {
     const char *questions, *answers, *parser, *captions, *gt, *synonyms, *id_key, *caption_key;
     const char *responses, *annotations, *relation, *safe_words, *queries, *probes;
+    const char *coco;
     int json;
 } Args;
 
@@ -86,6 +98,7 @@ static int parse_args(const char *cmd, int argc, char **argv, Args *a) {
         {"--responses", offsetof(Args, responses)},     {"--annotations", offsetof(Args, annotations)},
         {"--relation", offsetof(Args, relation)},       {"--safe-words", offsetof(Args, safe_words)},
         {"--queries", offsetof(Args, queries)},         {"--probes", offsetof(Args, probes)},
+        {"--coco-annotations", offsetof(Args, coco)},
     };
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--json")) {
@@ -155,7 +168,8 @@ static int score_pope(const Args *a) {
 static int score_chair(const Args *a) {
     const char *cmd = "score chair";
     int rc;
-    if ((rc = need(cmd, "--captions", a->captions)) || (rc = need(cmd, "--gt", a->gt))) return rc;
+    if ((rc = need(cmd, "--captions", a->captions))) return rc;
+    if (!a->gt == !a->coco) return ml_cli_usage_error(cmd, "give one of --gt F and --coco-annotations DIR");
     char syn_buf[4096];
     MlError err = {0};
     const char *syn = a->synonyms;
@@ -166,7 +180,7 @@ static int score_chair(const Args *a) {
     MlChairTruth gt;
     MlChairScore s;
     if (ml_chair_vocab_load(syn, &v, &err)) return ml_cli_fail(&err);
-    if (ml_chair_truth_load(a->gt, &gt, &err)) {
+    if (a->gt ? ml_chair_truth_load(a->gt, &gt, &err) : ml_coco_truth_load(&v, a->coco, 1, &gt, &err)) {
         ml_chair_vocab_free(&v);
         return ml_cli_fail(&err);
     }
@@ -321,6 +335,60 @@ static int score_scenes(const Args *a) {
     return 0;
 }
 
+static void hb_part_json(cJSON *o, const MlHallusionPart *p) {
+    add_num(o, "qAcc", p->qacc.percent);
+    add_num(o, "fAcc", p->facc.percent);
+    add_num(o, "aAcc", p->aacc.percent);
+    add_num(o, "easy_aAcc", p->easy.percent);
+    add_num(o, "hard_aAcc", p->hard.percent);
+    cJSON_AddNumberToObject(o, "questions", (double)p->aacc.total);
+    cJSON_AddNumberToObject(o, "question_pairs", (double)p->qacc.total);
+    cJSON_AddNumberToObject(o, "figures", (double)p->facc.total);
+}
+
+static void hb_line(const char *name, const MlHallusionPart *p) {
+    printf("%-8s %9.4f %9.4f %9.4f %9.4f %9.4f\n", name, p->qacc.percent, p->facc.percent, p->easy.percent,
+           p->hard.percent, p->aacc.percent);
+}
+
+static int score_hallusionbench(const Args *a) {
+    const char *cmd = "score hallusionbench";
+    int rc;
+    if ((rc = need(cmd, "--answers", a->answers))) return rc;
+    MlError err = {0};
+    char q_buf[4096];
+    const char *questions = a->questions;
+    if (!questions && ml_cli_data_file("hallusionbench/HallusionBench.json", "--questions", q_buf, sizeof q_buf, &err))
+        return ml_cli_fail(&err);
+    if (!questions) questions = q_buf;
+    MlHallusionSet set;
+    MlHallusionScore s;
+    if (ml_hallusionbench_load(questions, &set, &err)) return ml_cli_fail(&err);
+    rc = ml_hallusionbench_score_file(&set, a->answers, &s, &err);
+    ml_hallusionbench_free(&set);
+    if (rc) return ml_cli_fail(&err);
+    if (a->json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "benchmark", "hallusionbench");
+        cJSON_AddStringToObject(o, "judge", "yes-no words");
+        hb_part_json(o, &s.all);
+        cJSON_AddNumberToObject(o, "answered_yes", (double)s.yes);
+        cJSON_AddNumberToObject(o, "answered_no", (double)s.no);
+        cJSON_AddNumberToObject(o, "unclear", (double)s.unclear);
+        hb_part_json(cJSON_AddObjectToObject(o, "VD"), &s.vd);
+        hb_part_json(cJSON_AddObjectToObject(o, "VS"), &s.vs);
+        print_json(o);
+        return 0;
+    }
+    /* evaluation.py's leaderboard columns, per category too */
+    printf("%-8s %9s %9s %9s %9s %9s\n", "", "qAcc", "fAcc", "easy aAcc", "hard aAcc", "aAcc");
+    hb_line("VD", &s.vd);
+    hb_line("VS", &s.vs);
+    hb_line("Overall", &s.all);
+    printf("answers read as yes %zu, no %zu, unclear %zu\n", s.yes, s.no, s.unclear);
+    return 0;
+}
+
 int cmd_score(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(argc < 2 ? stderr : stdout);
@@ -341,5 +409,6 @@ int cmd_score(int argc, char **argv) {
     if (!strcmp(what, "chair")) return score_chair(&a);
     if (!strcmp(what, "amber")) return score_amber(&a);
     if (!strcmp(what, "scenes")) return score_scenes(&a);
-    return ml_cli_usage_error("score", "unknown benchmark '%s' (pope, chair, amber, scenes)", what);
+    if (!strcmp(what, "hallusionbench")) return score_hallusionbench(&a);
+    return ml_cli_usage_error("score", "unknown benchmark '%s' (pope, chair, amber, scenes, hallusionbench)", what);
 }

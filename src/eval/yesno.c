@@ -103,6 +103,26 @@ int ml_yesno_parse(MlYesNoParser p, const char *answer, int label_yes) {
     }
 }
 
+static int is_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
+
+int ml_yesno_words(const char *answer) {
+    int yes = 0, no = 0;
+    for (const char *p = answer; *p;) {
+        if (!is_alnum(*p)) {
+            p++;
+            continue;
+        }
+        const char *w = p;
+        while (is_alnum(*p)) p++;
+        size_t n = (size_t)(p - w);
+        char lower[4] = {0};
+        for (size_t i = 0; i < n && n <= 3; i++) lower[i] = (char)(w[i] | 0x20);
+        yes |= n == 3 && !strcmp(lower, "yes");
+        no |= n == 2 && !strcmp(lower, "no");
+    }
+    return yes == no ? -1 : yes;
+}
+
 void ml_binary_add(MlBinaryScore *s, int label_yes, int pred_yes) {
     if (pred_yes && label_yes) s->tp++;
     else if (pred_yes) s->fp++;

@@ -35,6 +35,12 @@ const char *ml_yesno_parser_name(MlYesNoParser p);
 /* 1 = yes, 0 = no.  label_yes is used only by ML_YESNO_VCD. */
 int ml_yesno_parse(MlYesNoParser p, const char *answer, int label_yes);
 
+/* A three-way reading for judges that allow "unclear" (HallusionBench; the
+   rule of VLMEvalKit's YOrN_Extraction): the answer's words are its runs of
+   ASCII letters and digits, lower-cased; 1 (yes) when "yes" is a word and
+   "no" is not, 0 (no) for the reverse, -1 (unclear) when both or neither are. */
+int ml_yesno_words(const char *answer);
+
 /* Confusion counts with "yes" as the positive class, and the five figures
    the official script prints, computed in its order of operations so they
    match it to the last bit.  A ratio whose denominator is 0 is NaN (the

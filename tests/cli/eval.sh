@@ -26,7 +26,7 @@ for l in open(sys.argv[1]):
 out=$("$ML_BIN" eval --help)
 missing=""
 for w in --model --questions --images --out --method --param --split --limit --seed --max-tokens --max-tokens-open \
-    --prompt-suffix --parser --files --prompt --gt --synonyms --annotations --template --system --image-aspect \
+    --prompt-suffix --parser --files --prompt --gt --coco-annotations --synonyms --annotations --template --system --image-aspect \
     --no-prefix-cache --threads --quiet greedy sample apc vcd alpha beta noise_step temperature top_p top_k; do
     grep -q -- "$w" <<<"$out" || missing="$missing $w"
 done
@@ -149,6 +149,23 @@ s, sc = (json.load(open(f)) for f in sys.argv[1:3])
 for k in ('CHAIRs', 'CHAIRi', 'Recall', 'Len', 'captions', 'mentions'): assert s[k] == sc[k], k
 assert s['captions'] == 2 and json.loads(open(sys.argv[3]).readline())['prompt'] == 'Please describe this image in detail.'
 " "$T/chair/summary.json" "$T/chair_score.json" "$T/chair/items.jsonl" 2>"$T/err" && pass || fail "chair summary: $(cat "$T/err")"
+    # the same truth as COCO annotation files (one instance per object, no captions) gives the same figures
+    mkdir -p "$T/coco_ann"
+    "$PY" - "$G" "$T/coco_ann" $ids <<'PY'
+import json, sys
+gt = json.load(open(sys.argv[1])); out = sys.argv[2]; ids = sys.argv[3:]
+names = sorted({o for i in ids for o in gt[i]})
+cats = [{"id": k + 1, "name": n} for k, n in enumerate(names)]
+ann = [{"image_id": int(i), "category_id": names.index(o) + 1} for i in ids for o in gt[i]]
+json.dump({"images": [{"id": int(i)} for i in ids], "annotations": ann, "categories": cats}, open(out + "/instances_val2014.json", "w"))
+json.dump({"annotations": []}, open(out + "/captions_val2014.json", "w"))
+PY
+    ev chair --questions "$T/chair_q.jsonl" --images "$T/coco" --coco-annotations "$T/coco_ann" --out "$T/chair_coco" --max-tokens-open 24 >/dev/null 2>"$T/err" || fail "eval chair --coco-annotations: $(cat "$T/err")"
+    "$PY" -c "
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+for k in ('CHAIRs', 'CHAIRi', 'Recall', 'Len', 'captions', 'mentions', 'gt_objects'): assert a[k] == b[k], k
+" "$T/chair/summary.json" "$T/chair_coco/summary.json" 2>"$T/err" && pass || fail "chair coco summary: $(cat "$T/err")"
 else
     fail "missing $G (it ships with the repository)"
 fi
@@ -172,7 +189,7 @@ expect_fail "unparsable questions" "broken.jsonl:2" ev pope --questions "$T/brok
 printf '{"question_id": 1, "image": "test_000000.png", "text": "Is there a star?", "label": "maybe"}\n' >"$T/label.jsonl"
 expect_fail "bad label" "label.jsonl:1: label" ev pope --questions "$T/label.jsonl" --images "$S/images" --out "$T/x"
 expect_fail "bad --files" "--files: 'colour' is not a probe file" ev scenes --questions "$S" --files colour --out "$T/x"
-expect_fail "chair needs --gt" "chair needs --gt" ev chair --questions "$T/chair_q.jsonl" --images "$T/coco" --out "$T/x"
+expect_fail "chair needs --gt" "chair needs one of --gt F and --coco-annotations DIR" ev chair --questions "$T/chair_q.jsonl" --images "$T/coco" --out "$T/x"
 expect_fail "bad model" "config.json" "$ML_BIN" eval pope --model "$T/nomodel" --questions "$Q" --images "$S/images" --out "$T/x"
 [ ! -e "$T/x" ] && pass || fail "a failed start created the run directory"
 # resuming with other settings is refused, naming the key, and leaves the log alone

@@ -13,7 +13,7 @@ py=/usr/bin/python3
 out=$($ML_BIN score --help)
 missing=""
 for flag in --questions --answers --parser --captions --gt --synonyms --id-key --caption-key --responses \
-    --annotations --relation --safe-words --queries --probes --json; do
+    --annotations --relation --safe-words --queries --probes --coco-annotations --json; do
     grep -q -- "$flag" <<<"$out" || missing="$missing $flag"
 done
 [ -z "$missing" ] && pass || fail "score help lacks:$missing"
@@ -36,6 +36,80 @@ out=$($ML_BIN score chair --captions "$data/OPERA/log/chair_eval_results/llava-1
     --gt data/chair/gt_objects_subset.json --synonyms data/chair/synonyms.txt --json)
 $py -c 'import json,sys; d=json.loads(sys.argv[1]); sys.exit(0 if d["captions"]==500 and 0<d["CHAIRi"]<d["CHAIRs"]<1 else 1)' "$out" \
     && pass || fail "chair: $out"
+# CHAIR from COCO-format annotation files equals CHAIR from the same truth in the derived format.
+# By hand (chair.py's rules): image 1 = segments {dog} + "a man walk his dog ." {person, dog};
+# image 2 = segments {dining table} + "hot dog on a table ." {hot dog, dining table}.
+# Captions: 1 "a dog and a cat ." (6 tokens; cat hallucinated), 2 "a hot dog on a dining table ." (7 tokens).
+# CHAIRs 1/2, CHAIRi 1/4, Recall (1 + 2)/(2 + 2), Len 13/2.
+mkdir -p "$tmp/coco"
+printf '{"info": {}, "images": [{"id": 1}, {"id": 2}], "annotations": [{"image_id": 1, "category_id": 18, "bbox": [1, 2, 3, 4]},
+ {"image_id": 2, "category_id": 67}], "categories": [{"id": 1, "name": "person"}, {"id": 18, "name": "dog"},
+ {"id": 67, "name": "dining table"}]}' >"$tmp/coco/instances_val2014.json"
+printf '{"images": [], "annotations": [{"image_id": 1, "id": 9, "caption": "A man walks his dogs."},
+ {"image_id": 2, "id": 10, "caption": "Hot dogs on a table."}]}' >"$tmp/coco/captions_val2014.json"
+printf '{"1": ["dog", "person"], "2": ["hot dog", "dining table"]}' >"$tmp/derived.json"
+printf '{"image_id": 1, "caption": "A dog and a cat."}\n{"image_id": 2, "caption": "A hot dog on a dining table."}\n' >"$tmp/caps.jsonl"
+syn=data/chair/synonyms.txt
+a1=$($ML_BIN score chair --captions "$tmp/caps.jsonl" --coco-annotations "$tmp/coco" --synonyms "$syn" --json 2>/dev/null)
+a2=$($ML_BIN score chair --captions "$tmp/caps.jsonl" --gt "$tmp/derived.json" --synonyms "$syn" --json)
+[ -n "$a1" ] && [ "$a1" = "$a2" ] && pass || fail "chair coco vs derived: $a1 / $a2"
+$py -c 'import json,sys; d=json.loads(sys.argv[1]); sys.exit(0 if (d["CHAIRs"],d["CHAIRi"],d["Recall"],d["Len"])==(0.5,0.25,0.75,6.5) else 1)' "$a1" \
+    && pass || fail "chair coco figures: $a1"
+mkdir -p "$tmp/coco_bad" && cp "$tmp/coco/instances_val2014.json" "$tmp/coco_bad/"
+# the stdlib reference of chair.py's truth building gives the same sets, and so the same figures
+$py tests/reference/chair_coco_gt.py "$syn" "$tmp/coco" >"$tmp/ref_gt.json" \
+    && $py -c 'import json,sys; a,b=(json.load(open(f)) for f in sys.argv[1:]); sys.exit(0 if {k:set(v) for k,v in a.items()}=={k:set(v) for k,v in b.items()} else 1)' "$tmp/ref_gt.json" "$tmp/derived.json" \
+    && pass || fail "chair reference truth: $(cat "$tmp/ref_gt.json")"
+a3=$($ML_BIN score chair --captions "$tmp/caps.jsonl" --gt "$tmp/ref_gt.json" --synonyms "$syn" --json)
+[ "$a1" = "$a3" ] && pass || fail "chair coco vs reference: $a1 / $a3"
+expect_fail "coco missing captions" "coco_bad/captions_val2014.json: cannot open" $ML_BIN score chair --captions "$tmp/caps.jsonl" --coco-annotations "$tmp/coco_bad" --synonyms "$syn"
+cp "$tmp/coco/captions_val2014.json" "$tmp/coco_bad/"
+printf '{"annotations": [], "categories": [{"id": 3, "name": "spaceship"}]}' >"$tmp/coco_bad/instances_val2014.json"
+expect_fail "coco unknown category" "instances_val2014.json: category \"spaceship\" is not in the CHAIR synonym list" \
+    $ML_BIN score chair --captions "$tmp/caps.jsonl" --coco-annotations "$tmp/coco_bad" --synonyms "$syn"
+printf '{"annotations": [{"image_id": 1, "category_id": 18}' >"$tmp/coco_bad/instances_val2014.json"
+expect_fail "coco torn" "instances_val2014.json: byte [0-9]+: " $ML_BIN score chair --captions "$tmp/caps.jsonl" --coco-annotations "$tmp/coco_bad" --synonyms "$syn"
+
+# HallusionBench on the shipped file (small hand-derived sets are in tests/test_eval_hallusionbench.c):
+# answering gt_answer makes every question, pair and figure right; the opposite label makes all wrong;
+# "unsure" everywhere is right exactly on the VS questions without a figure, which fAcc leaves out.
+hb=data/hallusionbench/HallusionBench.json
+$py - "$hb" "$tmp/hb.jsonl" <<'PY'
+import json, sys
+qs = json.load(open(sys.argv[1]))
+with open(sys.argv[2], "w") as f:
+    for q in qs:
+        k = "_".join([q["category"], q["subcategory"], q["set_id"], q["figure_id"], q["question_id"]])
+        f.write(json.dumps({"id": k, "answer": "Yes." if q["gt_answer"] == "1" else "No."}) + "\n")
+PY
+out=$($ML_BIN score hallusionbench --answers "$tmp/hb.jsonl" --json)
+$py -c 'import json,sys; d=json.loads(sys.argv[1]); sys.exit(0 if (d["qAcc"],d["fAcc"],d["aAcc"],d["questions"],d["question_pairs"],d["figures"])==(100,100,100,1129,455,346) else 1)' "$out" \
+    && pass || fail "hallusionbench all right: $out"
+# every answer flipped to the wrong label: nothing is right (no unclear answers)
+sed -e 's/"Yes\."/"TMP"/; s/"No\."/"Yes."/; s/"TMP"/"No."/' "$tmp/hb.jsonl" >"$tmp/hb_wrong.jsonl"
+out=$($ML_BIN score hallusionbench --answers "$tmp/hb_wrong.jsonl" --json)
+$py -c 'import json,sys; d=json.loads(sys.argv[1]); sys.exit(0 if (d["qAcc"],d["fAcc"],d["aAcc"],d["unclear"])==(0,0,0,0) else 1)' "$out" \
+    && pass || fail "hallusionbench all wrong: $out"
+# "unsure" everywhere: right only on the VS questions without a figure (178 of 1129 by the file's counts)
+sed -e 's/"Yes\."/"unsure"/; s/"No\."/"unsure"/' "$tmp/hb.jsonl" >"$tmp/hb_unsure.jsonl"
+out=$($ML_BIN score hallusionbench --answers "$tmp/hb_unsure.jsonl" --json)
+$py - "$out" "$hb" <<'PY' && pass || fail "hallusionbench unsure: $out"
+import json, sys
+d = json.loads(sys.argv[1]); qs = json.load(open(sys.argv[2]))
+n0 = sum(1 for q in qs if q["category"] == "VS" and q["figure_id"] == "0")
+assert n0 == 178 and d["aAcc"] == round(100 * n0 / 1129, 4) and d["fAcc"] == 0 and d["unclear"] == 1129
+PY
+$ML_BIN score hallusionbench --answers "$tmp/hb.jsonl" | grep -qE "^Overall +100\.0000 +100\.0000" && pass || fail "hallusionbench text"
+head -n 5 "$tmp/hb.jsonl" >"$tmp/hb_short.jsonl"
+expect_fail "hallusionbench missing" "hb_short.jsonl: no answer for .* \(1124 questions of .* unanswered\)" $ML_BIN score hallusionbench --answers "$tmp/hb_short.jsonl"
+{ cat "$tmp/hb.jsonl"; head -n 1 "$tmp/hb.jsonl"; } >"$tmp/hb_dup.jsonl"
+expect_fail "hallusionbench duplicate" "hb_dup.jsonl:1130: .* answered twice \(first on line 1\)" $ML_BIN score hallusionbench --answers "$tmp/hb_dup.jsonl"
+printf '{"id": "VD_nothing_9_9_9", "answer": "yes"}\n' >"$tmp/hb_unknown.jsonl"
+expect_fail "hallusionbench unknown id" "hb_unknown.jsonl:1: VD_nothing_9_9_9 is not a question of" $ML_BIN score hallusionbench --answers "$tmp/hb_unknown.jsonl"
+printf '[{"category": "VD"}]' >"$tmp/hb_q.json"
+expect_fail "hallusionbench bad questions" "hb_q.json:1: no \"subcategory\"" $ML_BIN score hallusionbench --answers "$tmp/hb.jsonl" --questions "$tmp/hb_q.json"
+expect_fail "hallusionbench no answers" "--answers is required" $ML_BIN score hallusionbench
+
 printf '[{"id": 1005, "response": "Yes"}, {"id": 1006, "response": "Yes"}, {"id": 1, "response": "A dog on the grass."}]' >"$tmp/amber.json"
 out=$($ML_BIN score amber --responses "$tmp/amber.json" --annotations data/amber/annotations.json)
 # 1005 yes/Yes right, 1006 no/Yes wrong: Acc 1/2.001; id 1: dog hallucinated, grass covered
@@ -113,7 +187,8 @@ expect_fail "duplicate answer" "dup.jsonl:3001: question_id 3000 answered twice"
 { head -n 10 "$a"; echo '{"question_id": 11, "text": '; } >"$tmp/torn.jsonl"
 expect_fail "malformed line" "torn.jsonl:11: malformed JSON" $ML_BIN score pope --questions "$q" --answers "$tmp/torn.jsonl"
 expect_fail "missing file" "nope.jsonl: cannot open" $ML_BIN score pope --questions "$q" --answers "$tmp/nope.jsonl"
-expect_fail "chair without gt" "--gt is required" $ML_BIN score chair --captions x
+expect_fail "chair without gt" "give one of --gt F and --coco-annotations DIR" $ML_BIN score chair --captions x
+expect_fail "chair with both" "give one of --gt F and --coco-annotations DIR" $ML_BIN score chair --captions x --gt y --coco-annotations z
 expect_fail "chair bad synonyms" "nope.txt: cannot open" $ML_BIN score chair --captions x --gt y --synonyms "$tmp/nope.txt"
 expect_fail "report format" "--out: 'r.txt' must end in .md or .html" $ML_BIN report "$tmp/run_random" --out r.txt
 expect_fail "report no summary" "summary.json: cannot open" $ML_BIN report "$tmp" --out "$tmp/x.md"
