@@ -60,7 +60,8 @@ static void test_parameters(void) {
     CHECK(ml_method_param(&c, "alpha") == 0.5 && ml_method_param(&c, "noise_step") == 999);
     cJSON *j = ml_method_params_json(&c);
     char *s = cJSON_PrintUnformatted(j);
-    CHECK_STR(s, "{\"alpha\":0.5,\"beta\":0.2,\"noise_step\":999,\"temperature\":0,\"top_p\":1,\"top_k\":0}");
+    CHECK_STR(s, "{\"alpha\":0.5,\"beta\":0.2,\"noise_step\":999,\"decode\":\"sample\",\"temperature\":0,\"top_p\":1,"
+                 "\"top_k\":0}");
     free(s);
     cJSON_Delete(j);
     CHECK(ml_method_set(&c, "gamma=1", &err) == ML_ERR_ARG && strstr(err.msg, "vcd") && strstr(err.msg, "gamma") &&
@@ -75,6 +76,32 @@ static void test_parameters(void) {
     CHECK(ml_method_param(&c, "alpha") == 0.5); /* failures change nothing */
     ml_method_defaults(&c, ml_method_find("greedy"));
     CHECK(ml_method_set(&c, "temperature=1", &err) == ML_ERR_ARG && strstr(err.msg, "none"));
+}
+
+/* decode=greedy|sample is given by name and turns the method's sampling into an argmax. */
+static void test_decode_choice(void) {
+    MlError err = {0};
+    MlMethodConfig c;
+    MlSamplerConfig sc;
+    ml_method_defaults(&c, ml_method_find("vcd"));
+    CHECK(ml_method_param(&c, "decode") == ML_DECODE_SAMPLE);
+    CHECK_OK(ml_method_set(&c, "temperature=0.7", &err), &err);
+    ml_method_sampler(&c, 1, &sc);
+    CHECK(sc.temperature == 0.7f);
+    CHECK_OK(ml_method_set(&c, "decode=greedy", &err), &err);
+    CHECK(ml_method_param(&c, "decode") == ML_DECODE_GREEDY);
+    ml_method_sampler(&c, 1, &sc);
+    CHECK(sc.temperature == 0.0f);
+    cJSON *j = ml_method_params_json(&c);
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(j, "decode")), "greedy");
+    cJSON_Delete(j);
+    CHECK(ml_method_set(&c, "decode=argmax", &err) == ML_ERR_ARG && strstr(err.msg, "sample|greedy"));
+    CHECK(ml_method_set(&c, "decode=1", &err) == ML_ERR_ARG);
+    CHECK(ml_method_set(&c, "decode=", &err) == ML_ERR_ARG);
+    CHECK(ml_method_set(&c, "decode=greedyx", &err) == ML_ERR_ARG);
+    CHECK(ml_method_param(&c, "decode") == ML_DECODE_GREEDY); /* failures change nothing */
+    CHECK_OK(ml_method_set(&c, "decode=sample", &err), &err);
+    CHECK(ml_method_param(&c, "decode") == ML_DECODE_SAMPLE);
 }
 
 /* ---- VCD's noise ---- */
@@ -273,6 +300,16 @@ static void test_alpha0_vcd_equals_apc(void) {
     snprintf(other, sizeof other, "%s", fresh_dir("other"));
     CHECK_OK(run_into(other, &(Run){"vcd", {"beta=0.9"}, 11, 1, NULL}, &err), &err);
     CHECK(answers_differ(apc, other) > 0);
+    /* greedy VCD with no contrast and no plausibility cut is the argmax of the normal pass (the
+       APC control at temperature 0: the same prompt suffix), and sampling it is not */
+    snprintf(vcd0, sizeof vcd0, "%s", fresh_dir("vcd0"));
+    snprintf(other, sizeof other, "%s", fresh_dir("other"));
+    CHECK_OK(run_into(vcd0, &(Run){"vcd", {"alpha=0", "beta=0", "decode=greedy"}, 11, 1, NULL}, &err), &err);
+    CHECK_OK(run_into(other, &(Run){"apc", {"beta=0", "temperature=0"}, 11, 1, NULL}, &err), &err);
+    CHECK(same_answers(vcd0, other));
+    snprintf(vcd0, sizeof vcd0, "%s", fresh_dir("vcd0"));
+    CHECK_OK(run_into(vcd0, &(Run){"vcd", {"alpha=0", "beta=0"}, 11, 1, NULL}, &err), &err);
+    CHECK(answers_differ(vcd0, other) > 0);
 }
 
 static void test_prefix_cache_changes_nothing(void) {
@@ -294,7 +331,8 @@ static void test_lines_carry_method_and_params(void) {
     const char *dir = fresh_dir("params");
     CHECK_OK(run_into(dir, &(Run){"vcd", {"alpha=0.5", "noise_step=999", "top_k=50"}, 1, 1, NULL}, &err), &err);
     cJSON *lines = lines_of(dir);
-    cJSON *want = cJSON_Parse("{\"alpha\":0.5,\"beta\":0.2,\"noise_step\":999,\"temperature\":1,\"top_p\":1,\"top_k\":50}");
+    cJSON *want = cJSON_Parse(
+        "{\"alpha\":0.5,\"beta\":0.2,\"noise_step\":999,\"decode\":\"sample\",\"temperature\":1,\"top_p\":1,\"top_k\":50}");
     CHECK(cJSON_GetArraySize(lines) == 18);
     for (const cJSON *l = lines->child; l; l = l->next) {
         CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(l, "method")), "vcd");
@@ -487,6 +525,7 @@ static int setup(void) {
 int main(void) {
     RUN(test_registry_and_defaults);
     RUN(test_parameters);
+    RUN(test_decode_choice);
     RUN(test_vcd_noise_coefficients);
     RUN(test_vcd_noise_pixels);
     if (setup()) return test_summary("test_mitigate") | 1;

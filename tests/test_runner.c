@@ -96,9 +96,9 @@ static void ex_combine(float *scores, const float *const *logits, int n_passes, 
 }
 
 static const MlParamSpec ex_params[] = {
-    {"alpha", 1, 0, 10, 0, "contrast weight against pass 1"},
-    {"amp", 0, 0, 10, 0, "pass 1: A += amp |A| on the image columns of the last query row"},
-    {"disturb", 0, 0, 1, 1, "1: pass 1 asks with a disturbing system text"},
+    {"alpha", 1, 0, 10, 0, "contrast weight against pass 1", NULL},
+    {"amp", 0, 0, 10, 0, "pass 1: A += amp |A| on the image columns of the last query row", NULL},
+    {"disturb", 0, 0, 1, 1, "1: pass 1 asks with a disturbing system text", NULL},
 };
 static const MlPass ex_passes[] = {
     {ML_PASS_CLEAN, ML_PASS_SAME_PROMPT}, {ML_PASS_CLEAN, ML_PASS_OWN_PROMPT}, {ML_PASS_NO_IMAGE, ML_PASS_SAME_PROMPT}};

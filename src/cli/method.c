@@ -1,5 +1,6 @@
 /* method.c: --method NAME and --param K=V, shared by eval and generate (see cli.h). */
 #include <stdio.h>
+#include <string.h>
 
 #include "cli/cli.h"
 
@@ -11,7 +12,15 @@ void ml_cli_method_help(void) {
         if (m->prompt_suffix[0]) printf("           prompt suffix: \"%s\"\n", m->prompt_suffix);
         for (int k = 0; k < m->n_params; k++) {
             const MlParamSpec *p = &m->params[k];
-            printf("           %-12s %s  [%g; %g..%g]\n", p->name, p->help, p->def, p->lo, p->hi);
+            if (p->choices) {
+                char def[64];
+                const char *c = p->choices;
+                for (int i = 0; i < (int)p->def && c; i++) c = strchr(c, '|'), c = c ? c + 1 : NULL;
+                snprintf(def, sizeof def, "%.*s", c ? (int)strcspn(c, "|") : 0, c ? c : "");
+                printf("           %-12s %s  [%s; %s]\n", p->name, p->help, def, p->choices);
+            }
+            else
+                printf("           %-12s %s  [%g; %g..%g]\n", p->name, p->help, p->def, p->lo, p->hi);
         }
     }
 }

@@ -7,7 +7,7 @@
 #include <string.h>
 
 static const MlParamSpec params[] = {
-    {"beta", 0.2, 0, 1, 0, "APC: keep tokens with p >= beta * max p on the normal pass"},
+    {"beta", 0.2, 0, 1, 0, "APC: keep tokens with p >= beta * max p on the normal pass", NULL},
     ML_SAMPLING_PARAMS(1),
 };
 

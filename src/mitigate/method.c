@@ -58,6 +58,29 @@ static void param_list(const MlMethod *m, char *buf, size_t cap) {
     }
 }
 
+/* The index of name among "a|b|c", or -1. */
+static int choice_index(const char *choices, const char *name) {
+    size_t len = strlen(name);
+    int index = 0;
+    for (const char *c = choices; *c; index++) {
+        const char *bar = strchr(c, '|');
+        size_t n = bar ? (size_t)(bar - c) : strlen(c);
+        if (n == len && !strncmp(c, name, n)) return index;
+        if (!bar) break;
+        c = bar + 1;
+    }
+    return -1;
+}
+
+/* The name of value index in "a|b|c" into buf. */
+static const char *choice_name(const char *choices, int index, char *buf, size_t cap) {
+    const char *c = choices;
+    for (int i = 0; i < index && c; i++) c = strchr(c, '|'), c = c ? c + 1 : NULL;
+    size_t n = c ? strcspn(c, "|") : 0;
+    snprintf(buf, cap, "%.*s", (int)n, c ? c : "");
+    return buf;
+}
+
 int ml_method_set(MlMethodConfig *c, const char *assignment, MlError *err) {
     const MlMethod *m = c->method;
     const char *eq = strchr(assignment, '=');
@@ -72,6 +95,13 @@ int ml_method_set(MlMethodConfig *c, const char *assignment, MlError *err) {
                             names);
     }
     const MlParamSpec *p = &m->params[k];
+    if (p->choices) {
+        int index = choice_index(p->choices, eq + 1);
+        if (index < 0)
+            return ml_error_set(err, ML_ERR_ARG, "--param '%s': %s must be one of %s", assignment, p->name, p->choices);
+        c->value[k] = index;
+        return ML_OK;
+    }
     char *end;
     errno = 0;
     double v = strtod(eq + 1, &end);
@@ -89,6 +119,7 @@ double ml_method_param(const MlMethodConfig *c, const char *name) {
 
 void ml_method_sampler(const MlMethodConfig *c, uint64_t seed, MlSamplerConfig *out) {
     double t = ml_method_param(c, "temperature"), p = ml_method_param(c, "top_p"), k = ml_method_param(c, "top_k");
+    if (ml_method_param(c, "decode") == ML_DECODE_GREEDY) t = NAN;
     *out = (MlSamplerConfig){.temperature = isnan(t) ? 0.0f : (float)t,
                              .top_p = isnan(p) ? 1.0f : (float)p,
                              .top_k = isnan(k) ? 0 : (int)k,
@@ -106,10 +137,15 @@ const MlHooks *ml_method_hooks(MlMethodRun *run, int pass, int64_t step) {
 
 cJSON *ml_method_params_json(const MlMethodConfig *c) {
     cJSON *o = cJSON_CreateObject();
-    for (int i = 0; o && i < c->method->n_params; i++)
-        if (!cJSON_AddNumberToObject(o, c->method->params[i].name, c->value[i])) {
+    for (int i = 0; o && i < c->method->n_params; i++) {
+        const MlParamSpec *p = &c->method->params[i];
+        char name[64];
+        cJSON *v = p->choices ? cJSON_AddStringToObject(o, p->name, choice_name(p->choices, (int)c->value[i], name, sizeof name))
+                              : cJSON_AddNumberToObject(o, p->name, c->value[i]);
+        if (!v) {
             cJSON_Delete(o);
             return NULL;
         }
+    }
     return o;
 }

@@ -51,6 +51,9 @@ typedef struct MlParamSpec {
     double def, lo, hi; /* default and the accepted range (inclusive) */
     int integer;        /* the value must be integral */
     const char *help;
+    /* NULL, or the names of the values 0, 1, ... separated by '|' ("sample|greedy"):
+       the parameter is then given by name (--param decode=greedy). */
+    const char *choices;
 } MlParamSpec;
 
 typedef struct MlMethodConfig MlMethodConfig;
@@ -136,9 +139,17 @@ struct MlMethodConfig {
 
 /* The sampling parameters every sampling method lists, with its default temperature. */
 #define ML_SAMPLING_PARAMS(default_temperature)                                                                   \
-    {"temperature", (default_temperature), 0, 100, 0, "softmax temperature; 0 = greedy (argmax)"},                \
-    {"top_p", 1, 0, 1, 0, "nucleus sampling: keep the best tokens up to this mass; 1 = off"},                   \
-    {"top_k", 0, 0, 1e9, 1, "keep the k best tokens; 0 = off"}
+    {"temperature", (default_temperature), 0, 100, 0, "softmax temperature; 0 = greedy (argmax)", NULL},                \
+    {"top_p", 1, 0, 1, 0, "nucleus sampling: keep the best tokens up to this mass; 1 = off", NULL},                   \
+    {"top_k", 0, 0, 1e9, 1, "keep the k best tokens; 0 = off", NULL}
+
+/* `decode`, which every contrastive method lists: sample (0) from its scores
+   with the sampling parameters, or take their argmax (1, greedy). */
+#define ML_DECODE_SAMPLE 0
+#define ML_DECODE_GREEDY 1
+#define ML_DECODE_PARAM(default_decode)                                                                              \
+    {"decode", (default_decode), 0, 1, 1, "sample from the scores (temperature, top_p, top_k) or take their argmax", \
+     "sample|greedy"}
 
 /* An MlMethod's name, one-line summary and prompt suffix. */
 #define ML_METHOD_ID(name_, summary_, suffix_) .name = (name_), .summary = (summary_), .prompt_suffix = (suffix_)
@@ -163,7 +174,7 @@ int ml_method_set(MlMethodConfig *c, const char *assignment, MlError *err);
 double ml_method_param(const MlMethodConfig *c, const char *name);
 
 /* The sampler settings: temperature, top_p, top_k when the method has them,
-   greedy otherwise; seed as given. */
+   greedy otherwise or when its decode parameter says greedy; seed as given. */
 void ml_method_sampler(const MlMethodConfig *c, uint64_t seed, MlSamplerConfig *out);
 
 /* A pass's declaration (the clean image and the same prompt when the method lists none). */
@@ -171,7 +182,8 @@ MlPass ml_method_pass(const MlMethod *m, int pass);
 /* The hooks run's method wants for pass and step (NULL: none). */
 const MlHooks *ml_method_hooks(MlMethodRun *run, int pass, int64_t step);
 
-/* {"alpha": 1, "beta": 0.2, ...} in the method's order; NULL when out of memory. */
+/* {"alpha": 1, "beta": 0.2, "decode": "greedy", ...} in the method's order (a
+   choice parameter by its name); NULL when out of memory. */
 cJSON *ml_method_params_json(const MlMethodConfig *c);
 
 #endif

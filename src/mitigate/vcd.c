@@ -43,9 +43,10 @@ void ml_vcd_noise_pixels(float *dst, const float *clean, int64_t n, int step, ui
 }
 
 static const MlParamSpec params[] = {
-    {"alpha", 1, 0, 1000, 0, "contrast weight: s = (1+alpha) l - alpha l'"},
-    {"beta", 0.2, 0, 1, 0, "APC: keep tokens with p >= beta * max p on the normal pass"},
-    {"noise_step", 500, 0, ML_VCD_STEPS - 1, 1, "diffusion step T of the contrast image (0..999)"},
+    {"alpha", 1, 0, 1000, 0, "contrast weight: s = (1+alpha) l - alpha l'", NULL},
+    {"beta", 0.2, 0, 1, 0, "APC: keep tokens with p >= beta * max p on the normal pass", NULL},
+    {"noise_step", 500, 0, ML_VCD_STEPS - 1, 1, "diffusion step T of the contrast image (0..999)", NULL},
+    ML_DECODE_PARAM(ML_DECODE_SAMPLE),
     ML_SAMPLING_PARAMS(1),
 };
 
