@@ -44,7 +44,7 @@ run, q, score = sys.argv[1:]
 qs = [json.loads(l) for l in open(q)]
 items = [json.loads(l) for l in open(run + '/items.jsonl')]
 s, sc = json.load(open(run + '/summary.json')), json.load(open(score))
-want = {"alpha": 0.5, "beta": 0.2, "noise_step": 999, "temperature": 1, "top_p": 1, "top_k": 0}
+want = {"alpha": 0.5, "beta": 0.2, "noise_step": 999, "decode": "sample", "temperature": 1, "top_p": 1, "top_k": 0}
 assert len(items) == len(qs), (len(items), len(qs))
 for it, qq in zip(items, qs):
     assert it["method"] == "vcd" and it["params"] == want, it
