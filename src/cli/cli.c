@@ -34,14 +34,18 @@ const char *ml_cli_value(const char *cmd, int argc, char **argv, int *i) {
     return argv[++*i];
 }
 
-int ml_cli_data_file(const char *rel, const char *flag, char *out, size_t cap, MlError *err) {
+const char *ml_cli_data_file(const char *given, const char *rel, const char *flag, char *out, size_t cap,
+                             MlError *err) {
+    if (given) return given;
 #ifdef ML_DATA_DIR
     int len = snprintf(out, cap, "%s/%s", ML_DATA_DIR, rel);
 #else
     char exe[4096];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0 || n >= (ssize_t)sizeof exe - 1)
-        return ml_error_set(err, ML_ERR_IO, "cannot read /proc/self/exe to find data/%s; pass %s FILE", rel, flag);
+    if (n <= 0 || n >= (ssize_t)sizeof exe - 1) {
+        ml_error_set(err, ML_ERR_IO, "cannot read /proc/self/exe to find data/%s; pass %s FILE", rel, flag);
+        return NULL;
+    }
     exe[n] = 0;
     for (int up = 0; up < 2; up++) { /* <checkout>/build/misalign -> <checkout> */
         char *slash = strrchr(exe, '/');
@@ -49,11 +53,15 @@ int ml_cli_data_file(const char *rel, const char *flag, char *out, size_t cap, M
     }
     int len = snprintf(out, cap, "%s/data/%s", exe, rel);
 #endif
-    if (len < 0 || (size_t)len >= cap)
-        return ml_error_set(err, ML_ERR_RANGE, "the path of data/%s is too long; pass %s FILE", rel, flag);
-    if (access(out, R_OK))
-        return ml_error_set(err, ML_ERR_MISSING, "%s: default file %s: %s; pass %s FILE", flag, out, strerror(errno), flag);
-    return 0;
+    if (len < 0 || (size_t)len >= cap) {
+        ml_error_set(err, ML_ERR_RANGE, "the path of data/%s is too long; pass %s FILE", rel, flag);
+        return NULL;
+    }
+    if (access(out, R_OK)) {
+        ml_error_set(err, ML_ERR_MISSING, "%s: default file %s: %s; pass %s FILE", flag, out, strerror(errno), flag);
+        return NULL;
+    }
+    return out;
 }
 
 

@@ -43,11 +43,15 @@ int ml_cli_method(const char *cmd, const char *name, const char *const *params, 
 void ml_cli_method_help(void);
 /* Returns argv[++*i] or NULL (after printing "flag needs a value"). */
 const char *ml_cli_value(const char *cmd, int argc, char **argv, int *i);
-/* The default of a flag that names a file shipped in the repository's data/: data/REL in the folder above
-   the binary's (build/misalign -> data/, found through /proc/self/exe, so the working directory does not
-   matter), or ML_DATA_DIR/REL when the build defines it (make DATA_DIR=/usr/share/misalign/data).
-   Fails with ML_ERR_MISSING naming the path tried and the flag that overrides it. */
-int ml_cli_data_file(const char *rel, const char *flag, char *out, size_t cap, MlError *err);
+/* The file a flag names: `given` when the flag was given, else its default
+   data/REL, the repository's data folder: the folder above the binary's
+   (build/misalign -> data/, found through /proc/self/exe, so the working
+   directory does not matter), or ML_DATA_DIR/REL when the build defines it
+   (make DATA_DIR=/usr/share/misalign/data).  The default path is written to
+   buf.  NULL (ML_ERR_MISSING in err, naming the path tried and the flag that
+   overrides it) when the default is not there. */
+const char *ml_cli_data_file(const char *given, const char *rel, const char *flag, char *buf, size_t cap,
+                             MlError *err);
 
 /* A command's options as a table: the flag, what it holds and where in the
    command's option struct (offsetof).  STR: const char *; INT: long long in

@@ -233,7 +233,7 @@ int cmd_eval(int argc, char **argv) {
         return ml_cli_usage_error("eval", "--parser: '%s' is not official, opera or vcd", o.parser);
     unsigned files = 0;
     if (o.files && (rc = files_mask(o.files, &files))) return rc;
-    char split[256], images_buf[4200], data_buf[4200], rel_buf[4300], safe_buf[4300];
+    char split[256], images_buf[4200], data_buf[4200];
     if (o.split) snprintf(split, sizeof split, "%s", o.split);
     else default_split(&o, split, sizeof split);
     const char *images = o.images;
@@ -259,26 +259,24 @@ int cmd_eval(int argc, char **argv) {
         rc = ml_eval_load_scenes(&set, o.questions, files, (size_t)o.limit, &err);
         break;
     case ML_EVAL_AMBER: {
-        const char *ann = o.annotations;
-        if (!ann && (rc = ml_cli_data_file("amber/annotations.json", "--annotations", data_buf, sizeof data_buf, &err)))
+        const char *ann = ml_cli_data_file(o.annotations, "amber/annotations.json", "--annotations", data_buf,
+                                           sizeof data_buf, &err);
+        if (!ann) {
+            rc = err.code;
             break;
-        if (!ann) ann = data_buf;
-        const char *slash = strrchr(ann, '/');
-        int dir_len = slash ? (int)(slash - ann) : 1;
-        const char *dir = slash ? ann : ".";
-        snprintf(rel_buf, sizeof rel_buf, "%.*s/relation.json", dir_len, dir);
-        snprintf(safe_buf, sizeof safe_buf, "%.*s/safe_words.txt", dir_len, dir);
-        if (!(rc = ml_amber_load(&amber, ann, rel_buf, safe_buf, &err))) {
+        }
+        if (!(rc = ml_amber_load(&amber, ann, NULL, NULL, &err))) {
             have_amber = 1;
             rc = ml_eval_load_amber(&set, o.questions, &amber, (size_t)o.limit, &err);
         }
         break;
     }
     case ML_EVAL_CHAIR: {
-        const char *syn = o.synonyms;
-        if (!syn && (rc = ml_cli_data_file("chair/synonyms.txt", "--synonyms", data_buf, sizeof data_buf, &err)))
+        const char *syn = ml_cli_data_file(o.synonyms, "chair/synonyms.txt", "--synonyms", data_buf, sizeof data_buf, &err);
+        if (!syn) {
+            rc = err.code;
             break;
-        if (!syn) syn = data_buf;
+        }
         if (!(rc = ml_chair_vocab_load(syn, &vocab, &err))) have_vocab = 1;
         if (!rc && !(rc = o.gt ? ml_chair_truth_load(o.gt, &truth, &err)
                                : ml_coco_truth_load(&vocab, o.coco, !o.mo.quiet, &truth, &err)))

@@ -172,10 +172,8 @@ static int score_chair(const Args *a) {
     if (!a->gt == !a->coco) return ml_cli_usage_error(cmd, "give one of --gt F and --coco-annotations DIR");
     char syn_buf[4096];
     MlError err = {0};
-    const char *syn = a->synonyms;
-    if (!syn && ml_cli_data_file("chair/synonyms.txt", "--synonyms", syn_buf, sizeof syn_buf, &err))
-        return ml_cli_fail(&err);
-    if (!syn) syn = syn_buf;
+    const char *syn = ml_cli_data_file(a->synonyms, "chair/synonyms.txt", "--synonyms", syn_buf, sizeof syn_buf, &err);
+    if (!syn) return ml_cli_fail(&err);
     MlChairVocab v;
     MlChairTruth gt;
     MlChairScore s;
@@ -230,21 +228,14 @@ static int score_amber(const Args *a) {
     const char *cmd = "score amber";
     int rc;
     if ((rc = need(cmd, "--responses", a->responses))) return rc;
-    char ann_buf[4096], rel_buf[4200], safe_buf[4200];
+    char ann_buf[4096];
     MlError err = {0};
-    const char *ann = a->annotations;
-    if (!ann && ml_cli_data_file("amber/annotations.json", "--annotations", ann_buf, sizeof ann_buf, &err))
-        return ml_cli_fail(&err);
-    if (!ann) ann = ann_buf;
-    /* relation.json and safe_words.txt sit beside annotations.json in AMBER's data/ */
-    const char *slash = strrchr(ann, '/');
-    int dir_len = slash ? (int)(slash - ann) : 1;
-    const char *dir = slash ? ann : ".";
-    snprintf(rel_buf, sizeof rel_buf, "%.*s/relation.json", dir_len, dir);
-    snprintf(safe_buf, sizeof safe_buf, "%.*s/safe_words.txt", dir_len, dir);
+    const char *ann = ml_cli_data_file(a->annotations, "amber/annotations.json", "--annotations", ann_buf,
+                                       sizeof ann_buf, &err);
+    if (!ann) return ml_cli_fail(&err);
     MlAmber amber;
     MlAmberScore s;
-    if (ml_amber_load(&amber, ann, a->relation ? a->relation : rel_buf, a->safe_words ? a->safe_words : safe_buf, &err))
+    if (ml_amber_load(&amber, ann, a->relation, a->safe_words, &err))
         return ml_cli_fail(&err);
     rc = ml_amber_score_file(&amber, a->responses, a->queries, &s, &err);
     ml_amber_free(&amber);
@@ -357,10 +348,9 @@ static int score_hallusionbench(const Args *a) {
     if ((rc = need(cmd, "--answers", a->answers))) return rc;
     MlError err = {0};
     char q_buf[4096];
-    const char *questions = a->questions;
-    if (!questions && ml_cli_data_file("hallusionbench/HallusionBench.json", "--questions", q_buf, sizeof q_buf, &err))
-        return ml_cli_fail(&err);
-    if (!questions) questions = q_buf;
+    const char *questions = ml_cli_data_file(a->questions, "hallusionbench/HallusionBench.json", "--questions", q_buf,
+                                             sizeof q_buf, &err);
+    if (!questions) return ml_cli_fail(&err);
     MlHallusionSet set;
     MlHallusionScore s;
     if (ml_hallusionbench_load(questions, &set, &err)) return ml_cli_fail(&err);

@@ -76,10 +76,10 @@ static int load_relation(MlAmber *a, const char *path, MlError *err) {
     if (!rc && !(a->assoc_words = calloc(n ? n : 1, sizeof *a->assoc_words)))
         rc = ml_error_set(err, ML_ERR_NOMEM, "%s: out of memory", path);
     for (const cJSON *e = rc ? NULL : root->child; e && !rc; e = e->next) {
-        char where[600];
-        snprintf(where, sizeof where, "%s: \"%.60s\"", path, e->string);
+        char key[80];
+        snprintf(key, sizeof key, "\"%.60s\"", e->string);
         size_t k;
-        if ((rc = string_list(e, &a->assoc_words[a->n_assoc], &k, path, where + strlen(path) + 2, err))) break;
+        if ((rc = string_list(e, &a->assoc_words[a->n_assoc], &k, path, key, err))) break;
         int existed;
         if (ml_strmap_put(&a->assoc, e->string, a->n_assoc++, &existed, NULL) ||
             ml_strmap_put(&a->vocab, e->string, 0, NULL, NULL))
@@ -147,8 +147,18 @@ static int parse_entry(MlAmber *a, const MlRecord *r, size_t index, const char *
     return ML_OK;
 }
 
+/* NAME in the folder of path into buf. */
+static const char *beside(const char *path, const char *name, char *buf, size_t cap) {
+    const char *slash = strrchr(path, '/');
+    snprintf(buf, cap, "%.*s/%s", slash ? (int)(slash - path) : 1, slash ? path : ".", name);
+    return buf;
+}
+
 int ml_amber_load(MlAmber *a, const char *annotations, const char *relation, const char *safe_words, MlError *err) {
     memset(a, 0, sizeof *a);
+    char rel_buf[4200], safe_buf[4200];
+    if (!relation) relation = beside(annotations, "relation.json", rel_buf, sizeof rel_buf);
+    if (!safe_words) safe_words = beside(annotations, "safe_words.txt", safe_buf, sizeof safe_buf);
     int rc = load_relation(a, relation, err);
     if (!rc) rc = load_safe(a, safe_words, err);
     MlRecords recs = {0};

@@ -65,6 +65,8 @@ typedef struct MlAmber {
     MlStrMap safe;         /* safe_words.txt */
 } MlAmber;
 
+/* relation or safe_words NULL: relation.json or safe_words.txt beside
+   annotations, where AMBER's data/ keeps them. */
 int ml_amber_load(MlAmber *a, const char *annotations, const char *relation, const char *safe_words, MlError *err);
 void ml_amber_free(MlAmber *a);
 
