@@ -11,6 +11,7 @@ PY=/usr/bin/python3 # Debian python: numpy + Pillow
 REF=tests/reference/llava_ref.py
 TOOLS=tests/reference/exactness_tools.py
 LOGIT_TOL=1e-3
+LOGIT_TOL_JPEG=1e-4
 FEATURE_TOL=1e-4
 N_TOKENS=8
 PROMPT="What is in this picture? Describe it briefly."
@@ -76,6 +77,11 @@ expect_differ() {
 # Test pictures: wider than tall and taller than wide, so resize, crop and pad all matter.
 $PY $TOOLS image "$T/wide.png" 57 41 1 || exit 1
 $PY $TOOLS image "$T/tall.png" 30 47 2 || exit 1
+# JPEGs, which the reference decodes with Pillow (libjpeg-turbo): 4:2:0, progressive 4:4:4, 4:2:2, CMYK.
+$PY $TOOLS image "$T/noisy420.jpg" 90 50 3 92 2 || exit 1
+$PY $TOOLS image "$T/tall444p.jpg" 41 67 4 85 0 progressive || exit 1
+$PY $TOOLS image "$T/wide422.jpg" 77 40 5 60 1 || exit 1
+$PY $TOOLS image "$T/cmyk.jpg" 45 45 6 90 2 cmyk || exit 1
 
 for dtype in f32 f16 bf16; do
     if ! "$ML_BIN" init-model --out "$T/tiny-$dtype" --preset tiny --dtype $dtype --seed 11 >/dev/null 2>"$T/init.err"; then
@@ -87,6 +93,18 @@ for dtype in f32 f16 bf16; do
     expect_equal "$dtype-pad" "$m" "$m" "$T/tall.png" pad
     expect_equal "$dtype-text" "$m" "$m" - resize
 done
+
+# JPEG inputs (f32): held to the tighter LOGIT_TOL_JPEG, as exact as the PNG cases.
+if [ -d "$T/tiny-f32" ]; then
+    m=$T/tiny-f32
+    LOGIT_TOL_SAVED=$LOGIT_TOL LOGIT_TOL=$LOGIT_TOL_JPEG
+    expect_equal jpeg-420-resize "$m" "$m" "$T/noisy420.jpg" resize
+    expect_equal jpeg-420-pad "$m" "$m" "$T/noisy420.jpg" pad
+    expect_equal jpeg-444p-resize "$m" "$m" "$T/tall444p.jpg" resize
+    expect_equal jpeg-422-pad "$m" "$m" "$T/wide422.jpg" pad
+    expect_equal jpeg-cmyk-resize "$m" "$m" "$T/cmyk.jpg" resize
+    LOGIT_TOL=$LOGIT_TOL_SAVED
+fi
 
 # Variant: CLS kept ("full") from the last vision layer (the prompt then holds one more image token),
 # another RoPE base, and rms_norm_eps left to the LlamaConfig default (1e-6).

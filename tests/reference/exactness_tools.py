@@ -1,7 +1,10 @@
 #!/usr/bin/python3
 """exactness_tools.py: small helpers for tests/cli/exactness.sh (Debian /usr/bin/python3: numpy + Pillow).
 
-    image OUT.png WIDTH HEIGHT SEED        a deterministic RGB test picture (gradients + blocks + noise)
+    image OUT WIDTH HEIGHT SEED [QUALITY SUBSAMPLING [progressive|cmyk]]
+                                           a deterministic RGB test picture (gradients + blocks + noise),
+                                           PNG, or JPEG when QUALITY is given (Pillow's subsampling 0/1/2;
+                                           progressive, or converted to CMYK first)
     prompt-ids GENERATE.json               the prompt_ids of `misalign generate --json`, comma-separated
     compare DIR LOGIT_TOL FEATURE_TOL      compares DIR/engine_* with DIR/ref_* (logits .npy, image features
                                            .npy when both exist, greedy ids in engine.json / ref.json); prints one
@@ -22,7 +25,7 @@ import numpy as np
 from PIL import Image
 
 
-def make_image(out, width, height, seed):
+def make_image(out, width, height, seed, quality=None, subsampling=None, variant=""):
     rng = np.random.default_rng(int(seed))
     w, h = int(width), int(height)
     y, x = np.mgrid[0:h, 0:w]
@@ -33,7 +36,13 @@ def make_image(out, width, height, seed):
     img = np.stack([r, g, b], axis=-1)
     img[(x // 7 + y // 5) % 3 == 0] *= 0.4
     img += rng.normal(0, 12, img.shape)
-    Image.fromarray(np.clip(np.rint(img), 0, 255).astype(np.uint8), "RGB").save(out)
+    pil = Image.fromarray(np.clip(np.rint(img), 0, 255).astype(np.uint8), "RGB")
+    if quality is None:
+        pil.save(out, "PNG")
+    elif variant == "cmyk":
+        pil.convert("CMYK").save(out, "JPEG", quality=int(quality))
+    else:
+        pil.save(out, "JPEG", quality=int(quality), subsampling=int(subsampling), progressive=variant == "progressive")
 
 
 def prompt_ids(path):
