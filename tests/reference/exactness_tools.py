@@ -5,6 +5,8 @@
                                            a deterministic RGB test picture (gradients + blocks + noise),
                                            PNG, or JPEG when QUALITY is given (Pillow's subsampling 0/1/2;
                                            progressive, or converted to CMYK first)
+    jitter IN OUT.png SEED                 Pillow's decode of IN with 1% of the samples moved by 1-2 levels (the
+                                           size of stb_image's JPEG rounding differences), saved as PNG
     prompt-ids GENERATE.json               the prompt_ids of `misalign generate --json`, comma-separated
     compare DIR LOGIT_TOL FEATURE_TOL      compares DIR/engine_* with DIR/ref_* (logits .npy, image features
                                            .npy when both exist, greedy ids in engine.json / ref.json); prints one
@@ -43,6 +45,13 @@ def make_image(out, width, height, seed, quality=None, subsampling=None, variant
         pil.convert("CMYK").save(out, "JPEG", quality=int(quality))
     else:
         pil.save(out, "JPEG", quality=int(quality), subsampling=int(subsampling), progressive=variant == "progressive")
+
+
+def jitter(src, out, seed):
+    rng = np.random.default_rng(int(seed))
+    img = np.asarray(Image.open(src).convert("RGB")).astype(np.int64)
+    moved = (rng.random(img.shape) < 0.01) * rng.choice([-2, -1, 1, 2], size=img.shape)
+    Image.fromarray(np.clip(img + moved, 0, 255).astype(np.uint8), "RGB").save(out, "PNG")
 
 
 def prompt_ids(path):
@@ -126,6 +135,8 @@ def main(argv):
     cmd, args = argv[0], argv[1:]
     if cmd == "image":
         make_image(*args)
+    elif cmd == "jitter":
+        jitter(*args)
     elif cmd == "prompt-ids":
         prompt_ids(*args)
     elif cmd == "compare":

@@ -179,15 +179,13 @@ def png_chunk(tag, data):
     return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
 
 
-def png_bytes(samples, depth, ctype, extra=b""):
-    """A PNG written by hand, so bit depths and colour types Pillow cannot save are covered.
-    samples: HxWxC (or HxW) integer array; sub-byte depths are packed MSB first."""
-    samples = np.asarray(samples)
-    if samples.ndim == 2:
-        samples = samples[..., None]
-    h, w, c = samples.shape
+ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
+
+
+def png_rows(samples, depth):
+    """Filter-0 scanlines of an HxWxC sample array; sub-byte depths are packed MSB first."""
     rows = []
-    for y in range(h):
+    for y in range(samples.shape[0]):
         row = samples[y].reshape(-1)
         if depth == 16:
             data = row.astype(">u2").tobytes()
@@ -201,7 +199,22 @@ def png_bytes(samples, depth, ctype, extra=b""):
             shifts = np.array([8 - depth * (i + 1) for i in range(per)], dtype=np.uint32)
             data = (groups << shifts).sum(axis=1).astype(np.uint8).tobytes()
         rows.append(b"\0" + data)
-    ihdr = struct.pack(">IIBBBBB", w, h, depth, ctype, 0, 0, 0)
+    return rows
+
+
+def png_bytes(samples, depth, ctype, extra=b"", interlace=False):
+    """A PNG written by hand, so bit depths, colour types and Adam7 interlacing Pillow cannot save are
+    covered.  samples: HxWxC (or HxW) integer array."""
+    samples = np.asarray(samples)
+    if samples.ndim == 2:
+        samples = samples[..., None]
+    h, w, c = samples.shape
+    if interlace:  # the seven passes, each a small image of its own; empty passes have no rows
+        rows = [r for x0, y0, dx, dy in ADAM7 if w > x0 and h > y0
+                for r in png_rows(samples[y0::dy, x0::dx], depth)]
+    else:
+        rows = png_rows(samples, depth)
+    ihdr = struct.pack(">IIBBBBB", w, h, depth, ctype, 0, 0, int(interlace))
     return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + extra + png_chunk(b"IDAT", zlib.compress(b"".join(rows)))
             + png_chunk(b"IEND", b""))
 
@@ -230,6 +243,17 @@ def cmd_decode(outdir):
         "grey8_trns": png_bytes(rand(255), 8, 0, png_chunk(b"tRNS", struct.pack(">H", 7))),
         "rgb8_trns": png_bytes(rand(255, 3), 8, 2, png_chunk(b"tRNS", struct.pack(">HHH", 1, 2, 3))),
     }
+    pngs.update({
+        "rgb8_adam7": png_bytes(rand(255, 3), 8, 2, interlace=True),
+        "rgba16_adam7": png_bytes(rand(65535, 4), 16, 6, interlace=True),
+        "greyalpha8_adam7": png_bytes(rand(255, 2), 8, 4, interlace=True),
+        "grey2_adam7": png_bytes(rand(3), 2, 0, interlace=True),
+        "grey16_adam7": png_bytes(grey16, 16, 0, interlace=True),
+        "palette4_adam7": png_bytes(rand(15), 4, 3, png_chunk(b"PLTE", palette[:16].tobytes()), interlace=True),
+        "rgb8_adam7_3x2": png_bytes(rng.integers(0, 256, size=(2, 3, 3)), 8, 2, interlace=True),  # empty passes
+        "palette_trns_adam7": png_bytes(rand(255), 8, 3, png_chunk(b"PLTE", palette.tobytes())
+                                        + png_chunk(b"tRNS", bytes(range(0, 256, 2))), interlace=True),
+    })
     for name, data in pngs.items():
         files.append((name + ".png", data, "png"))
     pil_png = io.BytesIO()  # one written by Pillow (zlib level and filters of its own)
