@@ -5,6 +5,9 @@
 #include "test.h"
 
 #include <stdint.h>
+#include <stdio.h>
+
+#include <jpeglib.h>
 
 #include "core/error.h"
 #include "core/file.h"
@@ -391,6 +394,70 @@ static void test_jpeg_matches_pillow(void) {
            refused);
 }
 
+/* Pillow cannot write YCCK (Adobe transform 2) and cjpeg reads no CMYK, so
+   the fixture comes from libjpeg's own encoder; Pillow still decides the
+   expected pixels (pillow_image.py rgb). */
+static int write_ycck(const char *path, int w, int h, int h_samp, int v_samp, unsigned seed) {
+    struct jpeg_compress_struct c;
+    struct jpeg_error_mgr jerr;
+    unsigned char *out = NULL;
+    unsigned long nout = 0;
+    c.err = jpeg_std_error(&jerr);
+    jpeg_create_compress(&c);
+    jpeg_mem_dest(&c, &out, &nout);
+    c.image_width = (JDIMENSION)w;
+    c.image_height = (JDIMENSION)h;
+    c.input_components = 4;
+    c.in_color_space = JCS_CMYK;
+    jpeg_set_defaults(&c);
+    jpeg_set_colorspace(&c, JCS_YCCK); /* writes the Adobe marker with transform 2 */
+    jpeg_set_quality(&c, 88, TRUE);
+    c.comp_info[0].h_samp_factor = h_samp;
+    c.comp_info[0].v_samp_factor = v_samp;
+    jpeg_start_compress(&c, TRUE);
+    unsigned char *row = malloc((size_t)w * 4);
+    for (int y = 0; y < h; y++) {
+        for (int i = 0; i < w * 4; i++) {
+            seed = seed * 1103515245u + 12345u;
+            row[i] = (unsigned char)((i / 4 * 7 + y * 5 + (int)(seed >> 27)) & 255);
+        }
+        JSAMPROW rows[1] = {row};
+        jpeg_write_scanlines(&c, rows, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    free(row);
+    MlError err = {0};
+    int rc = ml_file_write(path, out, nout, &err);
+    free(out);
+    return rc;
+}
+
+static void test_ycck_matches_pillow(void) {
+    static const int cases[][4] = {{40, 24, 1, 1}, {37, 23, 2, 2}, {17, 9, 2, 1}};
+    for (int k = 0; k < 3; k++) {
+        char path[1024], rgb[1100], args[2400];
+        snprintf(path, sizeof path, "%s/ycck%d.jpg", tmpdir, k);
+        snprintf(rgb, sizeof rgb, "%s.rgb", path);
+        CHECK(write_ycck(path, cases[k][0], cases[k][1], cases[k][2], cases[k][3], 77u + (unsigned)k) == ML_OK);
+        snprintf(args, sizeof args, "rgb '%s' '%s'", path, rgb);
+        CHECK(run_reference(args) == 0);
+        char *want = NULL;
+        size_t nwant = 0;
+        MlError err = {0};
+        MlImage img;
+        CHECK_OK(ml_file_read(rgb, &want, &nwant, &err), &err);
+        CHECK_OK(ml_image_load(path, &img, &err), &err);
+        size_t n = (size_t)cases[k][0] * cases[k][1] * 3;
+        int same = want && img.rgb && nwant == 8 + n && img.width == cases[k][0] && !memcmp(want + 8, img.rgb, n);
+        if (!same) fprintf(stderr, "  %s: differs from Pillow\n", path);
+        CHECK(same);
+        free(want);
+        ml_image_free(&img);
+    }
+    printf("  ycck: 3 libjpeg-written YCCK files byte-exact with Pillow\n");
+}
+
 static void test_write_png(void) {
     MlImage img;
     MlError err = {0};
@@ -621,6 +688,7 @@ int main(void) {
     RUN(test_preprocess_rejects);
     RUN(test_decode_matches_pillow);
     RUN(test_jpeg_matches_pillow);
+    RUN(test_ycck_matches_pillow);
     RUN(test_write_png);
     RUN(test_bad_files); /* uses files written by test_decode_matches_pillow */
     return test_summary("test_image");
