@@ -369,8 +369,9 @@ static int jpeg_case(const char *name, int w, int h, int ok) {
 
 /* tests/reference/pillow_image.py jpeg: Pillow- and cjpeg-written JPEGs in
    every chroma layout, progressive, restarts, arithmetic coding, qualities
-   10..100, odd sizes, grey, CMYK, EXIF orientation; then cuts and flipped
-   bytes.  Pillow decides which decode; those must match byte for byte. */
+   10..100, odd sizes, grey, CMYK, EXIF orientation; then cuts and changed
+   bytes in the headers and in the entropy-coded data.  Pillow decides which
+   decode; those must match byte for byte, the others fail naming the file. */
 static void test_jpeg_matches_pillow(void) {
     char args[1024], path[1024];
     snprintf(args, sizeof args, "jpeg '%s'", tmpdir);

@@ -346,7 +346,7 @@ def cmd_jpeg(outdir):
     for name, args in cj:
         for tag, img in (("", photo), ("_odd", rgb(333, 501, 1) if name in ("440", "411") else rgb(37, 23, 0))):
             files.append(("cjpeg_%s%s.jpg" % (name, tag), jpeg_cjpeg(outdir, img, args)))
-    # Damage: cuts (in the headers, in the scan, just before EOI, EOI only) and flipped bytes in the
+    # Damage: cuts (in the headers, in the scan, just before the EOI marker) and changed bytes in the
     # entropy-coded data.  Pillow decides which of them decode; the pixels of those that do must match too.
     for src in ("q75_s2.jpg", "progressive_s2.jpg", "cjpeg_restart_rows.jpg"):
         data = dict(files)[src]
@@ -359,6 +359,21 @@ def cmd_jpeg(outdir):
             for pos in rng.integers(sos + 20, len(data) - 2, size=k + 1):
                 bad[pos] = int(rng.integers(0, 256))
             files.append(("%s_flip%d.jpg" % (stem, k), bytes(bad)))
+    # Single bytes changed in the headers (markers, tables, frame and scan headers).  Mutants Pillow
+    # opens at a side above ML_IMAGE_MAX_SIDE are left out: there we refuse on purpose.
+    src = dict(files)["q75_s2.jpg"]
+    header_end = src.index(b"\xff\xda") + 14
+    kept = 0
+    while kept < 40:
+        bad = bytearray(src)
+        bad[int(rng.integers(2, header_end))] = int(rng.integers(0, 256))
+        try:
+            if max(Image.open(io.BytesIO(bytes(bad))).size) > 16384:
+                continue
+        except (OSError, SyntaxError, ValueError):
+            pass
+        files.append(("q75_s2_header%d.jpg" % kept, bytes(bad)))
+        kept += 1
     with open(outdir + "/jpeg.txt", "w") as manifest:
         for name, data in files:
             with open(outdir + "/" + name, "wb") as f:
