@@ -634,6 +634,10 @@ static void test_bad_files(void) {
     expect_decode_error(buf, n, "huge.png", ML_ERR_FORMAT, "corrupt or unsupported PNG header");
     n = png_header_only(buf, 0, 5);
     expect_decode_error(buf, n, "zero.png", ML_ERR_FORMAT, NULL);
+    /* An IDAT declaring 1.7 GB in a tiny file: refused before stb allocates for it. */
+    n = png_header_only(buf, 9, 5);
+    buf[33] = 0x66, buf[34] = 0x6d, buf[35] = 0x65, buf[36] = 0x17;
+    expect_decode_error(buf, n, "long_chunk.png", ML_ERR_FORMAT, "chunk at byte 33 runs past the end");
     /* A legal size with no pixel data behind it: fails in the decoder. */
     n = png_header_only(buf, 3000, 2000);
     expect_decode_error(buf, n, "lying.png", ML_ERR_FORMAT, "corrupt or truncated image");

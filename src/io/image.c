@@ -95,6 +95,25 @@ static int is_png(const uint8_t *p, size_t n) {
     return n >= 8 && !memcmp(p, png_sig, 8);
 }
 
+/* stb 2.27 grows its IDAT buffer to a chunk's declared length before it
+   reads the chunk, so a 44-byte file declaring a 1.7 GB IDAT made it
+   allocate 2 GB (found by fuzz_image) before failing with "outofdata".
+   Such files are refused here instead, before stb runs: every chunk up to
+   IEND must fit in the file.  Returns the offset of the first chunk that
+   does not fit, or 0. */
+static size_t png_chunk_past_end(const uint8_t *p, size_t n) {
+    size_t pos = 8;
+    while (n - pos >= 8) {
+        size_t len = (size_t)p[pos] << 24 | (size_t)p[pos + 1] << 16 | (size_t)p[pos + 2] << 8 | p[pos + 3];
+        if (len > n - pos - 8) return pos;
+        if (!memcmp(p + pos + 4, "IEND", 4)) return 0;
+        pos += 8 + len;
+        if (n - pos < 4) return 0; /* a missing CRC is left to the decoder */
+        pos += 4;
+    }
+    return 0;
+}
+
 int ml_image_info(const void *data, size_t size, const char *where, int *width, int *height, MlError *err) {
     *width = *height = 0;
     if (!where) where = "image";
@@ -102,6 +121,10 @@ int ml_image_info(const void *data, size_t size, const char *where, int *width, 
     if (size > INT_MAX) return ml_error_set(err, ML_ERR_RANGE, "%s: image file too large (%zu bytes)", where, size);
     const uint8_t *bytes = data;
     if (is_jpeg(bytes, size)) return ml_jpeg_info(data, size, where, width, height, err);
+    size_t bad_chunk = is_png(bytes, size) ? png_chunk_past_end(bytes, size) : 0;
+    if (bad_chunk)
+        return ml_error_set(err, ML_ERR_FORMAT, "%s: truncated PNG: the chunk at byte %zu runs past the end of the file",
+                            where, bad_chunk);
     int w, h, comp;
     if (!stbi_info_from_memory(bytes, (int)size, &w, &h, &comp)) {
         if (is_png(bytes, size)) return ml_error_set(err, ML_ERR_FORMAT, "%s: corrupt or unsupported PNG header", where);
