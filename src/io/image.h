@@ -7,7 +7,8 @@
 **   without compositing, palettes are expanded, 1/2/4-bit grey is scaled to
 **   0..255, Adam7 interlacing is undone.  16-bit RGB, RGBA and grey+alpha
 **   keep the high byte of each sample; 16-bit grey is clamped to 0..255 (PIL
-**   opens it as mode "I" and convert("RGB") clips).
+**   opens it as mode "I" and convert("RGB") clips).  A chunk that runs past
+**   the end of the file is refused before stb allocates for it.
 ** - JPEG (libjpeg-turbo with Pillow's decoder settings, io/jpeg.h): every
 **   chroma layout, progressive, restarts, arithmetic coding; grey is
 **   replicated; CMYK and YCCK go through Pillow's inverted-CMYK -> RGB.
