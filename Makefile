@@ -24,7 +24,7 @@ ifeq ($(SAN),fuzz)
   LDFLAGS_SAN = -fsanitize=fuzzer,address,undefined
 endif
 CFLAGS  = $(CFLAGS_COMMON) $(OPT)
-LDLIBS  = -lopenblas -lcjson -lm
+LDLIBS  = -lopenblas -lcjson -ljpeg -lm
 LDFLAGS = -fopenmp $(LDFLAGS_SAN)
 
 LIB_SRC  := $(sort $(filter-out src/cli/%,$(wildcard src/*/*.c)))
@@ -52,7 +52,7 @@ $(BUILD)/obj/%.o: %.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
 # stb_image is third-party code included as-is: its own warnings are not ours.
-# -fwrapv: its JPEG arithmetic can overflow int on corrupt files; wrapping makes that defined.
+# -fwrapv: its arithmetic can overflow int on corrupt files; wrapping makes that defined.
 $(BUILD)/obj/src/io/stb_impl.o: CFLAGS += -Wno-error -w -fwrapv
 
 $(LIB): $(LIB_OBJ)

@@ -1,7 +1,9 @@
-/* fuzz_image.c: arbitrary bytes through ml_image_info and ml_image_decode, then the bicubic
-   resize and both preprocessing modes on whatever decodes.  Declared sizes
-   above ~1 megapixel are skipped (they are legal, just slow and large under
-   ASan); the size checks themselves are covered by tests/test_image.c. */
+/* fuzz_image.c: arbitrary bytes through ml_image_info and ml_image_decode
+   (PNG: stb_image; JPEG: libjpeg-turbo behind io/jpeg.c's error manager and
+   memory source), then the bicubic resize and both preprocessing modes on
+   whatever decodes.  Declared sizes above ~1 megapixel are skipped (they are
+   legal, just slow and large under ASan); the size checks themselves are
+   covered by tests/test_image.c. */
 #include <stdint.h>
 #include <stdlib.h>
 

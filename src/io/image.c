@@ -1,5 +1,6 @@
 /*
-** image.c: decoding (stb_image), PNG writing (stb_image_write), Pillow's
+** image.c: decoding (PNG with stb_image, JPEG with libjpeg-turbo in
+** io/jpeg.c), PNG writing (stb_image_write), Pillow's
 ** 8-bit bicubic resize and the CLIPImageProcessor pipeline.
 **
 ** The resize follows Pillow 9.4 Resample.c step by step (LLAVA.md §8):
@@ -22,6 +23,7 @@
 
 #include "core/file.h"
 #include "core/strbuf.h"
+#include "io/jpeg.h"
 
 /* ------------------------------------------------------------------ */
 /* Allocation                                                          */
@@ -85,51 +87,31 @@ static int decode_grey16(const uint8_t *data, int len, const char *where, MlImag
     return rc;
 }
 
-static const char *sniff_format(const uint8_t *p, size_t n) {
+/* Pillow's JPEG signature test (JpegImagePlugin._accept). */
+static int is_jpeg(const uint8_t *p, size_t n) { return n >= 3 && p[0] == 0xff && p[1] == 0xd8 && p[2] == 0xff; }
+
+static int is_png(const uint8_t *p, size_t n) {
     static const uint8_t png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-    if (n >= 8 && !memcmp(p, png_sig, 8)) return "PNG";
-    if (n >= 3 && p[0] == 0xff && p[1] == 0xd8 && p[2] == 0xff) return "JPEG";
-    return NULL;
+    return n >= 8 && !memcmp(p, png_sig, 8);
 }
 
-static int be16(const uint8_t *p) { return p[0] << 8 | p[1]; }
-
-/* stb_image 2.27 trusts the 16 code-length counts of a JPEG Huffman table
-   (DHT): when they add up to more than 256 symbols it writes past its
-   256-entry tables (fixed upstream in 2.28).  So find every DHT stb could
-   read, the way stb walks the file (segments by their length, anything else
-   byte by byte up to the next 0xFF marker), and refuse the file if one
-   holds such a table. */
-static int jpeg_huffman_tables_ok(const uint8_t *p, size_t n) {
-    size_t pos = 0;
-    while (pos < n) {
-        if (p[pos] != 0xff) { /* entropy-coded data or junk */
-            pos++;
-            continue;
-        }
-        while (pos < n && p[pos] == 0xff) pos++; /* fill bytes */
-        if (pos >= n) break;
-        int m = p[pos++];
-        if (m == 0xd9) break;                                               /* EOI: stb stops here */
-        if (m == 0x00 || m == 0x01 || (m >= 0xd0 && m <= 0xd8)) continue; /* no length field */
-        if (pos + 2 > n) break;
-        size_t len = (size_t)be16(p + pos);
-        if (len < 2) continue; /* stb rejects it; keep scanning anyway */
-        if (m == 0xc4) { /* stb's DHT loop: tables until the segment length is used up */
-            size_t q = pos + 2;
-            long left = (long)len - 2;
-            while (left > 0 && q < n) {
-                if ((p[q] >> 4) > 1 || (p[q] & 15) > 3) break; /* stb rejects the table class/id */
-                int symbols = 0;
-                for (size_t i = 1; i <= 16 && q + i < n; i++) symbols += p[q + i]; /* stb reads 0 past the end */
-                if (symbols > 256) return 0;
-                q += 17 + (size_t)symbols;
-                left -= 17 + symbols;
-            }
-        }
-        pos += len;
+/* stb 2.27 grows its IDAT buffer to a chunk's declared length before it
+   reads the chunk, so a 44-byte file declaring a 1.7 GB IDAT made it
+   allocate 2 GB (found by fuzz_image) before failing with "outofdata".
+   Such files are refused here instead, before stb runs: every chunk up to
+   IEND must fit in the file.  Returns the offset of the first chunk that
+   does not fit, or 0. */
+static size_t png_chunk_past_end(const uint8_t *p, size_t n) {
+    size_t pos = 8;
+    while (n - pos >= 8) {
+        size_t len = (size_t)p[pos] << 24 | (size_t)p[pos + 1] << 16 | (size_t)p[pos + 2] << 8 | p[pos + 3];
+        if (len > n - pos - 8) return pos;
+        if (!memcmp(p + pos + 4, "IEND", 4)) return 0;
+        pos += 8 + len;
+        if (n - pos < 4) return 0; /* a missing CRC is left to the decoder */
+        pos += 4;
     }
-    return 1;
+    return 0;
 }
 
 int ml_image_info(const void *data, size_t size, const char *where, int *width, int *height, MlError *err) {
@@ -138,17 +120,14 @@ int ml_image_info(const void *data, size_t size, const char *where, int *width, 
     if (size == 0) return ml_error_set(err, ML_ERR_FORMAT, "%s: empty file, not a PNG/JPEG image", where);
     if (size > INT_MAX) return ml_error_set(err, ML_ERR_RANGE, "%s: image file too large (%zu bytes)", where, size);
     const uint8_t *bytes = data;
-    /* stb parses JPEG tables while reading the header, so check them first.
-       Anything starting with 0xFF may be a JPEG to stb. */
-    if (bytes[0] == 0xff && !jpeg_huffman_tables_ok(bytes, size))
-        return ml_error_set(err, ML_ERR_FORMAT, "%s: corrupt JPEG: a Huffman table declares more than 256 codes",
-                            where);
+    if (is_jpeg(bytes, size)) return ml_jpeg_info(data, size, where, width, height, err);
+    size_t bad_chunk = is_png(bytes, size) ? png_chunk_past_end(bytes, size) : 0;
+    if (bad_chunk)
+        return ml_error_set(err, ML_ERR_FORMAT, "%s: truncated PNG: the chunk at byte %zu runs past the end of the file",
+                            where, bad_chunk);
     int w, h, comp;
     if (!stbi_info_from_memory(bytes, (int)size, &w, &h, &comp)) {
-        /* stb tries each format in turn and keeps only the last reason
-           ("unknown image type"), so name the format from its signature. */
-        const char *kind = sniff_format(bytes, size);
-        if (kind) return ml_error_set(err, ML_ERR_FORMAT, "%s: corrupt or unsupported %s header", where, kind);
+        if (is_png(bytes, size)) return ml_error_set(err, ML_ERR_FORMAT, "%s: corrupt or unsupported PNG header", where);
         const char *why = stbi_failure_reason();
         return ml_error_set(err, ML_ERR_FORMAT, "%s: not a PNG/JPEG image (stb: %s)", where, why ? why : "unknown");
     }
@@ -170,6 +149,7 @@ int ml_image_decode(const void *data, size_t size, const char *where, MlImage *i
     int rc = ml_image_info(data, size, where, &w, &h, err);
     if (rc) return rc;
     const uint8_t *bytes = data;
+    if (is_jpeg(bytes, size)) return ml_jpeg_decode(data, size, where, img, err);
     int len = (int)size, comp;
     if (stbi_is_16_bit_from_memory(bytes, len) && stbi_info_from_memory(bytes, len, &w, &h, &comp) && comp == 1)
         return decode_grey16(bytes, len, where, img, err);

@@ -1,17 +1,28 @@
 /*
 ** image.h: 8-bit RGB images in, normalized float tensors out.
 **
-** Decoding uses stb_image (PNG and JPEG only) and always yields RGB the way
-** PIL's Image.open(f).convert("RGB") does: grey is replicated, alpha is
-** dropped without compositing, palettes are expanded, 1/2/4-bit grey is
-** scaled to 0..255.  16-bit PNGs: RGB, RGBA and grey+alpha keep the high
-** byte of each sample; 16-bit grey is clamped to 0..255 (PIL opens it as
-** mode "I" and convert("RGB") clips).  PNG decoding is byte-identical to
-** Pillow.  JPEG is not: stb's IDCT and colour conversion round differently
-** from libjpeg-turbo, up to 2 levels on about 1% of samples (chroma
-** upsampling matches libjpeg, see io/stb_impl.c).  EXIF orientation is not
-** applied (neither does Image.open).  The declared size is checked before
-** any pixel is decoded: sides must be 1..ML_IMAGE_MAX_SIDE.
+** Decoding yields RGB bytes identical to PIL's Image.open(f).convert("RGB")
+** (Pillow 9.4), checked byte for byte in tests/test_image.c:
+** - PNG (stb_image, io/stb_impl.c): grey is replicated, alpha is dropped
+**   without compositing, palettes are expanded, 1/2/4-bit grey is scaled to
+**   0..255, Adam7 interlacing is undone.  16-bit RGB, RGBA and grey+alpha
+**   keep the high byte of each sample; 16-bit grey is clamped to 0..255 (PIL
+**   opens it as mode "I" and convert("RGB") clips).  A chunk that runs past
+**   the end of the file is refused before stb allocates for it.
+** - JPEG (libjpeg-turbo with Pillow's decoder settings, io/jpeg.h): every
+**   chroma layout, progressive, restarts, arithmetic coding; grey is
+**   replicated; CMYK and YCCK go through Pillow's inverted-CMYK -> RGB.
+**   A file that ends before its last scanline is refused, as Pillow refuses
+**   it; corrupt entropy data decodes as libjpeg and Pillow decode it.
+** EXIF orientation is not applied (neither does Image.open).  The declared
+** size is checked before any pixel is decoded (for JPEG through
+** jpeg_read_header): sides must be 1..ML_IMAGE_MAX_SIDE.
+**
+** The model path (ml_lvlm_load_image: decode, then ml_image_preprocess) is
+** what llava-hf's CLIPImageProcessor.preprocess does with do_convert_rgb:
+** transformers' image_transforms.convert_to_rgb is image.convert("RGB") for
+** any non-RGB PIL image, so alpha (RGBA, LA, P with tRNS) is dropped there
+** too, not composited on white; the decoded bytes are already its input.
 **
 ** ml_image_preprocess reproduces CLIPImageProcessor as llava-hf runs it
 ** (LLAVA.md §3): Pillow-exact bicubic resize of the shortest edge (long side

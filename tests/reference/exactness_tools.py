@@ -1,7 +1,12 @@
 #!/usr/bin/python3
 """exactness_tools.py: small helpers for tests/cli/exactness.sh (Debian /usr/bin/python3: numpy + Pillow).
 
-    image OUT.png WIDTH HEIGHT SEED        a deterministic RGB test picture (gradients + blocks + noise)
+    image OUT WIDTH HEIGHT SEED [QUALITY SUBSAMPLING [progressive|cmyk]]
+                                           a deterministic RGB test picture (gradients + blocks + noise),
+                                           PNG, or JPEG when QUALITY is given (Pillow's subsampling 0/1/2;
+                                           progressive, or converted to CMYK first)
+    jitter IN OUT.png SEED                 Pillow's decode of IN with 1% of the samples moved by 1-2 levels (the
+                                           size of stb_image's JPEG rounding differences), saved as PNG
     prompt-ids GENERATE.json               the prompt_ids of `misalign generate --json`, comma-separated
     compare DIR LOGIT_TOL FEATURE_TOL      compares DIR/engine_* with DIR/ref_* (logits .npy, image features
                                            .npy when both exist, greedy ids in engine.json / ref.json); prints one
@@ -22,7 +27,7 @@ import numpy as np
 from PIL import Image
 
 
-def make_image(out, width, height, seed):
+def make_image(out, width, height, seed, quality=None, subsampling=None, variant=""):
     rng = np.random.default_rng(int(seed))
     w, h = int(width), int(height)
     y, x = np.mgrid[0:h, 0:w]
@@ -33,7 +38,20 @@ def make_image(out, width, height, seed):
     img = np.stack([r, g, b], axis=-1)
     img[(x // 7 + y // 5) % 3 == 0] *= 0.4
     img += rng.normal(0, 12, img.shape)
-    Image.fromarray(np.clip(np.rint(img), 0, 255).astype(np.uint8), "RGB").save(out)
+    pil = Image.fromarray(np.clip(np.rint(img), 0, 255).astype(np.uint8), "RGB")
+    if quality is None:
+        pil.save(out, "PNG")
+    elif variant == "cmyk":
+        pil.convert("CMYK").save(out, "JPEG", quality=int(quality))
+    else:
+        pil.save(out, "JPEG", quality=int(quality), subsampling=int(subsampling), progressive=variant == "progressive")
+
+
+def jitter(src, out, seed):
+    rng = np.random.default_rng(int(seed))
+    img = np.asarray(Image.open(src).convert("RGB")).astype(np.int64)
+    moved = (rng.random(img.shape) < 0.01) * rng.choice([-2, -1, 1, 2], size=img.shape)
+    Image.fromarray(np.clip(img + moved, 0, 255).astype(np.uint8), "RGB").save(out, "PNG")
 
 
 def prompt_ids(path):
@@ -117,6 +135,8 @@ def main(argv):
     cmd, args = argv[0], argv[1:]
     if cmd == "image":
         make_image(*args)
+    elif cmd == "jitter":
+        jitter(*args)
     elif cmd == "prompt-ids":
         prompt_ids(*args)
     elif cmd == "compare":

@@ -5,6 +5,8 @@
     pillow_image.py preprocess OUTDIR CONFIG   preprocess.bin: CLIPImageProcessor outputs, as HF computes them
     pillow_image.py decode OUTDIR              decode.txt + PNG/JPEG files + Pillow's RGB decode of each
     pillow_image.py rgb IN.png OUT.rgb         Pillow's decode of one file (checks our PNG writer)
+    pillow_image.py jpeg OUTDIR                jpeg.txt + JPEG files (Pillow and cjpeg) + Pillow's verdict
+                                               and RGB decode of each, truncated and corrupted ones included
 
 Binary records are little-endian: int32 header fields, then uint8 pixels (HWC)
 or float32 values (CHW).  Everything is generated from fixed seeds.
@@ -177,15 +179,13 @@ def png_chunk(tag, data):
     return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
 
 
-def png_bytes(samples, depth, ctype, extra=b""):
-    """A PNG written by hand, so bit depths and colour types Pillow cannot save are covered.
-    samples: HxWxC (or HxW) integer array; sub-byte depths are packed MSB first."""
-    samples = np.asarray(samples)
-    if samples.ndim == 2:
-        samples = samples[..., None]
-    h, w, c = samples.shape
+ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
+
+
+def png_rows(samples, depth):
+    """Filter-0 scanlines of an HxWxC sample array; sub-byte depths are packed MSB first."""
     rows = []
-    for y in range(h):
+    for y in range(samples.shape[0]):
         row = samples[y].reshape(-1)
         if depth == 16:
             data = row.astype(">u2").tobytes()
@@ -199,7 +199,22 @@ def png_bytes(samples, depth, ctype, extra=b""):
             shifts = np.array([8 - depth * (i + 1) for i in range(per)], dtype=np.uint32)
             data = (groups << shifts).sum(axis=1).astype(np.uint8).tobytes()
         rows.append(b"\0" + data)
-    ihdr = struct.pack(">IIBBBBB", w, h, depth, ctype, 0, 0, 0)
+    return rows
+
+
+def png_bytes(samples, depth, ctype, extra=b"", interlace=False):
+    """A PNG written by hand, so bit depths, colour types and Adam7 interlacing Pillow cannot save are
+    covered.  samples: HxWxC (or HxW) integer array."""
+    samples = np.asarray(samples)
+    if samples.ndim == 2:
+        samples = samples[..., None]
+    h, w, c = samples.shape
+    if interlace:  # the seven passes, each a small image of its own; empty passes have no rows
+        rows = [r for x0, y0, dx, dy in ADAM7 if w > x0 and h > y0
+                for r in png_rows(samples[y0::dy, x0::dx], depth)]
+    else:
+        rows = png_rows(samples, depth)
+    ihdr = struct.pack(">IIBBBBB", w, h, depth, ctype, 0, 0, int(interlace))
     return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + extra + png_chunk(b"IDAT", zlib.compress(b"".join(rows)))
             + png_chunk(b"IEND", b""))
 
@@ -228,6 +243,17 @@ def cmd_decode(outdir):
         "grey8_trns": png_bytes(rand(255), 8, 0, png_chunk(b"tRNS", struct.pack(">H", 7))),
         "rgb8_trns": png_bytes(rand(255, 3), 8, 2, png_chunk(b"tRNS", struct.pack(">HHH", 1, 2, 3))),
     }
+    pngs.update({
+        "rgb8_adam7": png_bytes(rand(255, 3), 8, 2, interlace=True),
+        "rgba16_adam7": png_bytes(rand(65535, 4), 16, 6, interlace=True),
+        "greyalpha8_adam7": png_bytes(rand(255, 2), 8, 4, interlace=True),
+        "grey2_adam7": png_bytes(rand(3), 2, 0, interlace=True),
+        "grey16_adam7": png_bytes(grey16, 16, 0, interlace=True),
+        "palette4_adam7": png_bytes(rand(15), 4, 3, png_chunk(b"PLTE", palette[:16].tobytes()), interlace=True),
+        "rgb8_adam7_3x2": png_bytes(rng.integers(0, 256, size=(2, 3, 3)), 8, 2, interlace=True),  # empty passes
+        "palette_trns_adam7": png_bytes(rand(255), 8, 3, png_chunk(b"PLTE", palette.tobytes())
+                                        + png_chunk(b"tRNS", bytes(range(0, 256, 2))), interlace=True),
+    })
     for name, data in pngs.items():
         files.append((name + ".png", data, "png"))
     pil_png = io.BytesIO()  # one written by Pillow (zlib level and filters of its own)
@@ -261,6 +287,106 @@ def cmd_decode(outdir):
             manifest.write("%s %d %d %s\n" % (name, rgb.shape[1], rgb.shape[0], kind))
 
 
+# --- JPEG: every layout Pillow's decoder meets --------------------------------
+
+
+def jpeg_pillow(img, **opts):
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", **opts)
+    return buf.getvalue()
+
+
+def jpeg_cjpeg(outdir, img, args):
+    """cjpeg from libjpeg-turbo-progs, for what Pillow 9.4 cannot write (4:4:0, 4:1:1, restarts, arithmetic)."""
+    import subprocess
+    src = outdir + "/cjpeg_input.ppm"
+    img.save(src)
+    return subprocess.run(["cjpeg"] + args + [src], check=True, stdout=subprocess.PIPE).stdout
+
+
+def pillow_verdict(data):
+    """Image.open(f).convert("RGB") with Pillow's defaults (LOAD_TRUNCATED_IMAGES off): pixels or None."""
+    try:
+        return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+    except (OSError, SyntaxError, ValueError):
+        return None
+
+
+def cmd_jpeg(outdir):
+    rng = np.random.default_rng(2026)
+    rgb = lambda w, h, kind: Image.fromarray(content(rng, w, h, kind), "RGB")
+    noisy = rgb(90, 50, 0)
+    photo = rgb(160, 120, 2)
+    files = []
+    for q in (10, 25, 50, 75, 92, 100):  # quality across the range, each chroma layout Pillow writes
+        for sub in (0, 1, 2):
+            files.append(("q%d_s%d.jpg" % (q, sub), jpeg_pillow(photo if q % 2 else noisy, quality=q, subsampling=sub)))
+    for sub in (0, 1, 2):
+        files.append(("progressive_s%d.jpg" % sub, jpeg_pillow(photo, quality=85, subsampling=sub, progressive=True)))
+    files.append(("noisy_90x50_q92_420.jpg", jpeg_pillow(noisy, quality=92, subsampling=2)))
+    files.append(("optimized.jpg", jpeg_pillow(noisy, quality=80, optimize=True)))
+    for w, h in ((1, 1), (2, 1), (1, 3), (17, 9), (9, 17), (15, 15), (333, 501)):
+        for sub in (0, 2):
+            img = rgb(w, h, (w + h) % 3)
+            files.append(("size%dx%d_s%d.jpg" % (w, h, sub), jpeg_pillow(img, quality=90, subsampling=sub)))
+    files.append(("grey.jpg", jpeg_pillow(photo.convert("L"), quality=90)))
+    files.append(("grey_17x9_progressive.jpg", jpeg_pillow(rgb(17, 9, 0).convert("L"), quality=70, progressive=True)))
+    files.append(("cmyk.jpg", jpeg_pillow(photo.convert("CMYK"), quality=90)))  # Adobe APP14, inverted CMYK
+    files.append(("cmyk_noise.jpg", jpeg_pillow(Image.fromarray(rng.integers(0, 256, (23, 31, 4), dtype=np.uint8),
+                                                                "CMYK"), quality=95)))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 CW; Image.open leaves the pixels as stored
+    files.append(("exif_rotate.jpg", jpeg_pillow(rgb(40, 24, 2), quality=90, exif=exif.tobytes())))
+    cj = [("440", ["-sample", "1x2"]), ("411", ["-sample", "4x1"]), ("410", ["-sample", "4x2"]),
+          ("422_v", ["-sample", "2x1,1x1,1x1"]), ("mixed", ["-sample", "2x2,1x2,2x1"]),
+          ("restart_rows", ["-restart", "1"]), ("restart_blocks", ["-restart", "3B", "-sample", "2x2"]),
+          ("restart_progressive", ["-restart", "2", "-progressive"]), ("arithmetic", ["-arithmetic"]),
+          ("rgb_colorspace", ["-rgb"]), ("grey", ["-grayscale"]), ("q100_411", ["-quality", "100", "-sample", "4x1"]),
+          ("progressive_440", ["-progressive", "-sample", "1x2"])]
+    for name, args in cj:
+        for tag, img in (("", photo), ("_odd", rgb(333, 501, 1) if name in ("440", "411") else rgb(37, 23, 0))):
+            files.append(("cjpeg_%s%s.jpg" % (name, tag), jpeg_cjpeg(outdir, img, args)))
+    # Damage: cuts (in the headers, in the scan, just before the EOI marker) and changed bytes in the
+    # entropy-coded data.  Pillow decides which of them decode; the pixels of those that do must match too.
+    for src in ("q75_s2.jpg", "progressive_s2.jpg", "cjpeg_restart_rows.jpg"):
+        data = dict(files)[src]
+        sos = data.index(b"\xff\xda")
+        stem = src[:-4]
+        for cut in (2, 20, sos + 6, sos + (len(data) - sos) // 2, len(data) - 10, len(data) - 2):
+            files.append(("%s_cut%d.jpg" % (stem, cut), data[:cut]))
+        for k in range(4):
+            bad = bytearray(data)
+            for pos in rng.integers(sos + 20, len(data) - 2, size=k + 1):
+                bad[pos] = int(rng.integers(0, 256))
+            files.append(("%s_flip%d.jpg" % (stem, k), bytes(bad)))
+    # Single bytes changed in the headers (markers, tables, frame and scan headers).  Mutants Pillow
+    # opens at a side above ML_IMAGE_MAX_SIDE are left out: there we refuse on purpose.
+    src = dict(files)["q75_s2.jpg"]
+    header_end = src.index(b"\xff\xda") + 14
+    kept = 0
+    while kept < 40:
+        bad = bytearray(src)
+        bad[int(rng.integers(2, header_end))] = int(rng.integers(0, 256))
+        try:
+            if max(Image.open(io.BytesIO(bytes(bad))).size) > 16384:
+                continue
+        except (OSError, SyntaxError, ValueError):
+            pass
+        files.append(("q75_s2_header%d.jpg" % kept, bytes(bad)))
+        kept += 1
+    with open(outdir + "/jpeg.txt", "w") as manifest:
+        for name, data in files:
+            with open(outdir + "/" + name, "wb") as f:
+                f.write(data)
+            pixels = pillow_verdict(data)
+            if pixels is None:
+                manifest.write("%s 0 0 error\n" % name)
+                continue
+            with open(outdir + "/" + name + ".rgb", "wb") as f:
+                f.write(pixels.tobytes())
+            manifest.write("%s %d %d ok\n" % (name, pixels.shape[1], pixels.shape[0]))
+
+
 def cmd_rgb(src, dst):
     im = Image.open(src)
     with open(dst, "wb") as f:
@@ -275,6 +401,8 @@ def main():
         cmd_preprocess(sys.argv[2], sys.argv[3])
     elif cmd == "decode" and len(sys.argv) == 3:
         cmd_decode(sys.argv[2])
+    elif cmd == "jpeg" and len(sys.argv) == 3:
+        cmd_jpeg(sys.argv[2])
     elif cmd == "rgb" and len(sys.argv) == 4:
         cmd_rgb(sys.argv[2], sys.argv[3])
     else:
