@@ -16,6 +16,10 @@
 **            normal pass, then the same sampling; no contrast pass
 **   vcd      Visual Contrastive Decoding (DAMO-NLP-SG/VCD): a second pass on
 **            the diffusion-noised image, s = (1+alpha) l - alpha l', APC, sampling
+**   icd      Instruction Contrastive Decoding (p1k0pan/ICD): the contrast pass
+**            asks under a disturbance system message; s = (1+alpha) l - alpha l', cutoff
+**   m3id     M3ID (RITUAL's re-implementation): a contrast pass without the image,
+**            s = l + (l - l_u)(1 - g_t)/g_t with g_t = exp(-0.02 t), cutoff
 **
 **     const MlMethod *m = ml_method_find("vcd");
 **     MlMethodConfig c; ml_method_defaults(&c, m);
