@@ -4,8 +4,12 @@
 ** LLaVA of llava_ref.py and the method's formula as its official code writes
 ** it), and the tokens a method generates through the runner.
 **
-**     int bad = method_ref_compare(model, dir, pixels, &cfg, "--param alpha=1", steps, 3, "icd");
-**     method_generate(model, pixels, &cfg, "Is there a cat?", 8, tokens, &n);
+**     int bad = method_ref_compare(model, dir, pixels, NULL, &cfg, "--param alpha=1", steps, 3, "icd");
+**     method_generate(model, pixels, NULL, &cfg, "Is there a cat?", 8, tokens, &n);
+**
+** decoded, when not NULL, is the image the pixels were preprocessed from:
+** the runner gets it (ml_runner_set_decoded), as a method that transforms
+** the decoded image needs.
 */
 #ifndef ML_TEST_METHOD_REF_H
 #define ML_TEST_METHOD_REF_H
@@ -22,12 +26,15 @@
 #define METHOD_REF_QUESTION "Is there a cat in the image?"
 #define METHOD_REF_TOL 1e-4f /* a tiny f32 model: the engine and the reference agree to about 1e-7 */
 
-/* A runner for cfg on the image, after METHOD_REF_QUESTION's prefill (NULL on failure). */
-static MlRunner *method_ref_runner(MlLvlm *model, const float *pixels, const MlMethodConfig *cfg, const char *question) {
+/* A runner for cfg on the image, after the question's prefill (NULL on failure). */
+static MlRunner *method_ref_runner(MlLvlm *model, const float *pixels, const MlImage *decoded, const MlMethodConfig *cfg,
+                                   const char *question) {
     MlError err = {0};
     MlRunnerOptions o = {.prompt = {ML_TEMPLATE_HF, NULL, 0}, .seed = 0, .prefix = ML_PREFIX_SHARED};
     MlRunner *r = NULL;
-    if (ml_runner_new(&r, model, cfg, &o, &err) || ml_runner_set_image(r, pixels, "img.png", &err) ||
+    if (ml_runner_new(&r, model, cfg, &o, &err) ||
+        (decoded ? ml_runner_set_decoded(r, decoded, ML_ASPECT_RESIZE, "img.png", &err)
+                 : ml_runner_set_image(r, pixels, "img.png", &err)) ||
         ml_runner_prepare(r, question, &err) || ml_runner_ask(r, question, &err) || ml_runner_prefill(r, 16, &err)) {
         fprintf(stderr, "runner: %s\n", err.msg);
         ml_runner_free(r);
@@ -45,10 +52,11 @@ static void method_ref_ids(char *buf, size_t cap, const int32_t *ids, size_t n) 
 /* Tokens whose scores differ between the engine's combiner and the NumPy
    reference at each of steps (beyond METHOD_REF_TOL, or kept by one and cut
    by the other away from the cutoff's edge); -1 when something did not run. */
-static int method_ref_compare(MlLvlm *model, const char *model_dir, const float *pixels, const MlMethodConfig *cfg,
-                              const char *params, const int64_t *steps, int n_steps, const char *name) {
+static int method_ref_compare(MlLvlm *model, const char *model_dir, const float *pixels, const MlImage *decoded,
+                              const MlMethodConfig *cfg, const char *params, const int64_t *steps, int n_steps,
+                              const char *name) {
     MlError err = {0};
-    MlRunner *r = method_ref_runner(model, pixels, cfg, METHOD_REF_QUESTION);
+    MlRunner *r = method_ref_runner(model, pixels, decoded, cfg, METHOD_REF_QUESTION);
     if (!r) return -1;
     const char *tmp = test_tmpdir(name);
     char px[700], out[700], step_list[256] = "";
@@ -106,10 +114,10 @@ static int method_ref_compare(MlLvlm *model, const char *model_dir, const float 
 }
 
 /* Up to max tokens cfg generates for question about the image; 0 on success. */
-static int method_generate(MlLvlm *model, const float *pixels, const MlMethodConfig *cfg, const char *question,
-                           int64_t max, int32_t *out, int64_t *n) {
+static int method_generate(MlLvlm *model, const float *pixels, const MlImage *decoded, const MlMethodConfig *cfg,
+                           const char *question, int64_t max, int32_t *out, int64_t *n) {
     MlError err = {0};
-    MlRunner *r = method_ref_runner(model, pixels, cfg, question);
+    MlRunner *r = method_ref_runner(model, pixels, decoded, cfg, question);
     if (!r) return 1;
     MlSamplerConfig sc;
     ml_method_sampler(cfg, 7, &sc);

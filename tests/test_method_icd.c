@@ -22,10 +22,10 @@ static void test_scores_equal_numpy(void) {
     const int64_t step0[] = {0};
     MlMethodConfig c;
     config(&c, "icd", NULL, 0);
-    CHECK(method_ref_compare(model, model_dir, pixels, &c, "", step0, 1, "icd") == 0);
+    CHECK(method_ref_compare(model, model_dir, pixels, NULL, &c, "", step0, 1, "icd") == 0);
     const char *p[] = {"alpha=0.5", "beta=0.8"};
     config(&c, "icd", p, 2);
-    CHECK(method_ref_compare(model, model_dir, pixels, &c, "--param alpha=0.5 --param beta=0.8", step0, 1, "icd") == 0);
+    CHECK(method_ref_compare(model, model_dir, pixels, NULL, &c, "--param alpha=0.5 --param beta=0.8", step0, 1, "icd") == 0);
 }
 
 /* Pass 1 is the question under the disturbance instead of the system message (none, or the run's). */
@@ -33,7 +33,7 @@ static void test_disturbance_replaces_system(void) {
     MlError err = {0};
     MlMethodConfig c;
     config(&c, "icd", NULL, 0);
-    MlRunner *r = method_ref_runner(model, pixels, &c, METHOD_REF_QUESTION);
+    MlRunner *r = method_ref_runner(model, pixels, NULL, &c, METHOD_REF_QUESTION);
     CHECK(r != NULL);
     if (!r) return;
     size_t n0, n1, n, end;
@@ -62,13 +62,13 @@ static void test_alpha0_is_greedy(void) {
     config(&c, "icd", p, 2);
     int32_t a[12], b[12];
     int64_t na = 0, nb = 0;
-    CHECK(method_generate(model, pixels, &g, METHOD_REF_QUESTION, 12, a, &na) == 0);
-    CHECK(method_generate(model, pixels, &c, METHOD_REF_QUESTION, 12, b, &nb) == 0);
+    CHECK(method_generate(model, pixels, NULL, &g, METHOD_REF_QUESTION, 12, a, &na) == 0);
+    CHECK(method_generate(model, pixels, NULL, &c, METHOD_REF_QUESTION, 12, b, &nb) == 0);
     CHECK(na == 12 && nb == na && !memcmp(a, b, sizeof(int32_t) * (size_t)na));
     /* and the contrast does move the answer somewhere (the identity can fail) */
     const char *q[] = {"alpha=1000", "beta=0", "decode=greedy"};
     config(&c, "icd", q, 3);
-    CHECK(method_generate(model, pixels, &c, METHOD_REF_QUESTION, 12, b, &nb) == 0);
+    CHECK(method_generate(model, pixels, NULL, &c, METHOD_REF_QUESTION, 12, b, &nb) == 0);
     CHECK(nb == na && memcmp(a, b, sizeof(int32_t) * (size_t)na) != 0);
 }
 

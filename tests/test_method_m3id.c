@@ -23,17 +23,17 @@ static void test_scores_equal_numpy(void) {
     const int64_t steps[] = {0, 1, 7, 60};
     MlMethodConfig c;
     config(&c, NULL, 0);
-    CHECK(method_ref_compare(model, model_dir, pixels, &c, "", steps, 4, "m3id") == 0);
+    CHECK(method_ref_compare(model, model_dir, pixels, NULL, &c, "", steps, 4, "m3id") == 0);
     const char *p[] = {"beta=0.8"};
     config(&c, p, 1);
-    CHECK(method_ref_compare(model, model_dir, pixels, &c, "--param beta=0.8", steps, 4, "m3id") == 0);
+    CHECK(method_ref_compare(model, model_dir, pixels, NULL, &c, "--param beta=0.8", steps, 4, "m3id") == 0);
 }
 
 /* Pass 1 is the same prompt without the image; at step 0 the scores are pass 0's logits (cut), later not. */
 static void test_first_step_is_the_logits(void) {
     MlMethodConfig c;
     config(&c, NULL, 0);
-    MlRunner *r = method_ref_runner(model, pixels, &c, METHOD_REF_QUESTION);
+    MlRunner *r = method_ref_runner(model, pixels, NULL, &c, METHOD_REF_QUESTION);
     CHECK(r != NULL);
     if (!r) return;
     MlError err = {0};
@@ -72,8 +72,8 @@ static void test_first_token_is_greedy(void) {
     for (int q = 0; q < 3; q++) {
         int32_t a[4], b[4];
         int64_t na = 0, nb = 0;
-        CHECK(method_generate(model, pixels, &g, questions[q], 4, a, &na) == 0);
-        CHECK(method_generate(model, pixels, &c, questions[q], 4, b, &nb) == 0);
+        CHECK(method_generate(model, pixels, NULL, &g, questions[q], 4, a, &na) == 0);
+        CHECK(method_generate(model, pixels, NULL, &c, questions[q], 4, b, &nb) == 0);
         CHECK(na == 4 && nb == 4 && a[0] == b[0]);
     }
 }

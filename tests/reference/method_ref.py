@@ -3,7 +3,7 @@
 LLaVA reference (llava_ref.py) and each method's formula as its official code writes it.
 
     /usr/bin/python3 tests/reference/method_ref.py --model DIR --pixels PX.npy --ids0 1,5,... --ids1 1,7,...
-        --method icd|m3id [--param alpha=1 ...] --steps 0,1,5 --out SCORES.npy
+        --method icd|m3id|ritual [--param alpha=1 ...] [--pixels1 PX1.npy] --steps 0,1,5 --out SCORES.npy
 
 Pass p's prompt ids are idsP (image tokens expanded where it has the image; a pass without image tokens
 runs without the image). The scores at step t combine both passes' logits after their prompts with t
@@ -45,13 +45,18 @@ def m3id(l, lu, t, p):
     return cutoff(l + (l - lu) * (F32(1) - g) / g, l, p.get("beta", 0.1))
 
 
-METHODS = {"icd": icd, "m3id": m3id}
+def ritual(l, lt, t, p):
+    return cutoff(l + F32(p.get("alpha_pos", 3)) * lt, l, p.get("beta", 0.1))
+
+
+METHODS = {"icd": icd, "m3id": m3id, "ritual": ritual}
 
 
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", required=True)
     ap.add_argument("--pixels", required=True, help="the normalised pixel tensor [3, H, W] (float32 .npy)")
+    ap.add_argument("--pixels1", help="pass 1's pixel tensor when it sees another image (RITUAL)")
     ap.add_argument("--ids0", required=True)
     ap.add_argument("--ids1", required=True)
     ap.add_argument("--method", required=True, choices=sorted(METHODS))
@@ -62,7 +67,8 @@ def main(argv):
     W, cfg = ref.Weights(a.model), ref.load_config(a.model)
     feats = ref.image_features(W, cfg, np.load(a.pixels).astype(F32))
     ids = [[int(s) for s in x.split(",")] for x in (a.ids0, a.ids1)]
-    l0, l1 = (pass_logits(W, cfg, i, feats) for i in ids)
+    feats1 = ref.image_features(W, cfg, np.load(a.pixels1).astype(F32)) if a.pixels1 else feats
+    l0, l1 = pass_logits(W, cfg, ids[0], feats), pass_logits(W, cfg, ids[1], feats1)
     params = {k: float(v) for k, v in (p.split("=", 1) for p in a.param)}
     steps = [int(s) for s in a.steps.split(",")]
     np.save(a.out, np.stack([METHODS[a.method](l0, l1, t, params) for t in steps]).astype(F32))
