@@ -27,7 +27,7 @@ out=$("$ML_BIN" eval --help)
 missing=""
 for w in --model --questions --images --out --method --param --split --limit --seed --max-tokens --max-tokens-open \
     --prompt-suffix --parser --files --prompt --gt --coco-annotations --synonyms --annotations --template --system --image-aspect \
-    --no-prefix-cache --threads --quiet greedy sample apc vcd alpha beta noise_step temperature top_p top_k; do
+    --no-prefix-cache --threads --quiet greedy sample apc vcd icd m3id ritual alpha beta noise_step alpha_pos temperature top_p top_k; do
     grep -q -- "$w" <<<"$out" || missing="$missing $w"
 done
 [ -z "$missing" ] && pass || fail "eval --help lacks:$missing"
@@ -83,6 +83,20 @@ print("ok")
 EOF
 )
     [ "$check" = ok ] && pass || fail "--prompt-suffix $how: $check"
+done
+
+# ICD, M3ID and RITUAL through eval and generate: every line says the method; the prefix cache changes nothing
+for m in icd m3id ritual; do
+    ev pope --questions "$Q" --images "$S/images" --out "$T/m_$m" --method $m --limit 6 --seed 2 >/dev/null 2>"$T/err" &&
+        ev pope --questions "$Q" --images "$S/images" --out "$T/m_${m}_nc" --method $m --limit 6 --seed 2 --no-prefix-cache \
+            >/dev/null 2>>"$T/err" &&
+        [ "$(grep -c "\"method\":\"$m\"" "$T/m_$m/items.jsonl")" = 6 ] &&
+        [ "$(untimed "$T/m_$m/items.jsonl")" = "$(untimed "$T/m_${m}_nc/items.jsonl")" ] && pass ||
+        fail "eval --method $m: $(cat "$T/err")"
+    img=$(head -n 1 "$Q" | "$PY" -c "import json, sys; print(json.loads(sys.stdin.read())['image'])")
+    "$ML_BIN" generate --model "$M" --image "$S/images/$img" --prompt "Is there a cube?" --method $m --max-tokens 4 \
+        --json >"$T/gen.json" 2>"$T/err" && "$PY" -c "import json, sys; assert len(json.load(open(sys.argv[1]))['ids']) >= 1" \
+        "$T/gen.json" && pass || fail "generate --method $m: $(cat "$T/err")"
 done
 
 # the same answers without the prefix cache
