@@ -46,7 +46,8 @@ static MlRunner *method_ref_runner(MlLvlm *model, const float *pixels, const MlI
 static void method_ref_ids(char *buf, size_t cap, const int32_t *ids, size_t n) {
     size_t used = 0;
     buf[0] = 0;
-    for (size_t i = 0; i < n && used < cap; i++) used += (size_t)snprintf(buf + used, cap - used, "%s%d", i ? "," : "", ids[i]);
+    for (size_t i = 0; i < n && used < cap; i++)
+        used += (size_t)snprintf(buf + used, cap - used, "%s%d", i ? "," : "", ids[i]);
 }
 
 /* Tokens whose scores differ between the engine's combiner and the NumPy
@@ -100,7 +101,7 @@ static int method_ref_compare(MlLvlm *model, const char *model_dir, const float 
                 }
             }
             if (bad)
-                fprintf(stderr, "  %s: %d scores differ from method_ref.py (largest finite difference %g, %lld of %lld kept)\n",
+                fprintf(stderr, "  %s: %d scores differ from method_ref.py (largest difference %g, %lld of %lld kept)\n",
                         name, bad, maxd, (long long)kept, (long long)V * n_steps);
             if (!scores) bad = -1;
             free(scores);

@@ -25,7 +25,8 @@ static void test_scores_equal_numpy(void) {
     CHECK(method_ref_compare(model, model_dir, pixels, NULL, &c, "", step0, 1, "icd") == 0);
     const char *p[] = {"alpha=0.5", "beta=0.8"};
     config(&c, "icd", p, 2);
-    CHECK(method_ref_compare(model, model_dir, pixels, NULL, &c, "--param alpha=0.5 --param beta=0.8", step0, 1, "icd") == 0);
+    const char *args = "--param alpha=0.5 --param beta=0.8";
+    CHECK(method_ref_compare(model, model_dir, pixels, NULL, &c, args, step0, 1, "icd") == 0);
 }
 
 /* Pass 1 is the question under the disturbance instead of the system message (none, or the run's). */

@@ -37,7 +37,7 @@ static void icd_combine(float *scores, const float *const *logits, int n_passes,
 static const MlPass passes[] = {{ML_PASS_CLEAN, ML_PASS_SAME_PROMPT}, {ML_PASS_CLEAN, ML_PASS_OWN_PROMPT}};
 
 const MlMethod ml_method_icd = {
-    ML_METHOD_ID("icd", "Instruction Contrastive Decoding: contrast with a disturbance system message (alpha 1, beta 0.1)",
+    ML_METHOD_ID("icd", "Instruction Contrastive Decoding: contrast under a disturbance prompt (alpha 1, beta 0.1)",
                  ""),
     .n_passes = 2,
     .passes = passes,

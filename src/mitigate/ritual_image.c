@@ -123,7 +123,8 @@ static void rotate(const MlImage *s, MlImage *d, double angle) {
     double xo = a[2] + a[1] * 0.5 + a[0] * 0.5, yo = a[5] + a[4] * 0.5 + a[3] * 0.5;
     for (int y = 0; y < H; y++, xo += a[1], yo += a[4]) {
         double xx = xo, yy = yo;
-        for (int x = 0; x < W; x++, xx += a[0], yy += a[3]) put(d, s, x, y, xx < 0.0 ? -1 : (int)xx, yy < 0.0 ? -1 : (int)yy);
+        for (int x = 0; x < W; x++, xx += a[0], yy += a[3])
+            put(d, s, x, y, xx < 0.0 ? -1 : (int)xx, yy < 0.0 ? -1 : (int)yy);
     }
 }
 

@@ -63,7 +63,8 @@ static int check_method(const MlMethod *m, MlError *err) {
         if (d.image == ML_PASS_PIXELS && !m->pass_pixels)
             return ml_error_set(err, ML_ERR_ARG, "method %s: pass %d sees other pixels but has no pass_pixels", m->name, p);
         if (d.image == ML_PASS_DECODED && !m->pass_image)
-            return ml_error_set(err, ML_ERR_ARG, "method %s: pass %d sees its own image but has no pass_image", m->name, p);
+            return ml_error_set(err, ML_ERR_ARG, "method %s: pass %d sees its own image but has no pass_image", m->name,
+                                p);
         if (d.prompt == ML_PASS_OWN_PROMPT && !m->pass_prompt)
             return ml_error_set(err, ML_ERR_ARG, "method %s: pass %d asks its own prompt but has no pass_prompt",
                                 m->name, p);
@@ -198,8 +199,8 @@ int ml_runner_set_decoded(MlRunner *r, const MlImage *image, MlAspect aspect, co
 static int draw_pass_image(MlRunner *r, int p, const char *question, MlError *err) {
     const MlMethod *m = method_of(r);
     if (!r->decoded.rgb)
-        return ml_error_set(err, ML_ERR_ARG, "method %s transforms the decoded image: give it with ml_runner_set_decoded",
-                            m->name);
+        return ml_error_set(err, ML_ERR_ARG,
+                            "method %s transforms the decoded image: give it with ml_runner_set_decoded", m->name);
     char tag[32];
     snprintf(tag, sizeof tag, "pass %d", p);
     uint64_t seed = ml_seed_mix(ml_seed_mix(ml_seed_mix(r->o.seed, tag), r->name), question);
