@@ -34,7 +34,8 @@ static void help(void) {
            "  --seed S               seed of sampling and of contrast images  [0]\n"
            "  --max-tokens N         tokens per yes/no answer  [8]\n"
            "  --max-tokens-open N    tokens per open answer (descriptions, captions)  [512]\n"
-           "  --prompt-suffix TEXT   appended to yes/no questions  [the method's; see below]\n"
+           "  --prompt-suffix TEXT   appended to yes/no questions; 'method': the method's published suffix\n"
+           "                         (see below)  [none: every method sees the same prompt]\n"
            "  --parser P             yes/no parser: official, opera, vcd  [official]\n"
            "  --files LIST           scenes: comma-separated probe files (pope_random, pope_popular,\n"
            "                         pope_adversarial, attribute, count, relation, describe)  [all present]\n"
@@ -166,6 +167,23 @@ static void default_split(const Opts *o, char *out, size_t cap) {
         }
 }
 
+/* run.json's "prompt_template": the text a yes/no question about an image is asked in, {question}
+   standing for it (raw: the question places the image itself). */
+static cJSON *prompt_template(const Opts *o, const char *suffix, cJSON *r) {
+    MlPromptOptions popts = ml_cli_prompt_options(&o->mo);
+    size_t n = strlen(suffix) + sizeof "{question}";
+    char *user = malloc(n), *text = NULL;
+    if (!user) return NULL;
+    snprintf(user, n, "{question}%s", suffix);
+    MlError err = {0};
+    cJSON *item = ml_prompt_text(&popts, user, o->mo.tmpl != ML_TEMPLATE_RAW, &text, &err)
+                      ? NULL
+                      : cJSON_AddStringToObject(r, "prompt_template", text);
+    free(user);
+    free(text);
+    return item;
+}
+
 /* run.json: everything that changes the answers, so a resume with other settings is refused. */
 static cJSON *run_json(const Opts *o, const char *split, const MlMethodConfig *mc, const char *suffix,
                        MlYesNoParser parser) {
@@ -190,6 +208,10 @@ static cJSON *run_json(const Opts *o, const char *split, const MlMethodConfig *m
     cJSON_AddNumberToObject(r, "limit", (double)o->limit);
     cJSON_AddStringToObject(r, "template", ml_template_name(o->mo.tmpl));
     if (o->mo.system) cJSON_AddStringToObject(r, "system", o->mo.system);
+    if (!prompt_template(o, suffix, r)) {
+        cJSON_Delete(r);
+        return NULL;
+    }
     cJSON_AddStringToObject(r, "image_aspect", o->mo.aspect == ML_ASPECT_PAD ? "pad" : "resize");
     if (o->bench == ML_EVAL_SCENES) cJSON_AddStringToObject(r, "files", o->files ? o->files : "all");
     if (o->bench == ML_EVAL_CHAIR) cJSON_AddStringToObject(r, "prompt", o->prompt);
@@ -238,7 +260,8 @@ int cmd_eval(int argc, char **argv) {
     else default_split(&o, split, sizeof split);
     const char *images = o.images;
     if (!images) images = (snprintf(images_buf, sizeof images_buf, "%s/images", o.questions), images_buf);
-    const char *suffix = o.suffix ? o.suffix : method->prompt_suffix;
+    /* one prompt for every method unless its published suffix is asked for by name */
+    const char *suffix = !o.suffix ? "" : !strcmp(o.suffix, "method") ? method->prompt_suffix : o.suffix;
 
     MlEvalSet set = {0};
     MlAmber amber;

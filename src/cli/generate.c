@@ -169,7 +169,7 @@ int cmd_generate(int argc, char **argv) {
     MlError err = {0};
     MlLvlm *m = NULL;
     MlRunner *r = NULL;
-    float *px = NULL;
+    MlImage img = {0};
     Stream st = {0};
     int exit_code = 1;
     double t_image = 0, t_prefill = 0, tps = 0;
@@ -180,13 +180,9 @@ int cmd_generate(int argc, char **argv) {
                           .prefix = ML_PREFIX_ONE_CALL};
     if (ml_runner_new(&r, m, &mc, &ro, &err)) goto fail;
     if (o.image) {
-        if (!(px = malloc(sizeof(float) * ml_lvlm_pixel_floats(m)))) {
-            ml_error_set(&err, ML_ERR_NOMEM, "%s: out of memory", o.image);
-            goto fail;
-        }
-        if (ml_lvlm_load_image(m, o.image, o.mo.aspect, px, &err)) goto fail;
+        if (ml_image_load(o.image, &img, &err)) goto fail;
         double t0 = ml_time_now();
-        if (ml_runner_set_image(r, px, o.image, &err)) goto fail;
+        if (ml_runner_set_decoded(r, &img, o.mo.aspect, o.image, &err)) goto fail;
         t_image = ml_time_now() - t0;
         if (o.dump_feats &&
             (exit_code = write_npy(o.dump_feats, ml_runner_features(r), (int64_t[]){ml_runner_image_rows(r), D}, 2)))
@@ -235,7 +231,7 @@ fail:
 out:
     ml_runner_free(r);
     ml_lvlm_close(m);
-    free(px);
+    ml_image_free(&img);
     free(st.ids);
     free(st.buf);
     return exit_code;

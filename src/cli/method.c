@@ -9,7 +9,8 @@ void ml_cli_method_help(void) {
     for (size_t i = 0; i < ml_method_count(); i++) {
         const MlMethod *m = ml_method_at(i);
         printf("  %-8s %s\n", m->name, m->summary);
-        if (m->prompt_suffix[0]) printf("           prompt suffix: \"%s\"\n", m->prompt_suffix);
+        if (m->prompt_suffix[0])
+            printf("           published prompt suffix (eval --prompt-suffix method): \"%s\"\n", m->prompt_suffix);
         for (int k = 0; k < m->n_params; k++) {
             const MlParamSpec *p = &m->params[k];
             if (p->choices) {

@@ -30,7 +30,6 @@ typedef struct Work {
     const MlMethodConfig *cfg;
     MlRunner *runner;
     int64_t max_budget;
-    float *pixels;
     int32_t *out;
     char *text;
     size_t text_cap;
@@ -38,7 +37,6 @@ typedef struct Work {
 
 static void work_free(Work *w) {
     ml_runner_free(w->runner);
-    free(w->pixels);
     free(w->out);
     free(w->text);
 }
@@ -54,9 +52,8 @@ static int work_init(Work *w, MlLvlm *m, const MlEvalOptions *o, MlError *err) {
     MlRunnerOptions ro = {.prompt = o->prompt, .seed = o->seed, .prefix = o->prefix_cache ? ML_PREFIX_SHARED : ML_PREFIX_SPLIT};
     int rc = ml_runner_new(&w->runner, m, o->method, &ro, err);
     if (rc) return rc;
-    w->pixels = malloc(sizeof(float) * (size_t)ml_lvlm_pixel_floats(m));
     w->out = malloc(sizeof(int32_t) * (size_t)w->max_budget);
-    if (!w->pixels || !w->out) return ml_error_set(err, ML_ERR_NOMEM, "eval: out of memory");
+    if (!w->out) return ml_error_set(err, ML_ERR_NOMEM, "eval: out of memory");
     return ML_OK;
 }
 
@@ -64,8 +61,10 @@ static int work_init(Work *w, MlLvlm *m, const MlEvalOptions *o, MlError *err) {
 static int load_image(Work *w, const MlEvalItem *it, MlError *err) {
     char path[4096];
     int rc = ml_path_join(path, sizeof path, w->o->images, it->image, err);
-    if (!rc) rc = ml_lvlm_load_image(w->m, path, w->o->aspect, w->pixels, err);
-    if (!rc) rc = ml_runner_set_image(w->runner, w->pixels, it->image, err);
+    MlImage img = {0};
+    if (!rc) rc = ml_image_load(path, &img, err);
+    if (!rc) rc = ml_runner_set_decoded(w->runner, &img, w->o->aspect, it->image, err);
+    ml_image_free(&img);
     return rc;
 }
 

@@ -208,7 +208,7 @@ int ml_image_write_png(const char *path, const MlImage *img, MlError *err) {
 }
 
 /* ------------------------------------------------------------------ */
-/* Pillow bicubic resize                                               */
+/* Pillow bicubic and bilinear resize                                 */
 
 #define PRECISION_BITS 22 /* Pillow: 32 - 8 bits of pixel - 2 bits of headroom */
 
@@ -220,6 +220,21 @@ static double bicubic(double x) {
     if (x < 2.0) return (((x - 5) * x + 8) * x - 4) * a;
     return 0.0;
 }
+
+/* Pillow's bilinear_filter (the triangle). */
+static double bilinear(double x) {
+    if (x < 0.0) x = -x;
+    if (x < 1.0) return 1.0 - x;
+    return 0.0;
+}
+
+/* A Pillow resampling filter and its support. */
+typedef struct Filter {
+    double (*fn)(double);
+    double support;
+} Filter;
+
+static const Filter FILTER_BICUBIC = {bicubic, 2.0}, FILTER_BILINEAR = {bilinear, 1.0};
 
 /* Fixed-point taps of one axis: output i reads input lo[i] .. lo[i]+n[i]-1
    with weights w[i*ksize ..]. */
@@ -236,12 +251,12 @@ static void axis_free(Axis *ax) {
 }
 
 /* Pillow precompute_coeffs + normalize_coeffs_8bpc for the box (0, in_size). */
-static int axis_init(Axis *ax, int in_size, int out_size, MlError *err) {
+static int axis_init(Axis *ax, int in_size, int out_size, const Filter *f, MlError *err) {
     memset(ax, 0, sizeof *ax);
     /* Pillow passes the box as float; (float)in_size is exact for our sizes. */
     double scale = (double)(float)in_size / out_size;
     double filterscale = scale < 1.0 ? 1.0 : scale;
-    double support = 2.0 * filterscale;
+    double support = f->support * filterscale;
     ax->ksize = (int)ceil(support) * 2 + 1;
     double *k = malloc((size_t)ax->ksize * sizeof *k);
     ax->lo = malloc((size_t)out_size * sizeof *ax->lo);
@@ -262,7 +277,7 @@ static int axis_init(Axis *ax, int in_size, int out_size, MlError *err) {
         int n = hi - lo;
         double ww = 0.0;
         for (int x = 0; x < n; x++) {
-            k[x] = bicubic((x + lo - center + 0.5) * ss);
+            k[x] = f->fn((x + lo - center + 0.5) * ss);
             ww += k[x];
         }
         int32_t *q = ax->w + (size_t)i * ax->ksize;
@@ -433,7 +448,7 @@ static void resample_vertical(uint8_t *dst, Source *src, const uint8_t *tmp, int
 /* Resizes src to out_w x out_h as Pillow does, but computes only the output
    rectangle at (x0, y0) of size cw x ch, written to dst (cw*ch*3 bytes). */
 static int resize_region(Source *src, int out_w, int out_h, int x0, int y0, int cw, int ch, uint8_t *dst,
-                         MlError *err) {
+                         const Filter *f, MlError *err) {
     int need_h = out_w != src->width, need_v = out_h != src->height;
     size_t row_bytes = (size_t)cw * 3;
     if (!need_h && !need_v) { /* Pillow copies */
@@ -446,9 +461,9 @@ static int resize_region(Source *src, int out_w, int out_h, int x0, int y0, int 
     uint8_t *tmp = NULL;
     int64_t *acc = NULL;
     int rc = ML_OK;
-    if (need_h && (rc = axis_init(&hx, src->width, out_w, err))) goto done;
+    if (need_h && (rc = axis_init(&hx, src->width, out_w, f, err))) goto done;
     if (need_h && (rc = pad_taps_init(&pt, src, &hx, x0, cw, err))) goto done;
-    if (need_v && (rc = axis_init(&vy, src->height, out_h, err))) goto done;
+    if (need_v && (rc = axis_init(&vy, src->height, out_h, f, err))) goto done;
     if (!need_v) {
         resample_horizontal(dst, src, y0, ch, &hx, x0, cw, &pt);
         goto done;
@@ -484,16 +499,24 @@ done:
     return rc;
 }
 
-int ml_image_resize_bicubic(const MlImage *src, int width, int height, MlImage *dst, MlError *err) {
+static int resize(const MlImage *src, int width, int height, MlImage *dst, const Filter *f, MlError *err) {
     dst->width = dst->height = 0;
     dst->rgb = NULL;
     if (!image_valid(src)) return ml_error_set(err, ML_ERR_ARG, "resize: source image is empty or invalid");
     int rc = ml_image_alloc(dst, width, height, err);
     if (rc) return rc;
     Source in = source_plain(src);
-    rc = resize_region(&in, width, height, 0, 0, width, height, dst->rgb, err);
+    rc = resize_region(&in, width, height, 0, 0, width, height, dst->rgb, f, err);
     if (rc) ml_image_free(dst);
     return rc;
+}
+
+int ml_image_resize_bicubic(const MlImage *src, int width, int height, MlImage *dst, MlError *err) {
+    return resize(src, width, height, dst, &FILTER_BICUBIC, err);
+}
+
+int ml_image_resize_bilinear(const MlImage *src, int width, int height, MlImage *dst, MlError *err) {
+    return resize(src, width, height, dst, &FILTER_BILINEAR, err);
 }
 
 /* ------------------------------------------------------------------ */
@@ -603,7 +626,7 @@ int ml_image_preprocess(const MlImage *src, const MlImageConfig *cfg, MlAspect a
     }
     uint8_t *kept = malloc((size_t)nx * ny * 3);
     if (!kept) rc = ml_error_set(err, ML_ERR_NOMEM, "preprocess: out of memory");
-    else rc = resize_region(&in, rw, rh, sx, sy, nx, ny, kept, err);
+    else rc = resize_region(&in, rw, rh, sx, sy, nx, ny, kept, &FILTER_BICUBIC, err);
     source_free(&in);
     if (rc) {
         free(kept);

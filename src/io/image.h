@@ -93,6 +93,8 @@ int ml_image_decode(const void *data, size_t size, const char *where, MlImage *i
 
 /* Pillow Image.resize((w, h), BICUBIC) on 8-bit RGB, byte-exact. */
 int ml_image_resize_bicubic(const MlImage *src, int width, int height, MlImage *dst, MlError *err);
+/* Pillow Image.resize((w, h), BILINEAR) on 8-bit RGB, byte-exact (the same resampler, triangle filter). */
+int ml_image_resize_bilinear(const MlImage *src, int width, int height, MlImage *dst, MlError *err);
 
 /* Full CLIPImageProcessor pipeline; out holds 3 * crop_height * crop_width floats (C, H, W). */
 int ml_image_preprocess(const MlImage *src, const MlImageConfig *cfg, MlAspect aspect, float *out, MlError *err);

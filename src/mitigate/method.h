@@ -16,6 +16,12 @@
 **            normal pass, then the same sampling; no contrast pass
 **   vcd      Visual Contrastive Decoding (DAMO-NLP-SG/VCD): a second pass on
 **            the diffusion-noised image, s = (1+alpha) l - alpha l', APC, sampling
+**   icd      Instruction Contrastive Decoding (p1k0pan/ICD): the contrast pass
+**            asks under a disturbance system message; s = (1+alpha) l - alpha l', cutoff
+**   m3id     M3ID (RITUAL's re-implementation): a contrast pass without the image,
+**            s = l + (l - l_u)(1 - g_t)/g_t with g_t = exp(-0.02 t), cutoff
+**   ritual   RITUAL (sangminwoo/RITUAL): a second pass on the image after a random
+**            transform drawn per question (mitigate/ritual.h); s = l + alpha_pos l_T, cutoff
 **
 **     const MlMethod *m = ml_method_find("vcd");
 **     MlMethodConfig c; ml_method_defaults(&c, m);
@@ -63,6 +69,8 @@ typedef enum MlPassImage {
     ML_PASS_CLEAN = 0, /* the image as loaded */
     ML_PASS_PIXELS,    /* other pixels: the method's pass_pixels, from the clean ones (VCD's noise) */
     ML_PASS_NO_IMAGE,  /* none: the template without its image placeholder (M3ID, PAI's contrast) */
+    ML_PASS_DECODED,   /* the decoded image through the method's pass_image, then the model's image
+                          processor, drawn anew for every question (RITUAL's transforms) */
 } MlPassImage;
 
 /* What a pass asks. */
@@ -109,6 +117,10 @@ typedef struct MlMethod {
        about it sees the same. */
     int (*pass_pixels)(const MlMethodConfig *c, int pass, float *dst, const float *clean, int64_t n, uint64_t seed,
                        MlError *err);
+    /* The image an ML_PASS_DECODED pass sees (*out, which the runner frees), from the decoded
+       one; seed is fixed per image and question. */
+    int (*pass_image)(const MlMethodConfig *c, int pass, const MlImage *image, uint64_t seed, MlImage *out,
+                      MlError *err);
     /* An ML_PASS_OWN_PROMPT pass's system text and question, from the run's
        (system NULL: the template's own).  Each output is malloc'd, or left
        NULL to keep the run's. */

@@ -24,6 +24,10 @@ struct MlRunner {
     int64_t n_img, pixel_n; /* n_img: rows the current image gave (every pass's image gives as many) */
     int has_image;
     float *pass_pixels;   /* (pixel_n) scratch */
+    MlImage decoded;      /* ml_runner_set_decoded's image, kept when a pass transforms it */
+    MlAspect aspect;
+    char *name;           /* the current image's name (seeds) */
+    uint64_t drawn[P];    /* the seed of the image an ML_PASS_DECODED pass holds now, 0: none */
     float *feats[1 + P];  /* [0] the clean image, [1 + p] pass p's pixels; (n_img, hidden) each */
     float *logits[P];
     float *scores;
@@ -44,6 +48,7 @@ static int pass_source(const MlRunner *r, int p) {
     case ML_PASS_CLEAN:
         return 0;
     case ML_PASS_PIXELS:
+    case ML_PASS_DECODED:
         return 1 + p;
     default:
         return -1;
@@ -57,6 +62,9 @@ static int check_method(const MlMethod *m, MlError *err) {
         MlPass d = ml_method_pass(m, p);
         if (d.image == ML_PASS_PIXELS && !m->pass_pixels)
             return ml_error_set(err, ML_ERR_ARG, "method %s: pass %d sees other pixels but has no pass_pixels", m->name, p);
+        if (d.image == ML_PASS_DECODED && !m->pass_image)
+            return ml_error_set(err, ML_ERR_ARG, "method %s: pass %d sees its own image but has no pass_image", m->name,
+                                p);
         if (d.prompt == ML_PASS_OWN_PROMPT && !m->pass_prompt)
             return ml_error_set(err, ML_ERR_ARG, "method %s: pass %d asks its own prompt but has no pass_prompt",
                                 m->name, p);
@@ -81,9 +89,9 @@ int ml_runner_new(MlRunner **out, MlLvlm *m, const MlMethodConfig *cfg, const Ml
         r->logits[p] = malloc(sizeof(float) * (size_t)V);
         ok = r->logits[p] != NULL;
         MlPass d = ml_method_pass(cfg->method, p);
-        int src = d.image == ML_PASS_CLEAN ? 0 : d.image == ML_PASS_PIXELS ? 1 + p : -1;
+        int src = d.image == ML_PASS_CLEAN ? 0 : d.image == ML_PASS_NO_IMAGE ? -1 : 1 + p;
         if (ok && src >= 0 && !r->feats[src]) ok = (r->feats[src] = malloc(sizeof(float) * feat_n)) != NULL;
-        if (ok && d.image == ML_PASS_PIXELS && !r->pass_pixels)
+        if (ok && d.image != ML_PASS_CLEAN && d.image != ML_PASS_NO_IMAGE && !r->pass_pixels)
             ok = (r->pass_pixels = malloc(sizeof(float) * (size_t)r->pixel_n)) != NULL;
     }
     if (!ok) {
@@ -130,6 +138,8 @@ void ml_runner_free(MlRunner *r) {
     for (int i = 0; i < 1 + P; i++) free(r->feats[i]);
     for (int p = 0; p < P; p++) free(r->logits[p]);
     free(r->pass_pixels);
+    ml_image_free(&r->decoded);
+    free(r->name);
     free(r->scores);
     free(r->tokens);
     free(r);
@@ -138,7 +148,11 @@ void ml_runner_free(MlRunner *r) {
 int ml_runner_set_image(MlRunner *r, const float *pixels, const char *name, MlError *err) {
     ml_runner_end(r);
     free_prefixes(r);
+    ml_image_free(&r->decoded);
+    memset(r->drawn, 0, sizeof r->drawn);
+    free(r->name);
     r->has_image = 0;
+    if (!(r->name = strdup(name ? name : ""))) return ml_error_set(err, ML_ERR_NOMEM, "runner: out of memory");
     if (!pixels) return ML_OK;
     const MlMethod *m = method_of(r);
     int rc = ML_OK;
@@ -161,6 +175,51 @@ int ml_runner_set_image(MlRunner *r, const float *pixels, const char *name, MlEr
     return rc;
 }
 
+static int has_decoded_pass(const MlMethod *m, int n_passes) {
+    for (int p = 0; p < n_passes; p++)
+        if (ml_method_pass(m, p).image == ML_PASS_DECODED) return 1;
+    return 0;
+}
+
+int ml_runner_set_decoded(MlRunner *r, const MlImage *image, MlAspect aspect, const char *name, MlError *err) {
+    float *px = malloc(sizeof(float) * (size_t)r->pixel_n);
+    if (!px) return ml_error_set(err, ML_ERR_NOMEM, "runner: out of memory");
+    int rc = ml_lvlm_preprocess_image(r->run.m, image, aspect, px, err);
+    if (rc) ml_error_prefix(err, name ? name : "image");
+    else rc = ml_runner_set_image(r, px, name, err);
+    free(px);
+    if (rc || !has_decoded_pass(method_of(r), r->run.n_passes)) return rc;
+    if ((rc = ml_image_alloc(&r->decoded, image->width, image->height, err))) return rc;
+    memcpy(r->decoded.rgb, image->rgb, (size_t)image->width * image->height * 3);
+    r->aspect = aspect;
+    return ML_OK;
+}
+
+/* Pass p's own image for this question (ML_PASS_DECODED): drawn, preprocessed and encoded unless it holds it. */
+static int draw_pass_image(MlRunner *r, int p, const char *question, MlError *err) {
+    const MlMethod *m = method_of(r);
+    if (!r->decoded.rgb)
+        return ml_error_set(err, ML_ERR_ARG,
+                            "method %s transforms the decoded image: give it with ml_runner_set_decoded", m->name);
+    char tag[32];
+    snprintf(tag, sizeof tag, "pass %d", p);
+    uint64_t seed = ml_seed_mix(ml_seed_mix(ml_seed_mix(r->o.seed, tag), r->name), question);
+    seed += !seed; /* 0 marks "none" */
+    if (r->drawn[p] == seed) return ML_OK;
+    r->drawn[p] = 0;
+    MlImage out = {0};
+    int64_t rows = 0;
+    int rc = m->pass_image(r->run.cfg, p, &r->decoded, seed, &out, err);
+    if (!rc) rc = ml_lvlm_preprocess_image(r->run.m, &out, r->aspect, r->pass_pixels, err);
+    if (!rc) rc = ml_lvlm_encode_image(r->run.m, r->feats[1 + p], r->pass_pixels, NULL, &rows, err);
+    ml_image_free(&out);
+    if (!rc && r->n_img >= 0 && rows != r->n_img)
+        rc = ml_error_set(err, ML_ERR_SHAPE, "%s: pass %d's image gave %lld tokens, the image %lld", r->name, p,
+                          (long long)rows, (long long)r->n_img);
+    if (!rc) r->drawn[p] = seed, r->n_img = rows;
+    return rc;
+}
+
 const float *ml_runner_features(const MlRunner *r) { return r->has_image ? r->feats[0] : NULL; }
 
 int64_t ml_runner_image_rows(const MlRunner *r) { return r->has_image ? r->n_img : 0; }
@@ -171,6 +230,8 @@ static int build_prompt(MlRunner *r, int p, const char *question, MlError *err) 
     MlPromptOptions popts = r->o.prompt;
     char *system = NULL, *text = NULL;
     int rc = ML_OK;
+    if (r->has_image && ml_method_pass(m, p).image == ML_PASS_DECODED && (rc = draw_pass_image(r, p, question, err)))
+        return rc;
     if (ml_method_pass(m, p).prompt == ML_PASS_OWN_PROMPT &&
         (rc = m->pass_prompt(r->run.cfg, p, popts.system, question, &system, &text, err)))
         return rc;
@@ -229,7 +290,8 @@ int ml_runner_prepare(MlRunner *r, const char *question, MlError *err) {
         const int src = pass_source(r, p);
         const MlHooks *hooks;
         const int owner = prefix_owner(r, p, &hooks);
-        if (src < 0 || find_prefix(r, p, owner)) continue;
+        /* a pass's own image changes with the question: nothing to share */
+        if (src < 0 || ml_method_pass(method_of(r), p).image == ML_PASS_DECODED || find_prefix(r, p, owner)) continue;
         Prefix *x = &r->prefix[r->n_prefix];
         *x = (Prefix){.source = src, .owner = owner, .len = r->image_end[p]};
         if (!(x->ids = malloc(sizeof(int32_t) * x->len))) return ml_error_set(err, ML_ERR_NOMEM, "runner: out of memory");

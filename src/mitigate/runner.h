@@ -7,6 +7,7 @@
 **     MlRunner *r;
 **     if (ml_runner_new(&r, model, &cfg, &o, &err)) ...
 **     ml_runner_set_image(r, pixels, "img_0001.png", &err);   // encoded once per image variant
+**                                              // (or ml_runner_set_decoded(r, &img, aspect, name, &err))
 **     ml_runner_prepare(r, first_question, &err);              // shared prefixes prefilled once
 **     for each question:
 **         ml_runner_ask(r, question, &err);                    // every pass's prompt
@@ -15,9 +16,11 @@
 **     ml_runner_free(r);
 **
 ** Passes: pass p sees the clean image, its own pixels (the method's
-** pass_pixels, seeded from the run seed, "pass p" and the image's name) or
-** none, and asks the question or its own prompt (pass_prompt).  Without an
-** image every pass runs without one.
+** pass_pixels, seeded from the run seed, "pass p" and the image's name), its
+** own image (pass_image on the decoded image, seeded from those and the
+** question, encoded at ml_runner_ask, never a shared prefix) or none, and
+** asks the question or its own prompt (pass_prompt).  Without an image
+** every pass runs without one.
 **
 ** Prefixes: with ML_PREFIX_SHARED, ml_runner_prepare prefills each distinct
 ** prefix (BOS ... image tokens) once: passes with the same image and the
@@ -71,6 +74,11 @@ void ml_runner_free(MlRunner *r);
    (ml_lvlm_pixel_floats floats; NULL: no image) and its name (seeds).
    Encodes it once per variant the passes need and forgets the prefixes. */
 int ml_runner_set_image(MlRunner *r, const float *pixels, const char *name, MlError *err);
+/* The same from the decoded image: preprocessed with the model's image
+   processor (aspect) for the clean passes, and kept for ML_PASS_DECODED
+   passes, which transform it per question (a method with such a pass needs
+   this call, not ml_runner_set_image). */
+int ml_runner_set_decoded(MlRunner *r, const MlImage *image, MlAspect aspect, const char *name, MlError *err);
 /* The clean image's features (image tokens x hidden); NULL without an image. */
 const float *ml_runner_features(const MlRunner *r);
 /* Rows (image tokens) the current image gave; 0 without an image. */

@@ -121,10 +121,14 @@ int ml_lvlm_load_image(const MlLvlm *m, const char *path, MlAspect aspect, float
     MlImage img;
     int rc = ml_image_load(path, &img, err);
     if (rc) return rc;
-    rc = ml_image_preprocess(&img, ml_checkpoint_image_config(m->ck), aspect, pixels, err);
+    rc = ml_lvlm_preprocess_image(m, &img, aspect, pixels, err);
     ml_image_free(&img);
     if (rc) ml_error_prefix(err, path);
     return rc;
+}
+
+int ml_lvlm_preprocess_image(const MlLvlm *m, const MlImage *img, MlAspect aspect, float *pixels, MlError *err) {
+    return ml_image_preprocess(img, ml_checkpoint_image_config(m->ck), aspect, pixels, err);
 }
 
 int ml_lvlm_encode_image(MlLvlm *m, float *features, const float *pixels, const MlHooks *hooks, int64_t *n_rows,

@@ -87,6 +87,8 @@ int ml_lvlm_prompt(const MlLvlm *m, const MlPromptOptions *opts, const char *use
 /* ---- images ---- */
 /* Decodes and preprocesses an image file as the checkpoint's image processor does. */
 int ml_lvlm_load_image(const MlLvlm *m, const char *path, MlAspect aspect, float *pixels, MlError *err);
+/* Preprocesses a decoded image as the checkpoint's image processor does (pixels: ml_lvlm_pixel_floats). */
+int ml_lvlm_preprocess_image(const MlLvlm *m, const MlImage *img, MlAspect aspect, float *pixels, MlError *err);
 
 /* features (*n_rows, hidden) = projector(vision(pixels)); *n_rows is this
    image's token count, at most ml_lvlm_max_image_tokens. */

@@ -27,7 +27,7 @@ out=$("$ML_BIN" eval --help)
 missing=""
 for w in --model --questions --images --out --method --param --split --limit --seed --max-tokens --max-tokens-open \
     --prompt-suffix --parser --files --prompt --gt --coco-annotations --synonyms --annotations --template --system --image-aspect \
-    --no-prefix-cache --threads --quiet greedy sample apc vcd alpha beta noise_step temperature top_p top_k; do
+    --no-prefix-cache --threads --quiet greedy sample apc vcd icd m3id ritual alpha beta noise_step alpha_pos temperature top_p top_k; do
     grep -q -- "$w" <<<"$out" || missing="$missing $w"
 done
 [ -z "$missing" ] && pass || fail "eval --help lacks:$missing"
@@ -49,7 +49,7 @@ assert len(items) == len(qs), (len(items), len(qs))
 for it, qq in zip(items, qs):
     assert it["method"] == "vcd" and it["params"] == want, it
     assert it["question_id"] == qq["question_id"] and it["label"] == qq["label"], it
-    assert it["prompt"] == qq["text"] + " Please answer this question with one word.", it["prompt"]
+    assert it["prompt"] == qq["text"], it["prompt"]  # one prompt for every method unless asked
     assert it["parsed"] in ("yes", "no") and it["seconds"] >= 0 and 1 <= it["tokens"] <= 8
     assert it["image"] == qq["image"]
 for k in ("TP", "FP", "TN", "FN", "accuracy", "precision", "recall", "f1", "yes_ratio"):
@@ -58,10 +58,46 @@ assert s["method"] == "vcd" and s["split"] == "random" and s["params"] == want a
 assert abs(s["seconds_per_item"] - sum(i["seconds"] for i in items) / len(items)) < 1e-9
 r = json.load(open(run + '/run.json'))
 assert r["method"] == "vcd" and r["params"] == want and r["seed"] == 3 and r["benchmark"] == "pope"
+assert r["prompt_suffix"] == "" and r["prompt_template"] == "USER: <image>\n{question} ASSISTANT:", r
 print("ok")
 EOF
 )
 [ "$check" = ok ] && pass || fail "vcd run contract: $check"
+
+# --prompt-suffix method: the method's published suffix, asked and recorded; TEXT: that text
+for how in method " Answer briefly."; do
+    rm -rf "$T/suffix"
+    ev pope --questions "$Q" --images "$S/images" --out "$T/suffix" --method vcd --limit 2 --prompt-suffix "$how" \
+        >/dev/null 2>"$T/err" || fail "--prompt-suffix $how: $(cat "$T/err")"
+    want=$how
+    [ "$how" = method ] && want=" Please answer this question with one word."
+    check=$("$PY" - "$T/suffix" "$Q" "$want" <<'EOF' 2>&1
+import json, sys
+run, q, want = sys.argv[1:]
+qs = [json.loads(l) for l in open(q)]
+items = [json.loads(l) for l in open(run + '/items.jsonl')]
+assert [it["prompt"] for it in items] == [qq["text"] + want for qq in qs[:2]], items
+r = json.load(open(run + '/run.json'))
+assert r["prompt_suffix"] == want and r["prompt_template"] == "USER: <image>\n{question}" + want + " ASSISTANT:", r
+print("ok")
+EOF
+)
+    [ "$check" = ok ] && pass || fail "--prompt-suffix $how: $check"
+done
+
+# ICD, M3ID and RITUAL through eval and generate: every line says the method; the prefix cache changes nothing
+for m in icd m3id ritual; do
+    ev pope --questions "$Q" --images "$S/images" --out "$T/m_$m" --method $m --limit 6 --seed 2 >/dev/null 2>"$T/err" &&
+        ev pope --questions "$Q" --images "$S/images" --out "$T/m_${m}_nc" --method $m --limit 6 --seed 2 --no-prefix-cache \
+            >/dev/null 2>>"$T/err" &&
+        [ "$(grep -c "\"method\":\"$m\"" "$T/m_$m/items.jsonl")" = 6 ] &&
+        [ "$(untimed "$T/m_$m/items.jsonl")" = "$(untimed "$T/m_${m}_nc/items.jsonl")" ] && pass ||
+        fail "eval --method $m: $(cat "$T/err")"
+    img=$(head -n 1 "$Q" | "$PY" -c "import json, sys; print(json.loads(sys.stdin.read())['image'])")
+    "$ML_BIN" generate --model "$M" --image "$S/images/$img" --prompt "Is there a cube?" --method $m --max-tokens 4 \
+        --json >"$T/gen.json" 2>"$T/err" && "$PY" -c "import json, sys; assert len(json.load(open(sys.argv[1]))['ids']) >= 1" \
+        "$T/gen.json" && pass || fail "generate --method $m: $(cat "$T/err")"
+done
 
 # the same answers without the prefix cache
 ev pope --questions "$Q" --images "$S/images" --out "$T/vcd_nocache" --method vcd --param alpha=0.5 --param noise_step=999 \
