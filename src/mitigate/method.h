@@ -16,6 +16,10 @@
 **            normal pass, then the same sampling; no contrast pass
 **   vcd      Visual Contrastive Decoding (DAMO-NLP-SG/VCD): a second pass on
 **            the diffusion-noised image, s = (1+alpha) l - alpha l', APC, sampling
+**   pai      PAI (LALBJ/PAI): image attention amplified on the last query row
+**            of layers 2..L-1, contrast with a text-only pass, greedy
+**   sid      SID (huofushuo/SID): contrast with a pass that keeps only the
+**            least-attended image tokens from layer 2 on, greedy
 **
 **     const MlMethod *m = ml_method_find("vcd");
 **     MlMethodConfig c; ml_method_defaults(&c, m);
@@ -121,6 +125,10 @@ typedef struct MlMethod {
        ML_STEP_PROMPT, or the generated token's index); NULL: none.  A pass
        with prefix hooks gets a prefix of its own. */
     const MlHooks *(*pass_hooks)(MlMethodRun *run, int pass, int64_t step);
+    /* Bit p set: pass p's prefix depends on the question (its hooks read the
+       question's tokens, as SID's selection does), so it is prefilled with
+       every question, never prepared or shared. */
+    unsigned question_prefix;
     /* The scores to sample from, given every pass's logits; user is the
        MlMethodRun *.  NULL: pass 0's logits unchanged. */
     MlCombineFn combine;
