@@ -80,7 +80,10 @@ static int sid_state_new(MlMethodRun *run, MlError *err) {
         s->masked = calloc(n, 1);
     }
     if (!s || !s->rank || !s->masked) {
-        if (s) free(s->rank), free(s->masked);
+        if (s) {
+            free(s->rank);
+            free(s->masked);
+        }
         free(s);
         return ml_error_set(err, ML_ERR_NOMEM, "sid: out of memory");
     }
