@@ -125,9 +125,9 @@ typedef struct MlMethod {
        ML_STEP_PROMPT, or the generated token's index); NULL: none.  A pass
        with prefix hooks gets a prefix of its own. */
     const MlHooks *(*pass_hooks)(MlMethodRun *run, int pass, int64_t step);
-    /* Bit p set: pass p's prefix depends on the question (its hooks read the
-       question's tokens, as SID's selection does), so it is prefilled with
-       every question, never prepared or shared. */
+    /* Bit p set: pass p's prefix hooks depend on the question (SID's
+       selection), so a prefix it hooks is prefilled with every question,
+       never prepared or shared; without prefix hooks it shares as usual. */
     unsigned question_prefix;
     /* The scores to sample from, given every pass's logits; user is the
        MlMethodRun *.  NULL: pass 0's logits unchanged. */

@@ -210,7 +210,10 @@ static int prefix_owner(MlRunner *r, int p, const MlHooks **hooks) {
     return *hooks ? p : -1;
 }
 
-static int question_prefix(const MlRunner *r, int p) { return (int)((method_of(r)->question_prefix >> p) & 1u); }
+/* Whether pass p's prefix is prefilled with every question: it hooks it, and the method says the hooks read the question. */
+static int question_prefix(const MlRunner *r, int p, int owner) {
+    return owner >= 0 && (int)((method_of(r)->question_prefix >> p) & 1u);
+}
 
 static Prefix *find_prefix(MlRunner *r, int p, int owner) {
     const int src = pass_source(r, p);
@@ -231,7 +234,7 @@ int ml_runner_prepare(MlRunner *r, const char *question, MlError *err) {
         const int src = pass_source(r, p);
         const MlHooks *hooks;
         const int owner = prefix_owner(r, p, &hooks);
-        if (src < 0 || question_prefix(r, p) || find_prefix(r, p, owner)) continue;
+        if (src < 0 || question_prefix(r, p, owner) || find_prefix(r, p, owner)) continue;
         Prefix *x = &r->prefix[r->n_prefix];
         *x = (Prefix){.source = src, .owner = owner, .len = r->image_end[p]};
         if (!(x->ids = malloc(sizeof(int32_t) * x->len))) return ml_error_set(err, ML_ERR_NOMEM, "runner: out of memory");
@@ -258,7 +261,7 @@ static int prefill_pass(MlRunner *r, int p, int64_t more, MlError *err) {
     }
     const MlHooks *prefix_hooks;
     const int owner = prefix_owner(r, p, &prefix_hooks);
-    Prefix *x = r->o.prefix == ML_PREFIX_SHARED && !question_prefix(r, p) ? find_prefix(r, p, owner) : NULL;
+    Prefix *x = r->o.prefix == ML_PREFIX_SHARED && !question_prefix(r, p, owner) ? find_prefix(r, p, owner) : NULL;
     if (x) {
         rc = ml_session_fork(s, x->s, n - head + more, err);
     } else {
