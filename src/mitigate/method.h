@@ -22,6 +22,10 @@
 **            s = l + (l - l_u)(1 - g_t)/g_t with g_t = exp(-0.02 t), cutoff
 **   ritual   RITUAL (sangminwoo/RITUAL): a second pass on the image after a random
 **            transform drawn per question (mitigate/ritual.h); s = l + alpha_pos l_T, cutoff
+**   pai      PAI (LALBJ/PAI): image attention amplified on the last query row
+**            of layers 2..L-1, contrast with a text-only pass, greedy
+**   sid      SID (huofushuo/SID): contrast with a pass that keeps only the
+**            least-attended image tokens from layer 2 on, greedy
 **
 **     const MlMethod *m = ml_method_find("vcd");
 **     MlMethodConfig c; ml_method_defaults(&c, m);
@@ -133,6 +137,10 @@ typedef struct MlMethod {
        ML_STEP_PROMPT, or the generated token's index); NULL: none.  A pass
        with prefix hooks gets a prefix of its own. */
     const MlHooks *(*pass_hooks)(MlMethodRun *run, int pass, int64_t step);
+    /* Bit p set: pass p's prefix hooks depend on the question (SID's
+       selection), so a prefix it hooks is prefilled with every question,
+       never prepared or shared; without prefix hooks it shares as usual. */
+    unsigned question_prefix;
     /* The scores to sample from, given every pass's logits; user is the
        MlMethodRun *.  NULL: pass 0's logits unchanged. */
     MlCombineFn combine;

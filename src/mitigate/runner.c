@@ -271,6 +271,11 @@ static int prefix_owner(MlRunner *r, int p, const MlHooks **hooks) {
     return *hooks ? p : -1;
 }
 
+/* Whether pass p's prefix is prefilled with every question: it hooks it, and the method says the hooks read the question. */
+static int question_prefix(const MlRunner *r, int p, int owner) {
+    return owner >= 0 && (int)((method_of(r)->question_prefix >> p) & 1u);
+}
+
 static Prefix *find_prefix(MlRunner *r, int p, int owner) {
     const int src = pass_source(r, p);
     for (int i = 0; i < r->n_prefix; i++) {
@@ -290,8 +295,10 @@ int ml_runner_prepare(MlRunner *r, const char *question, MlError *err) {
         const int src = pass_source(r, p);
         const MlHooks *hooks;
         const int owner = prefix_owner(r, p, &hooks);
-        /* a pass's own image changes with the question: nothing to share */
-        if (src < 0 || ml_method_pass(method_of(r), p).image == ML_PASS_DECODED || find_prefix(r, p, owner)) continue;
+        /* a pass's own image changes with the question, and so does a prefix its hooks read: nothing to share */
+        if (src < 0 || ml_method_pass(method_of(r), p).image == ML_PASS_DECODED || question_prefix(r, p, owner) ||
+            find_prefix(r, p, owner))
+            continue;
         Prefix *x = &r->prefix[r->n_prefix];
         *x = (Prefix){.source = src, .owner = owner, .len = r->image_end[p]};
         if (!(x->ids = malloc(sizeof(int32_t) * x->len))) return ml_error_set(err, ML_ERR_NOMEM, "runner: out of memory");
@@ -318,7 +325,7 @@ static int prefill_pass(MlRunner *r, int p, int64_t more, MlError *err) {
     }
     const MlHooks *prefix_hooks;
     const int owner = prefix_owner(r, p, &prefix_hooks);
-    Prefix *x = r->o.prefix == ML_PREFIX_SHARED ? find_prefix(r, p, owner) : NULL;
+    Prefix *x = r->o.prefix == ML_PREFIX_SHARED && !question_prefix(r, p, owner) ? find_prefix(r, p, owner) : NULL;
     if (x) {
         rc = ml_session_fork(s, x->s, n - head + more, err);
     } else {

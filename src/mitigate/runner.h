@@ -25,8 +25,9 @@
 ** Prefixes: with ML_PREFIX_SHARED, ml_runner_prepare prefills each distinct
 ** prefix (BOS ... image tokens) once: passes with the same image and the
 ** same prefix tokens share one session, which every question's pass forks.
-** A pass without an image has no prefix to share, and a pass that hooks its
-** prefix (pass_hooks at ML_STEP_PREFIX) gets its own.  A question whose
+** A pass without an image has no prefix to share, a pass that hooks its
+** prefix (pass_hooks at ML_STEP_PREFIX) gets its own, and a pass the method
+** marks in question_prefix prefills a prefix it hooks with every question.  A question whose
 ** prefix was not prepared runs from scratch as ML_PREFIX_SPLIT does: the
 ** prefix and the rest in two calls, the very calls of the shared path, so
 ** the bits are the same either way.  ML_PREFIX_ONE_CALL prefills each
