@@ -1,0 +1,42 @@
+/*
+** beam_search.h: beam search over sessions (decode/beam.h scores, this runs
+** the model).  Beams share their KV-cache prefixes: a beam that one new beam
+** continues is extended in place; a beam that several continue is forked
+** once per continuation (decode/session.h forks nest to any depth) and kept
+** while a fork reads it; a beam nobody continues is freed with every
+** ancestor no one else reads.  No cache row is ever copied.
+**
+**     MlBeamConfig bc = {.beams = 5, .length_penalty = 1, .max_tokens = 64, .eos_id = eos};
+**     MlBeamSearchHooks h = {0};                              // plain beam search
+**     ml_beam_search(root, logits, &bc, &h, out, &n_out, &score, &err);
+**
+** root is the session after the prompt and logits its last logits; root
+** is forked, never extended.  Fails with ML_ERR_RANGE when the prompt leaves
+** no room for max_tokens - 1 more tokens in the context.
+*/
+#ifndef ML_MITIGATE_BEAM_SEARCH_H
+#define ML_MITIGATE_BEAM_SEARCH_H
+
+#include <stdint.h>
+
+#include "core/error.h"
+#include "decode/beam.h"
+#include "decode/session.h"
+#include "model/hooks.h"
+
+typedef struct MlBeamSearchHooks {
+    /* Before each step: may rewrite the beams' logits (bc.beams of them,
+       vocab floats each) given each beam's session after its tokens (OPERA's
+       penalty); step = tokens generated so far.  NULL: none. */
+    int (*rescore)(void *user, MlSession *const *sessions, float *const *logits, int64_t step, MlError *err);
+    /* After each step's choice (beam j continues ml_beam_parent(b, j)); NULL: none. */
+    void (*chosen)(void *user, const MlBeam *b);
+    /* Hooks on every beam's forward; NULL: none. */
+    const MlHooks *hooks;
+    void *user;
+} MlBeamSearchHooks;
+
+int ml_beam_search(MlSession *root, const float *logits, const MlBeamConfig *bc, const MlBeamSearchHooks *h,
+                   int32_t *out, int64_t *n_out, double *score, MlError *err);
+
+#endif
