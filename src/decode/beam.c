@@ -154,6 +154,20 @@ int ml_beam_step(MlBeam *b, float *const *logits) {
     return b->done;
 }
 
+void ml_beam_copy(MlBeam *dst, const MlBeam *src) {
+    ML_ASSERT(dst->c.beams == src->c.beams && dst->c.max_tokens == src->c.max_tokens && dst->vocab == src->vocab);
+    int32_t *tok = dst->tok, *tok_next = dst->tok_next, *ids[ML_BEAM_MAX + 1];
+    for (int i = 0; i <= src->c.beams; i++) ids[i] = dst->hyp[i].ids;
+    *dst = *src;
+    dst->tok = tok, dst->tok_next = tok_next;
+    size_t n = (size_t)src->c.beams * (size_t)src->c.max_tokens;
+    memcpy(dst->tok, src->tok, n * sizeof(int32_t));
+    for (int i = 0; i <= src->c.beams; i++) {
+        dst->hyp[i].ids = ids[i];
+        memcpy(ids[i], src->hyp[i].ids, (size_t)src->hyp[i].n * sizeof(int32_t));
+    }
+}
+
 int64_t ml_beam_length(const MlBeam *b) { return b->len; }
 int ml_beam_parent(const MlBeam *b, int j) { return b->parent[j]; }
 int32_t ml_beam_token(const MlBeam *b, int j) { return b->token[j]; }

@@ -62,6 +62,10 @@ void ml_beam_free(MlBeam *b);
    continues beam ml_beam_parent(b, j) with ml_beam_token(b, j). */
 int ml_beam_step(MlBeam *b, float *const *logits);
 
+/* A copy of src's whole state into dst, made by ml_beam_new with the same
+   configuration and vocabulary (a search can go back to it). */
+void ml_beam_copy(MlBeam *dst, const MlBeam *src);
+
 /* Tokens every running beam holds (steps taken). */
 int64_t ml_beam_length(const MlBeam *b);
 int ml_beam_parent(const MlBeam *b, int j);

@@ -11,7 +11,8 @@
 **     ml_beam_search(root, logits, &bc, &h, out, &n_out, &score, &err);
 **
 ** root is the session after the prompt and logits its last logits; root
-** is forked, never extended.  Fails with ML_ERR_RANGE when the prompt leaves
+** is forked, never extended.  Hooks let OPERA penalise candidates, read
+** attention and roll back.  Fails with ML_ERR_RANGE when the prompt leaves
 ** no room for max_tokens - 1 more tokens in the context.
 */
 #ifndef ML_MITIGATE_BEAM_SEARCH_H
@@ -31,8 +32,16 @@ typedef struct MlBeamSearchHooks {
     int (*rescore)(void *user, MlSession *const *sessions, float *const *logits, int64_t step, MlError *err);
     /* After each step's choice (beam j continues ml_beam_parent(b, j)); NULL: none. */
     void (*chosen)(void *user, const MlBeam *b);
-    /* Hooks on every beam's forward; NULL: none. */
-    const MlHooks *hooks;
+    /* Hooks for beam j's forward (its new token, or all its tokens when a
+       roll-back rebuilds it); NULL: none. */
+    const MlHooks *(*beam_hooks)(void *user, int j);
+    /* After rescore: a number of tokens to go back to (>= 0), or -1 to go on.
+       Going back restores the search as it stood then, rebuilds every beam
+       from the root with a forward of all its tokens, and takes that step
+       again on its full logits shifted by -(999 + min) with -999 for each
+       (beam, token) that step (re)chose before (OPERA's retrospection).
+       NULL: never. */
+    int64_t (*rollback)(void *user, int64_t step);
     void *user;
 } MlBeamSearchHooks;
 
