@@ -62,13 +62,14 @@ void ml_beam_free(MlBeam *b) {
     free(b->tok), free(b->tok_next), free(b);
 }
 
-/* log_softmax in place: (x - max) - log(sum exp(x - max)), in double, rounded once. */
+/* log_softmax in place: (x - max) - log(sum exp(x - max)), the exponentials
+   in float as torch takes them, their sum and the rest in double. */
 static void log_softmax(float *x, int64_t n) {
     float mx = -INFINITY;
     for (int64_t i = 0; i < n; i++)
         if (x[i] > mx) mx = x[i];
     double sum = 0;
-    for (int64_t i = 0; i < n; i++) sum += exp((double)x[i] - (double)mx);
+    for (int64_t i = 0; i < n; i++) sum += expf(x[i] - mx);
     double ls = log(sum);
     for (int64_t i = 0; i < n; i++) x[i] = (float)(((double)x[i] - (double)mx) - ls);
 }

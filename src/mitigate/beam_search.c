@@ -10,6 +10,7 @@
    forked from it; at 0 it is freed and its parent loses a ref. */
 typedef struct Node {
     MlSession *s;
+    int64_t start, cap; /* tokens before its own rows, and room for them */
     int parent; /* -1: the root */
     int refs;
 } Node;
@@ -21,7 +22,7 @@ typedef struct Tree {
     int n_free;
 } Tree;
 
-static int tree_add(Tree *t, MlSession *s, int parent) {
+static int tree_add(Tree *t, MlSession *s, int64_t cap, int parent) {
     int id;
     if (t->n_free) {
         id = t->free_ids[--t->n_free];
@@ -36,7 +37,7 @@ static int tree_add(Tree *t, MlSession *s, int parent) {
         }
         id = t->n++;
     }
-    t->node[id] = (Node){s, parent, 1};
+    t->node[id] = (Node){s, ml_session_length(s), cap, parent, 1};
     if (parent >= 0) t->node[parent].refs++;
     return id;
 }
@@ -74,6 +75,15 @@ static const MlHooks *hooks_of(const Search *s, int j) {
     return s->h->beam_hooks ? s->h->beam_hooks(s->h->user, j) : NULL;
 }
 
+/* Rows a fork holds: small blocks keep allocations cheap; a beam that
+   fills its block continues in a fork of it. */
+#define FORK_ROWS 16
+
+static int64_t room(const Search *s, int id) {
+    MlSession *x = s->t.node[id].s;
+    return s->t.node[id].cap - (ml_session_length(x) - s->t.node[id].start);
+}
+
 /* Beam j continues beam ml_beam_parent(b, j): in place where it alone reads
    that beam's session, else in a fork; then each is fed its token. */
 static int advance(Search *s, MlError *err) {
@@ -83,13 +93,14 @@ static int advance(Search *s, MlError *err) {
     for (int j = 0; j < B; j++) count[ml_beam_parent(s->b, j)]++;
     for (int j = 0; j < B && !rc; j++) {
         int p = ml_beam_parent(s->b, j), id = s->at[p];
-        if (count[p] == 1 && id != 0 && s->t.node[id].refs == 1) {
+        if (count[p] == 1 && id != 0 && s->t.node[id].refs == 1 && room(s, id) > 0) {
             next[j] = id;
             continue;
         }
         MlSession *f;
-        rc = ml_session_fork(&f, s->t.node[id].s, s->bc->max_tokens - len + 1, err);
-        if (!rc && (next[j] = tree_add(&s->t, f, id)) < 0) {
+        int64_t left = s->bc->max_tokens - len, cap = left < FORK_ROWS ? left : FORK_ROWS;
+        rc = ml_session_fork(&f, s->t.node[id].s, cap, err);
+        if (!rc && (next[j] = tree_add(&s->t, f, cap, id)) < 0) {
             ml_session_free(f);
             rc = ml_error_set(err, ML_ERR_NOMEM, "beam: out of memory");
         }
@@ -138,7 +149,7 @@ static int go_back(Search *s, int64_t pos, MlError *err) {
     for (int j = 0; j < B && !rc; j++) {
         MlSession *f;
         if ((rc = ml_session_fork(&f, s->root, s->bc->max_tokens + 1, err))) break;
-        int id = tree_add(&s->t, f, 0);
+        int id = tree_add(&s->t, f, s->bc->max_tokens + 1, 0);
         if (id < 0) {
             ml_session_free(f);
             rc = ml_error_set(err, ML_ERR_NOMEM, "beam: out of memory");
@@ -194,7 +205,7 @@ int ml_beam_search(MlSession *root, const float *logits, const MlBeamConfig *bc,
     const int B = bc->beams;
     const size_t steps = (size_t)bc->max_tokens + 1;
     s.buf = malloc(sizeof(float) * (size_t)V * (size_t)B);
-    int ok = s.buf && tree_add(&s.t, root, -1) == 0;
+    int ok = s.buf && tree_add(&s.t, root, 0, -1) == 0;
     if (ok && h->rollback) {
         s.snap = calloc(steps, sizeof *s.snap);
         s.reject = calloc(steps, sizeof *s.reject);
