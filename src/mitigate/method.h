@@ -16,6 +16,9 @@
 **            normal pass, then the same sampling; no contrast pass
 **   vcd      Visual Contrastive Decoding (DAMO-NLP-SG/VCD): a second pass on
 **            the diffusion-noised image, s = (1+alpha) l - alpha l', APC, sampling
+**   beam     beam search as transformers' generate defines it (mitigate/beam_search.h)
+**   opera    OPERA (shikiw/OPERA): beam search with the over-trust penalty and
+**            retrospection roll-back (mitigate/opera.h)
 **
 **     const MlMethod *m = ml_method_find("vcd");
 **     MlMethodConfig c; ml_method_defaults(&c, m);
