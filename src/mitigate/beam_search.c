@@ -183,7 +183,7 @@ static int snapshot(Search *s, MlError *err) {
 }
 
 static void search_free(Search *s) {
-    for (int i = 0; s->b && i < s->bc->beams; i++) tree_release(&s->t, s->at[i]);
+    for (int i = 0; s->t.n > 0 && i < s->bc->beams; i++) tree_release(&s->t, s->at[i]);
     for (int64_t k = 0; s->snap && k <= s->bc->max_tokens; k++) ml_beam_free(s->snap[k]);
     for (int64_t k = 0; s->reject && k <= s->bc->max_tokens; k++) free(s->reject[k]);
     free(s->snap), free(s->reject), free(s->n_reject);

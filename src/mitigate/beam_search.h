@@ -4,7 +4,9 @@
 ** continues is extended in place; a beam that several continue is forked
 ** once per continuation (decode/session.h forks nest to any depth) and kept
 ** while a fork reads it; a beam nobody continues is freed with every
-** ancestor no one else reads.  No cache row is ever copied.
+** ancestor no one else reads.  No cache row is ever copied.  Forks hold
+** blocks of 16 rows (cheap to allocate); a beam that fills its block
+** continues in a fork of it.
 **
 **     MlBeamConfig bc = {.beams = 5, .length_penalty = 1, .max_tokens = 64, .eos_id = eos};
 **     MlBeamSearchHooks h = {0};                              // plain beam search
