@@ -20,7 +20,7 @@
 #include "model/prompt.h"
 
 #define REFERENCE "/usr/bin/python3 tests/reference/beam_ref.py"
-#define MAX_T 32
+#define MAX_T 48
 
 static MlLvlm *model;
 
@@ -157,7 +157,10 @@ static void test_shared_tree_equals_naive(void) {
     MlSession *root = prompt_session(l, &np);
     const MlBeamConfig cases[] = {{3, 1.0, ML_BEAM_STOP_HEURISTIC, 12, ml_lvlm_eos_id(model)},
                                   {5, 1.0, ML_BEAM_STOP_HEURISTIC, 16, -1},
-                                  {4, 0.0, ML_BEAM_STOP_NEVER, 10, 7}};
+                                  {4, 0.0, ML_BEAM_STOP_NEVER, 10, 7},
+                                  /* long enough for beams to fill their 16-row blocks and go on in forks */
+                                  {2, 1.0, ML_BEAM_STOP_HEURISTIC, 40, -1},
+                                  {3, 1.0, ML_BEAM_STOP_HEURISTIC, 44, -1}};
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         int32_t a[MAX_T], r[MAX_T];
         int64_t na = 0, nr = -1;
