@@ -3,7 +3,8 @@
    (tests/reference/beam_ref.py, transformers' semantics) on a synthetic
    logit table both compute on their own, for ids and scores; greedy for
    beams = 1; on a tiny model, the shared-cache tree equals a search whose
-   every beam is a fresh session fed all its tokens one by one. */
+   every beam is a fresh session fed all its tokens one by one, and a
+   roll-back equals that search with the step's first choices rejected. */
 #include "test.h"
 
 #include <cjson/cJSON.h>
@@ -125,16 +126,39 @@ static MlSession *prompt_session(float *logits, int64_t *n_prompt) {
     return s;
 }
 
-/* Beam search whose every beam is a fresh fork of root fed its tokens one by one (no sharing). */
+/* A step whose (beam, token) choices are recorded, or rejected as a roll-back does. */
+typedef struct Choices {
+    int64_t step; /* -1: none */
+    int n;
+    int64_t flat[ML_BEAM_MAX]; /* beam * vocab + token */
+} Choices;
+
+/* Beam search whose every beam is a fresh fork of root fed its tokens one by
+   one (no sharing).  At reject->step the logits are shifted by -(999 + min)
+   and the rejected pairs set to -999; record->step's choices are recorded. */
 static void naive_search(MlSession *root, const float *logits0, const MlBeamConfig *c, int32_t *out, int64_t *n,
-                         double *score) {
+                         double *score, const Choices *reject, Choices *record) {
     MlError err = {0};
     const int64_t V = ml_lvlm_vocab(model);
     MlBeam *b = NULL;
     CHECK_OK(ml_beam_new(&b, c, V, &err), &err);
     float *buf = malloc(sizeof(float) * (size_t)(V * c->beams)), *lg[ML_BEAM_MAX];
     for (int i = 0; i < c->beams; i++) lg[i] = buf + i * V, memcpy(lg[i], logits0, sizeof(float) * (size_t)V);
-    while (!ml_beam_step(b, lg) && ml_beam_length(b) < c->max_tokens) {
+    for (;;) {
+        const int64_t step = ml_beam_length(b);
+        if (reject && reject->step == step) {
+            for (int i = 0; i < c->beams; i++) {
+                float mn = lg[i][0];
+                for (int64_t v = 1; v < V; v++) mn = lg[i][v] < mn ? lg[i][v] : mn;
+                for (int64_t v = 0; v < V; v++) lg[i][v] -= 999.0f + mn;
+            }
+            for (int k = 0; k < reject->n; k++) lg[reject->flat[k] / V][reject->flat[k] % V] = -999.0f;
+        }
+        int done = ml_beam_step(b, lg);
+        if (record && record->step == step)
+            for (int j = 0; j < c->beams; j++) record->flat[j] = (int64_t)ml_beam_parent(b, j) * V + ml_beam_token(b, j);
+        if (record) record->n = c->beams;
+        if (done || ml_beam_length(b) == c->max_tokens) break;
         for (int j = 0; j < c->beams; j++) {
             MlSession *s = NULL;
             CHECK_OK(ml_session_fork(&s, root, c->max_tokens, &err), &err);
@@ -147,6 +171,39 @@ static void naive_search(MlSession *root, const float *logits0, const MlBeamConf
     ml_beam_result(b, out, n, score);
     ml_beam_free(b);
     free(buf);
+}
+
+/* Goes back once, from step 6 to step 3. */
+static int64_t back_once(void *user, int64_t step) {
+    int *fired = user;
+    if (step != 6 || *fired) return -1;
+    *fired = 1;
+    return 3;
+}
+
+/* A roll-back equals a search that took step 3 with the first choices rejected. */
+static void test_rollback_equals_rejected_step(void) {
+    MlError err = {0};
+    const int64_t V = ml_lvlm_vocab(model);
+    float *l = malloc(sizeof(float) * (size_t)V);
+    int64_t np;
+    MlSession *root = prompt_session(l, &np);
+    MlBeamConfig c = {3, 1.0, ML_BEAM_STOP_HEURISTIC, 14, -1};
+    int32_t a[MAX_T], r[MAX_T], p[MAX_T];
+    int64_t na = 0, nr = -1, np0;
+    double sa = 0, sr = 1, sp;
+    Choices first = {.step = 3};
+    naive_search(root, l, &c, p, &np0, &sp, NULL, &first);
+    naive_search(root, l, &c, r, &nr, &sr, &first, NULL);
+    int fired = 0;
+    MlBeamSearchHooks h = {.rollback = back_once, .user = &fired};
+    CHECK_OK(ml_beam_search(root, l, &c, &h, a, &na, &sa, &err), &err);
+    CHECK(fired == 1);
+    CHECK(na == nr && !memcmp(a, r, sizeof(int32_t) * (size_t)na));
+    CHECK_NEAR(sa, sr, 1e-4 * fabs(sr)); /* the rebuilt beams were prefilled in one call: rounding */
+    CHECK(np0 != nr || memcmp(p, r, sizeof(int32_t) * (size_t)nr)); /* the rejection changed the answer */
+    ml_session_free(root);
+    free(l);
 }
 
 static void test_shared_tree_equals_naive(void) {
@@ -167,7 +224,7 @@ static void test_shared_tree_equals_naive(void) {
         double sa = 0, sr = 1;
         MlBeamSearchHooks h = {0};
         CHECK_OK(ml_beam_search(root, l, &cases[k], &h, a, &na, &sa, &err), &err);
-        naive_search(root, l, &cases[k], r, &nr, &sr);
+        naive_search(root, l, &cases[k], r, &nr, &sr, NULL, NULL);
         CHECK(na == nr && !memcmp(a, r, sizeof(int32_t) * (size_t)na));
         CHECK(sa == sr);
     }
@@ -237,6 +294,7 @@ int main(void) {
     RUN(test_table_equals_reference);
     RUN(test_one_beam_is_greedy_on_table);
     RUN(test_shared_tree_equals_naive);
+    RUN(test_rollback_equals_rejected_step);
     RUN(test_one_beam_method_is_greedy);
     RUN(test_bad_input);
     ml_lvlm_close(model);
