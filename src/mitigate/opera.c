@@ -28,7 +28,6 @@ typedef struct Opera {
     float scale, weight;
     int64_t R, T, W, img_begin, img_end;   /* window start (prompt length), max tokens, row stride, image columns */
     float *mat[ML_BEAM_MAX], *tmp[ML_BEAM_MAX]; /* per beam: window rows (T + 1) x W */
-    int64_t rows[ML_BEAM_MAX];
     float *cand;    /* a candidate's window row (W) */
     float cand_img; /* and its attention mass on the image */
     float *head_max; /* (keys) */
@@ -57,9 +56,7 @@ static void capture_rows(const MlHookSite *site, float *data, void *user) {
         }
         float *dst = o->capture >= 0 ? o->mat[o->capture] + i * o->W : o->cand;
         for (int64_t c = 0; c <= i && o->R + c < site->keys; c++) dst[c] = (float)(mx[o->R + c] / sum);
-        if (o->capture >= 0) {
-            if (i + 1 > o->rows[o->capture]) o->rows[o->capture] = i + 1;
-        } else {
+        if (o->capture < 0) {
             double img = 0;
             for (int64_t k = o->img_begin; k < o->img_end && k < site->keys; k++) img += mx[k] / sum;
             o->cand_img = (float)img;
@@ -126,8 +123,7 @@ static int64_t opera_rollback(void *user, int64_t step) {
     const int64_t L = step + 1;
     if (L - pos > o->window + 1) pos = L - o->window - 1 > 1 ? L - o->window - 1 : 1;
     const int64_t r = pos < step - 1 ? pos : step - 1;
-    o->n_hist = r + 1; /* the locations up to the step taken again */
-    for (int b = 0; b < o->B; b++) o->rows[b] = 0;
+    o->n_hist = r + 1; /* the locations up to the step taken again; the rebuild refills the rows */
     return pos;
 }
 
@@ -138,7 +134,7 @@ static void opera_chosen(void *user, const MlBeam *b) {
     for (int j = 0; j < o->B; j++) memcpy(o->tmp[j], o->mat[ml_beam_parent(b, j)], sizeof(float) * (size_t)(g * o->W));
     for (int j = 0; j < o->B; j++) {
         float *t = o->mat[j];
-        o->mat[j] = o->tmp[j], o->tmp[j] = t, o->rows[j] = g;
+        o->mat[j] = o->tmp[j], o->tmp[j] = t;
     }
 }
 
