@@ -10,7 +10,7 @@ struct MlSession {
     int n_children;
     MlKVCache kv;
     int32_t *ids;   /* (kv.cap) own tokens; -1 for rows fed as embeddings */
-    float *embeds;  /* (ML_DECODER_CHUNK, hidden) */
+    float *embeds;  /* (min(ML_DECODER_CHUNK, capacity), hidden) */
 };
 
 static int session_alloc(MlSession **out, MlLvlm *m, MlSession *parent, int64_t capacity, MlError *err) {
@@ -28,7 +28,9 @@ static int session_alloc(MlSession **out, MlLvlm *m, MlSession *parent, int64_t 
         return rc;
     }
     s->ids = malloc(sizeof(int32_t) * (size_t)(capacity > 0 ? capacity : 1));
-    s->embeds = malloc(sizeof(float) * ML_DECODER_CHUNK * (size_t)ml_lvlm_hidden(m));
+    /* no call feeds more than the capacity: a small fork (a beam) keeps a small buffer */
+    const int64_t rows = capacity < ML_DECODER_CHUNK ? (capacity > 0 ? capacity : 1) : ML_DECODER_CHUNK;
+    s->embeds = malloc(sizeof(float) * (size_t)rows * (size_t)ml_lvlm_hidden(m));
     if (!s->ids || !s->embeds) {
         ml_kv_cache_free(&s->kv);
         free(s->ids);

@@ -26,6 +26,9 @@
 **            of layers 2..L-1, contrast with a text-only pass, greedy
 **   sid      SID (huofushuo/SID): contrast with a pass that keeps only the
 **            least-attended image tokens from layer 2 on, greedy
+**   beam     beam search as transformers' generate defines it (mitigate/beam_search.h)
+**   opera    OPERA (shikiw/OPERA): beam search with the over-trust penalty and
+**            retrospection roll-back (mitigate/opera.h)
 **
 **     const MlMethod *m = ml_method_find("vcd");
 **     MlMethodConfig c; ml_method_defaults(&c, m);
