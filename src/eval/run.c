@@ -134,6 +134,7 @@ static int answer_item(Work *w, const MlEvalItem *it, double shared_s, MlRunlog 
     char *asked = asked_text(w, it);
     if (!asked) return ml_error_set(err, ML_ERR_NOMEM, "eval: out of memory");
     if (!w->o->prefix_cache && (rc = load_image(w, it, err))) goto done;
+    const uint64_t forwards0 = ml_lvlm_forward_count(w->m);
     if ((rc = ml_runner_ask(w->runner, asked, err)) || (rc = ml_runner_prefill(w->runner, budget, err))) goto done;
     MlSamplerConfig sc;
     ml_method_sampler(w->cfg, ml_seed_mix(w->o->seed, it->id), &sc);
@@ -148,7 +149,8 @@ static int answer_item(Work *w, const MlEvalItem *it, double shared_s, MlRunlog 
     }
     extra = cJSON_CreateObject();
     int ok = extra && cJSON_AddStringToObject(extra, "image", it->image) &&
-             cJSON_AddNumberToObject(extra, "tokens", (double)n_out);
+             cJSON_AddNumberToObject(extra, "tokens", (double)n_out) &&
+             cJSON_AddNumberToObject(extra, "forwards", (double)(ml_lvlm_forward_count(w->m) - forwards0));
     if (ok && it->amber_id)
         ok = cJSON_AddNumberToObject(extra, "id", (double)it->amber_id) && cJSON_AddStringToObject(extra, "response", text);
     if (!ok) {
