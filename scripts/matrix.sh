@@ -8,14 +8,14 @@
 # kept when OUT/scenes/manifest.json exists (delete OUT for fresh ones).  A method that fails is reported and
 # skipped; the script then exits 1 after writing the report of the rest.
 #
-# Settings (environment): ML_BIN (build/misalign), MATRIX_OUT (runs/matrix), MATRIX_SCENES (60: about 1650
-# yes/no probes and 60 descriptions per run), MATRIX_SEED (scene seed, 1313), MATRIX_THREADS (0 = all cores),
+# Settings (environment): ML_BIN (build/misalign), MATRIX_OUT (runs/matrix), MATRIX_SCENES (80: about 1900
+# yes/no probes and 80 descriptions per run), MATRIX_SEED (scene seed, 1313), MATRIX_THREADS (0 = all cores),
 # MATRIX_MODELS (space-separated checkpoint folders; default models/organism*, else a tiny random checkpoint),
 # MATRIX_METHODS (space-separated; default every registered method).
 set -uo pipefail
 BIN=${ML_BIN:-build/misalign}
 OUT=${MATRIX_OUT:-runs/matrix}
-N=${MATRIX_SCENES:-60}
+N=${MATRIX_SCENES:-80}
 SEED=${MATRIX_SEED:-1313}
 THREADS=${MATRIX_THREADS:-0}
 start=$(date +%s)

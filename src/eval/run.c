@@ -134,8 +134,9 @@ static int answer_item(Work *w, const MlEvalItem *it, double shared_s, MlRunlog 
     char *asked = asked_text(w, it);
     if (!asked) return ml_error_set(err, ML_ERR_NOMEM, "eval: out of memory");
     if (!w->o->prefix_cache && (rc = load_image(w, it, err))) goto done;
-    const uint64_t forwards0 = ml_lvlm_forward_count(w->m);
     if ((rc = ml_runner_ask(w->runner, asked, err)) || (rc = ml_runner_prefill(w->runner, budget, err))) goto done;
+    /* each pass's prompt counts as one forward however the prefill was split (cached prefix or not) */
+    const uint64_t forwards0 = ml_lvlm_forward_count(w->m) - (uint64_t)w->cfg->method->n_passes;
     MlSamplerConfig sc;
     ml_method_sampler(w->cfg, ml_seed_mix(w->o->seed, it->id), &sc);
     int64_t n_out = 0;

@@ -37,8 +37,8 @@
 ** suffix included), text (the answer, decoded without special tokens,
 ** stripped of surrounding white space as LLaVA does), parsed, label, seconds,
 ** method, params, plus image, tokens (answer length) and forwards (decoder
-** calls the question made: its prompt's prefill and every generation step
-** of every pass, the shared image prefix not counted); AMBER items add id
+** calls: one per pass for its prompt, however the prefill is split, then
+** every call of the generation, the method's own loop included); AMBER items add id
 ** and response, so the log is also an AMBER response file.
 */
 #ifndef ML_EVAL_RUN_H

@@ -251,8 +251,8 @@ static void cost_rows(MlReportOut *o, const MxRun *xs, size_t n, const MxRun *co
     static const char *const cols[] = {"method (parameters)", "inputs", "tokens / input", "forwards / token",
                                        "x greedy",            "s / input", "x greedy"};
     ml_report_para(o, "Cost over every input of the run (probes and descriptions): decoder forward calls per generated "
-                      "token (prompt prefill and every pass of every step; the shared image prefix not counted) and "
-                      "seconds per input, each relative to greedy on the same items.");
+                      "token (one per pass for its prompt, then every call of the generation) and seconds per input, "
+                      "each relative to greedy on the same items.");
     ml_report_table_start(o, cols, 7);
     for (size_t k = 0; k < ng; k++) {
         const MxRun *x = grp[k];

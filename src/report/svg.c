@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #define W 520.0
 #define H 300.0
@@ -76,7 +77,10 @@ void ml_svg_line_plot(MlStrBuf *b, const char *title, const char *x_label, const
 
 void ml_svg_bar_plot(MlStrBuf *b, const char *title, const char *const *groups, size_t n_groups,
                      const MlSvgBars *series, size_t n_series) {
-    const double group_w = BAR_W * (double)(n_series ? n_series : 1) + GROUP_GAP;
+    /* wide enough for its bars and for its label (~6.5 px a character at 11 px) */
+    double group_w = BAR_W * (double)(n_series ? n_series : 1);
+    for (size_t g = 0; g < n_groups; g++) group_w = fmax(group_w, 6.5 * (double)strlen(groups[g]));
+    group_w += GROUP_GAP;
     const double pw = fmax(200, group_w * (double)n_groups), ph = H - TOP - BOTTOM;
     const double w = LEFT + pw + RIGHT;
 #define PY(y) (TOP + ph - (y) * ph)
@@ -95,8 +99,9 @@ void ml_svg_bar_plot(MlStrBuf *b, const char *title, const char *const *groups, 
                       TOP, pw, ph);
     for (size_t g = 0; g < n_groups; g++) {
         const double gx = LEFT + GROUP_GAP / 2 + group_w * (double)g;
+        const double bx = gx + (group_w - GROUP_GAP - BAR_W * (double)n_series) / 2; /* bars centred under the label */
         for (size_t s = 0; s < n_series; s++) {
-            const double y = series[s].y[g], lo = series[s].lo[g], hi = series[s].hi[g], x = gx + BAR_W * (double)s;
+            const double y = series[s].y[g], lo = series[s].lo[g], hi = series[s].hi[g], x = bx + BAR_W * (double)s;
             if (!isfinite(y)) continue;
             const double yc = fmin(1, fmax(0, y));
             ml_strbuf_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"/>\n", x, PY(yc),
