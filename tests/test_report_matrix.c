@@ -118,6 +118,13 @@ static void test_bad_logs(void) {
     CHECK(render(&d, 1, ML_REPORT_MARKDOWN, &err) == NULL && strstr(err.msg, "items.jsonl:2: question count/1 answered twice"));
     write_file(d, "items.jsonl", "{\"parsed\": \"no\", \"label\": \"yes\"}\n");
     CHECK(render(&d, 1, ML_REPORT_MARKDOWN, &err) == NULL && strstr(err.msg, "items.jsonl:1: no \"question_id\""));
+    write_file(d, "items.jsonl", "{\"question_id\": \"count/1\", \"parsed\": \"yes\", \"label\": \"yes\"}\n");
+    write_file(d, "summary.json", "{\"describe\": {\"relation\": {\"claims\": 2, \"errors\": 3}}}");
+    CHECK(render(&d, 1, ML_REPORT_MARKDOWN, &err) == NULL &&
+          strstr(err.msg, "nolabel/summary.json: describe.relation: claims and errors must be counts"));
+    write_file(d, "summary.json", "{\"describe\": {\"object\": {\"claims\": -1, \"errors\": 0}}}");
+    CHECK(render(&d, 1, ML_REPORT_MARKDOWN, &err) == NULL && strstr(err.msg, "describe.object"));
+    write_file(d, "summary.json", "{\"benchmark\": \"scenes\"}");
     /* without an item log a scene run only has its summary row */
     char path[900];
     snprintf(path, sizeof path, "%s/items.jsonl", d);

@@ -56,6 +56,21 @@ static double num_or(const cJSON *o, const char *key, double def) {
     return cJSON_IsNumber(v) ? v->valuedouble : def;
 }
 
+/* summary.json "describe": each kind's claims and errors are counts, errors <= claims. */
+static int check_describe(const MlReportRun *run, MlError *err) {
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(run->summary, "describe");
+    for (int k = 0; k < ML_N_CLAIMS && cJSON_IsObject(d); k++) {
+        const cJSON *x = cJSON_GetObjectItemCaseSensitive(d, ml_scenes_claim_name(k));
+        if (!x) continue;
+        const double claims = num_or(x, "claims", 0), errors = num_or(x, "errors", 0);
+        if (!(claims >= 0 && claims <= 1e15 && errors >= 0 && errors <= claims && claims == floor(claims) &&
+              errors == floor(errors)))
+            return ml_error_set(err, ML_ERR_FORMAT, "%s/summary.json: describe.%s: claims and errors must be counts, errors <= claims",
+                                run->dir, ml_scenes_claim_name(k));
+    }
+    return ML_OK;
+}
+
 /* Reads RUNDIR/items.jsonl; *found 0 when the run has none. */
 static int mx_load(MxRun *x, const MlReportRun *run, int *found, MlError *err) {
     char path[4200];
@@ -65,7 +80,7 @@ static int mx_load(MxRun *x, const MlReportRun *run, int *found, MlError *err) {
     int rc = ml_path_join(path, sizeof path, run->dir, "items.jsonl", err);
     if (rc || !ml_file_exists(path)) return rc;
     *found = 1;
-    if ((rc = ml_records_load(path, &x->rec, err))) return rc;
+    if ((rc = check_describe(run, err)) || (rc = ml_records_load(path, &x->rec, err))) return rc;
     size_t n = x->rec.count ? x->rec.count : 1;
     x->split = malloc(n);
     x->right = calloc(n, 1);
