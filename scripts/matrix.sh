@@ -24,6 +24,9 @@ mkdir -p "$OUT/runs" || exit 1
 help=$("$BIN" eval --help) || exit 1
 # the listing after "methods": a method's name at two spaces' indent, its prompt suffix on a line below it
 methods=${MATRIX_METHODS:-$(awk '/^methods/ {on = 1; next} on && /^  [a-z]/ {print $1}' <<<"$help")}
+methods=$(tr -s '\n' ' ' <<<"$methods")
+# greedy is every comparison's baseline
+case " $methods " in *" greedy "*) ;; *) methods="greedy $methods" ;; esac
 suffix_of() {
     awk -v m="$1" '/^methods/ {on = 1; next}
         on && /^  [a-z]/ {cur = $1; next}
@@ -50,13 +53,14 @@ fi
 # The runs: (model, method, suffix).  Default prompt: every method.  Suffix column: every method with a
 # published suffix, given literally (the text its --help shows), and greedy with that same suffix as its
 # paired baseline.
-jobs=()
+jobs=() suffixed=0
 for model in "${models[@]}"; do
     for m in $methods; do jobs+=("$model|$m|"); done
     declare -A seen=()
     for m in $methods; do
         s=$(suffix_of "$m")
         [ -z "$s" ] && continue
+        suffixed=1
         [ -z "${seen[$s]:-}" ] && jobs+=("$model|greedy|$s")
         seen[$s]=1
         [ "$m" != greedy ] && jobs+=("$model|$m|$s")
@@ -64,6 +68,8 @@ for model in "${models[@]}"; do
     unset seen
 done
 
+[ "$suffixed" = 1 ] ||
+    echo "NOTE: no method shows a \"prompt suffix:\" line in \`misalign eval --help\`: only the default-prompt column."
 runs=() failed=()
 k=0
 for job in "${jobs[@]}"; do
