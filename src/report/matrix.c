@@ -205,9 +205,10 @@ static void yesno_rows(MlReportOut *o, const MxRun *xs, size_t n, const MxRun *c
             prop_cell(cells[3], CELL, t->tp + t->tn, total);
             prop_cell(cells[4], CELL, t->tp, t->tp + t->fp);
             prop_cell(cells[5], CELL, t->tp, t->tp + t->fn);
-            const double p = (double)t->tp / (double)(t->tp + t->fp), r = (double)t->tp / (double)(t->tp + t->fn);
-            if (t->tp) snprintf(cells[6], CELL, "%.1f", 100 * 2 * p * r / (p + r));
-            else snprintf(cells[6], CELL, "%s", t->fp + t->fn ? "0.0" : "–");
+            /* F1 = 2 TP / (2 TP + FP + FN): the harmonic mean of P and R without dividing by them */
+            if (2 * t->tp + t->fp + t->fn)
+                snprintf(cells[6], CELL, "%.1f", 100.0 * 2 * (double)t->tp / (double)(2 * t->tp + t->fp + t->fn));
+            else snprintf(cells[6], CELL, "–");
             prop_cell(cells[7], CELL, t->tp + t->fp, total);
             int other;
             const MxRun *g = baseline_of(xs, n, x, &other);

@@ -121,7 +121,6 @@ static int is_yesno(const MlReportRun *run) {
 
 /* ---- tables ---- */
 
-
 /* x100 with one decimal, "–" when missing. */
 static void pct(char *out, size_t cap, double v) {
     if (isfinite(v)) snprintf(out, cap, "%.1f", 100 * v);
