@@ -41,7 +41,7 @@ TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCHES  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 FUZZERS  := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all deps test test-unit test-asan test-fuzz bench demo fuzz fuzz-build clean
+.PHONY: all deps test test-unit test-asan test-fuzz bench demo matrix fuzz fuzz-build clean
 all: $(BIN) $(TESTS)
 
 deps:
@@ -103,6 +103,11 @@ test-fuzz: fuzz
 # The main job: fresh scenes, baseline vs VCD vs APC-only, the survey's Table 1 (scripts/demo.sh).
 demo: deps $(BIN)
 	ML_BIN=$(BIN) bash scripts/demo.sh
+
+# The cause x method table: every method on every organism over fresh scenes, then the report
+# (scripts/matrix.sh; runs/matrix/report.{md,html}).  Resumable: run it again after a stop.
+matrix: deps $(BIN)
+	ML_BIN=$(BIN) bash scripts/matrix.sh
 
 bench: deps $(BIN) $(BENCHES)
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done

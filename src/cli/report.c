@@ -11,7 +11,10 @@ static void usage(FILE *f) {
     fprintf(f, "usage: misalign report RUNDIR... --out F.md|F.html [--title T]\n\n"
                "Compares finished runs (each RUNDIR holds summary.json and run.json; docs/evaluation.md):\n"
                "yes/no benchmarks as the survey's Table 1 (method x split x Acc/P/R/F1, yes-ratio, s/input),\n"
-               "scene-probe families, and per-layer alignment curves (SVG plots in HTML).\n\n"
+               "scene-probe families; for scene runs with items.jsonl the cause x method table (per organism\n"
+               "and prompt: Acc/P/R/yes-ratio with 95%% Wilson intervals, McNemar's exact test against greedy,\n"
+               "describe hallucination rates, forwards per token and s/input relative to greedy, bar plots);\n"
+               "and per-layer alignment curves (SVG plots in HTML).\n\n"
                "  --out F      output file; .md writes Markdown, .html writes HTML (required)\n"
                "  --title T    report title (default \"misalign report\")\n");
 }

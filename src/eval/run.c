@@ -134,6 +134,8 @@ static int answer_item(Work *w, const MlEvalItem *it, double shared_s, MlRunlog 
     if (!asked) return ml_error_set(err, ML_ERR_NOMEM, "eval: out of memory");
     if (!w->o->prefix_cache && (rc = load_image(w, it, err))) goto done;
     if ((rc = ml_runner_ask(w->runner, asked, err)) || (rc = ml_runner_prefill(w->runner, budget, err))) goto done;
+    /* each pass's prompt counts as one forward however the prefill was split (cached prefix or not) */
+    const uint64_t forwards0 = ml_lvlm_forward_count(w->m) - (uint64_t)w->cfg->method->n_passes;
     MlSamplerConfig sc;
     ml_method_sampler(w->cfg, ml_seed_mix(w->o->seed, it->id), &sc);
     int64_t n_out = 0;
@@ -147,7 +149,8 @@ static int answer_item(Work *w, const MlEvalItem *it, double shared_s, MlRunlog 
     }
     extra = cJSON_CreateObject();
     int ok = extra && cJSON_AddStringToObject(extra, "image", it->image) &&
-             cJSON_AddNumberToObject(extra, "tokens", (double)n_out);
+             cJSON_AddNumberToObject(extra, "tokens", (double)n_out) &&
+             cJSON_AddNumberToObject(extra, "forwards", (double)(ml_lvlm_forward_count(w->m) - forwards0));
     if (ok && it->amber_id)
         ok = cJSON_AddNumberToObject(extra, "id", (double)it->amber_id) && cJSON_AddStringToObject(extra, "response", text);
     if (!ok) {

@@ -36,7 +36,9 @@
 ** Item lines (docs/evaluation.md): question_id, prompt (the question as asked,
 ** suffix included), text (the answer, decoded without special tokens,
 ** stripped of surrounding white space as LLaVA does), parsed, label, seconds,
-** method, params, plus image and tokens (answer length); AMBER items add id
+** method, params, plus image, tokens (answer length) and forwards (decoder
+** calls: one per pass for its prompt, however the prefill is split, then
+** every call of the generation, the method's own loop included); AMBER items add id
 ** and response, so the log is also an AMBER response file.
 */
 #ifndef ML_EVAL_RUN_H

@@ -21,6 +21,7 @@ struct MlLvlm {
     float *proj_tmp;   /* (n_out, Dt) */
     float *proj_vec;   /* (Dt) */
     int32_t *pos;      /* (ML_POS_AXES, max_pos) position ids of one forward */
+    uint64_t forwards; /* ml_lvlm_forward calls */
 };
 
 int64_t ml_lvlm_max_image_tokens(const MlLvlm *m) { return m->vision.n_out; }
@@ -183,11 +184,14 @@ int ml_lvlm_kv_init(const MlLvlm *m, MlKVCache *kv, const MlKVCache *parent, int
 int ml_lvlm_forward(MlLvlm *m, MlKVCache *kv, const int32_t *ids, const float *x, int64_t T, const MlHooks *hooks,
                     float *logits, int all_logits, MlError *err) {
     const int64_t start = ml_kv_cache_length(kv);
+    m->forwards++;
     if (T <= 0 || start + T > m->decoder.cfg.max_pos) /* the decoder names the problem */
         return ml_decoder_forward(&m->decoder, &m->dstate, kv, x, T, hooks, logits, all_logits, err);
     ml_lvlm_positions(m, ids, T, start, m->pos);
     return ml_decoder_forward_at(&m->decoder, &m->dstate, kv, x, T, m->pos, hooks, logits, all_logits, err);
 }
+
+uint64_t ml_lvlm_forward_count(const MlLvlm *m) { return m->forwards; }
 
 void ml_lvlm_logits(MlLvlm *m, float *logits, const float *hidden, int64_t rows, int apply_norm) {
     ml_decoder_logits(&m->decoder, &m->dstate, logits, hidden, rows, apply_norm);

@@ -116,6 +116,9 @@ int ml_lvlm_kv_init(const MlLvlm *m, MlKVCache *kv, const MlKVCache *parent, int
    ml_decoder_forward does otherwise. */
 int ml_lvlm_forward(MlLvlm *m, MlKVCache *kv, const int32_t *ids, const float *x, int64_t T, const MlHooks *hooks,
                     float *logits, int all_logits, MlError *err);
+/* ml_lvlm_forward calls so far (any rows each): a method's cost in
+   decoder passes, whichever loop made them (eval's items "forwards"). */
+uint64_t ml_lvlm_forward_count(const MlLvlm *m);
 
 /* logits (rows, vocab) from hidden (rows, hidden) residuals, through the
    final norm when apply_norm: the logit lens. */

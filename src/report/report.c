@@ -9,6 +9,8 @@
 #include "core/file.h"
 #include "core/json.h"
 #include "core/strbuf.h"
+#include "report/matrix.h"
+#include "report/out.h"
 #include "report/svg.h"
 
 #define MAX_COLS 32
@@ -119,68 +121,6 @@ static int is_yesno(const MlReportRun *run) {
 
 /* ---- tables ---- */
 
-typedef struct Out {
-    MlStrBuf b;
-    MlReportFormat fmt;
-} Out;
-
-static void text(Out *o, const char *s) {
-    if (o->fmt == ML_REPORT_HTML) ml_strbuf_html(&o->b, s);
-    else ml_strbuf_md(&o->b, s);
-}
-
-static void heading(Out *o, int level, const char *s) {
-    if (o->fmt == ML_REPORT_HTML) {
-        ml_strbuf_printf(&o->b, "<h%d>", level);
-        text(o, s);
-        ml_strbuf_printf(&o->b, "</h%d>\n", level);
-    } else {
-        ml_strbuf_printf(&o->b, "\n%.*s ", level, "######");
-        text(o, s);
-        ml_strbuf_puts(&o->b, "\n\n");
-    }
-}
-
-static void para(Out *o, const char *s) {
-    if (o->fmt == ML_REPORT_HTML) ml_strbuf_puts(&o->b, "<p>");
-    text(o, s);
-    ml_strbuf_puts(&o->b, o->fmt == ML_REPORT_HTML ? "</p>\n" : "\n\n");
-}
-
-static void table_start(Out *o, const char *const *cols, int n) {
-    if (o->fmt == ML_REPORT_HTML) {
-        ml_strbuf_puts(&o->b, "<table>\n<tr>");
-        for (int i = 0; i < n; i++) {
-            ml_strbuf_puts(&o->b, "<th>");
-            text(o, cols[i]);
-            ml_strbuf_puts(&o->b, "</th>");
-        }
-        ml_strbuf_puts(&o->b, "</tr>\n");
-        return;
-    }
-    ml_strbuf_puts(&o->b, "|");
-    for (int i = 0; i < n; i++) {
-        ml_strbuf_puts(&o->b, " ");
-        text(o, cols[i]);
-        ml_strbuf_puts(&o->b, " |");
-    }
-    ml_strbuf_puts(&o->b, "\n|");
-    for (int i = 0; i < n; i++) ml_strbuf_puts(&o->b, "---|");
-    ml_strbuf_puts(&o->b, "\n");
-}
-
-static void table_row(Out *o, const char *const *cells, int n) {
-    ml_strbuf_puts(&o->b, o->fmt == ML_REPORT_HTML ? "<tr>" : "|");
-    for (int i = 0; i < n; i++) {
-        ml_strbuf_puts(&o->b, o->fmt == ML_REPORT_HTML ? "<td>" : " ");
-        text(o, cells[i]);
-        ml_strbuf_puts(&o->b, o->fmt == ML_REPORT_HTML ? "</td>" : " |");
-    }
-    ml_strbuf_puts(&o->b, o->fmt == ML_REPORT_HTML ? "</tr>\n" : "\n");
-}
-
-static void table_end(Out *o) { ml_strbuf_puts(&o->b, o->fmt == ML_REPORT_HTML ? "</table>\n" : "\n"); }
-
 /* x100 with one decimal, "–" when missing. */
 static void pct(char *out, size_t cap, double v) {
     if (isfinite(v)) snprintf(out, cap, "%.1f", 100 * v);
@@ -223,7 +163,7 @@ static int several_models(const MlReport *r) {
 }
 
 /* The survey's Table 1 for one yes/no benchmark. */
-static int yesno_table(Out *o, const MlReport *r, const char *bench, MlError *err) {
+static int yesno_table(MlReportOut *o, const MlReport *r, const char *bench, MlError *err) {
     const char *splits[MAX_COLS];
     int n_splits = 0;
     for (size_t i = 0; i < r->count; i++) {
@@ -259,8 +199,8 @@ static int yesno_table(Out *o, const MlReport *r, const char *bench, MlError *er
     strncat(yes_head, ")", sizeof yes_head - strlen(yes_head) - 1);
     cols[nc++] = yes_head;
     cols[nc++] = "s/input";
-    heading(o, 2, bench);
-    table_start(o, cols, nc);
+    ml_report_heading(o, 2, bench);
+    ml_report_table_start(o, cols, nc);
     char *done = calloc(r->count, 1);
     if (!done) return ml_error_set(err, ML_ERR_NOMEM, "report: out of memory");
     for (size_t i = 0; i < r->count; i++) {
@@ -310,14 +250,14 @@ static int yesno_table(Out *o, const MlReport *r, const char *bench, MlError *er
         if (weight > 0) snprintf(cells[c++], sizeof cells[0], "%.3g", sec / weight);
         else snprintf(cells[c++], sizeof cells[0], "–");
         for (int k = 0; k < c; k++) row[k] = cells[k];
-        table_row(o, row, c);
+        ml_report_table_row(o, row, c);
     }
     free(done);
-    table_end(o);
+    ml_report_table_end(o);
     return ML_OK;
 }
 
-static void scenes_table(Out *o, const MlReport *r) {
+static void scenes_table(MlReportOut *o, const MlReport *r) {
     static const char *const fams[] = {"object", "attribute", "relation", "count"};
     static const char *const kinds[] = {"object", "attribute", "relation"};
     const char *cols[] = {"run",
@@ -329,10 +269,10 @@ static void scenes_table(Out *o, const MlReport *r) {
                           "describe hallucination % (object / attribute / relation)",
                           "severity-weighted %",
                           "s/input"};
-    heading(o, 2, "scene probes");
-    para(o, "Yes/no probes per family (x100); open descriptions: share of claims that are wrong, and the same "
+    ml_report_heading(o, 2, "scene probes");
+    ml_report_para(o, "Yes/no probes per family (x100); open descriptions: share of claims that are wrong, and the same "
             "weighted by each error's severity (docs/evaluation.md).");
-    table_start(o, cols, 9);
+    ml_report_table_start(o, cols, 9);
     for (size_t i = 0; i < r->count; i++) {
         const MlReportRun *run = &r->runs[i];
         if (strcmp(benchmark_of(run), "scenes")) continue;
@@ -361,19 +301,19 @@ static void scenes_table(Out *o, const MlReport *r) {
         if (isfinite(t)) snprintf(cells[8], sizeof cells[0], "%.3g", t);
         else snprintf(cells[8], sizeof cells[0], "–");
         for (int k = 0; k < 9; k++) row[k] = cells[k];
-        table_row(o, row, 9);
+        ml_report_table_row(o, row, 9);
     }
-    table_end(o);
+    ml_report_table_end(o);
 }
 
-static void simple_table(Out *o, const MlReport *r, const char *bench, const char *title, const char *const *keys,
+static void simple_table(MlReportOut *o, const MlReport *r, const char *bench, const char *title, const char *const *keys,
                          const char *const *heads, int n, int scale) {
     const char *cols[16];
     cols[0] = "run";
     cols[1] = "method";
     for (int k = 0; k < n; k++) cols[2 + k] = heads[k];
-    heading(o, 2, title);
-    table_start(o, cols, n + 2);
+    ml_report_heading(o, 2, title);
+    ml_report_table_start(o, cols, n + 2);
     for (size_t i = 0; i < r->count; i++) {
         const MlReportRun *run = &r->runs[i];
         if (strcmp(benchmark_of(run), bench)) continue;
@@ -389,13 +329,13 @@ static void simple_table(Out *o, const MlReport *r, const char *bench, const cha
             else snprintf(cells[2 + k], sizeof cells[0], "–");
         }
         for (int k = 0; k < n + 2; k++) row[k] = cells[k];
-        table_row(o, row, n + 2);
+        ml_report_table_row(o, row, n + 2);
     }
-    table_end(o);
+    ml_report_table_end(o);
 }
 
 /* Per-layer curves: one plot (HTML) or table column (Markdown) per metric. */
-static int align_section(Out *o, const MlReport *r, MlError *err) {
+static int align_section(MlReportOut *o, const MlReport *r, MlError *err) {
     const char *metrics[MAX_COLS];
     int n_metrics = 0;
     for (size_t i = 0; i < r->count; i++) {
@@ -407,7 +347,7 @@ static int align_section(Out *o, const MlReport *r, MlError *err) {
             if (!known && n_metrics < MAX_COLS) metrics[n_metrics++] = x->string;
         }
     }
-    heading(o, 2, "representation alignment per layer");
+    ml_report_heading(o, 2, "representation alignment per layer");
     int rc = ML_OK;
     if (o->fmt == ML_REPORT_HTML) {
         for (int k = 0; k < n_metrics && !rc; k++) {
@@ -451,13 +391,13 @@ static int align_section(Out *o, const MlReport *r, MlError *err) {
     for (size_t i = 0; i < r->count; i++) {
         const MlReportRun *run = &r->runs[i];
         if (strcmp(benchmark_of(run), "align")) continue;
-        heading(o, 3, field_str(run, "label", field_str(run, "method", run->dir)));
+        ml_report_heading(o, 3, field_str(run, "label", field_str(run, "method", run->dir)));
         const cJSON *layers = cJSON_GetObjectItemCaseSensitive(run->summary, "layers");
         const cJSON *m = cJSON_GetObjectItemCaseSensitive(run->summary, "metrics");
         const char *cols[MAX_COLS + 1];
         cols[0] = "layer";
         for (int k = 0; k < n_metrics; k++) cols[k + 1] = metrics[k];
-        table_start(o, cols, n_metrics + 1);
+        ml_report_table_start(o, cols, n_metrics + 1);
         int n_layers = cJSON_GetArraySize(layers);
         for (int j = 0; j < n_layers; j++) {
             char cells[MAX_COLS + 1][32];
@@ -470,9 +410,9 @@ static int align_section(Out *o, const MlReport *r, MlError *err) {
                 else snprintf(cells[k + 1], sizeof cells[0], "–");
             }
             for (int k = 0; k <= n_metrics; k++) row[k] = cells[k];
-            table_row(o, row, n_metrics + 1);
+            ml_report_table_row(o, row, n_metrics + 1);
         }
-        table_end(o);
+        ml_report_table_end(o);
     }
     return ML_OK;
 }
@@ -485,7 +425,7 @@ static int has_bench(const MlReport *r, const char *bench) {
 
 int ml_report_render(const MlReport *r, MlReportFormat fmt, const char *title, char **out, MlError *err) {
     *out = NULL;
-    Out o = {{0}, fmt};
+    MlReportOut o = {{0}, fmt};
     if (fmt == ML_REPORT_HTML) {
         ml_strbuf_puts(&o.b, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>");
         ml_strbuf_html(&o.b, title);
@@ -511,6 +451,7 @@ int ml_report_render(const MlReport *r, MlReportFormat fmt, const char *title, c
         if (!seen) rc = yesno_table(&o, r, benchmark_of(run), err);
     }
     if (!rc && has_bench(r, "scenes")) scenes_table(&o, r);
+    if (!rc && has_bench(r, "scenes")) rc = ml_report_matrix(&o, r, err);
     if (!rc && has_bench(r, "amber")) {
         static const char *const keys[] = {"CHAIR",           "Cover",     "Hal", "Cog", "overall.Accuracy", "overall.Precision",
                                            "overall.Recall", "overall.F1", "AMBER"};
@@ -524,15 +465,15 @@ int ml_report_render(const MlReport *r, MlReportFormat fmt, const char *title, c
     if (!rc && has_bench(r, "align")) rc = align_section(&o, r, err);
     if (!rc) {
         const char *cols[] = {"run directory", "benchmark", "split", "model", "method"};
-        heading(&o, 2, "runs");
-        table_start(&o, cols, 5);
+        ml_report_heading(&o, 2, "runs");
+        ml_report_table_start(&o, cols, 5);
         for (size_t i = 0; i < r->count; i++) {
             const MlReportRun *run = &r->runs[i];
             const char *row[] = {run->dir, benchmark_of(run), field_str(run, "split", "–"), field_str(run, "model", "–"),
                                  field_str(run, "method", "–")};
-            table_row(&o, row, 5);
+            ml_report_table_row(&o, row, 5);
         }
-        table_end(&o);
+        ml_report_table_end(&o);
     }
     if (fmt == ML_REPORT_HTML) ml_strbuf_puts(&o.b, "</body></html>\n");
     if (!rc && o.b.failed) rc = ml_error_set(err, ML_ERR_NOMEM, "report: out of memory");

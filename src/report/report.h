@@ -2,12 +2,15 @@
 ** report.h: one comparison report from run directories (docs/evaluation.md
 ** defines the RUNDIR layout: run.json, items.jsonl, summary.json).
 **
-** Three sections, each present when some run supplies it:
+** Sections, each present when some run supplies it:
 **   yes/no benchmarks (POPE and POPE-style files): the survey's Table 1 shape,
 **     one row per method (+ parameters), one column per split with
 **     Acc / P / R / F1 (x100), then the yes-ratio per split and s/input;
 **   scene probes: per family (object, attribute, relation, count)
 **     Acc / P / R / F1 / yes%, and the open-description hallucination rates;
+**   cause x method (report/matrix.h): from scene runs' items.jsonl, per
+**     organism and prompt, each probe file x method with 95% intervals,
+**     McNemar's exact test against greedy, describe rates, cost, bar plots;
 **   alignment: per-layer curves of each metric, one line per run (inline SVG
 **     plots in HTML, a table per run in Markdown).
 **

@@ -51,6 +51,8 @@ for it, qq in zip(items, qs):
     assert it["question_id"] == qq["question_id"] and it["label"] == qq["label"], it
     assert it["prompt"] == qq["text"], it["prompt"]  # one prompt for every method unless asked
     assert it["parsed"] in ("yes", "no") and it["seconds"] >= 0 and 1 <= it["tokens"] <= 8
+    # two passes: each prompt once, then both fed every token but the last
+    assert it["forwards"] == 2 * it["tokens"], it
     assert it["image"] == qq["image"]
 for k in ("TP", "FP", "TN", "FN", "accuracy", "precision", "recall", "f1", "yes_ratio"):
     assert s[k] == sc[k], (k, s[k], sc[k])
