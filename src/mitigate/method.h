@@ -16,6 +16,8 @@
 **            normal pass, then the same sampling; no contrast pass
 **   vcd      Visual Contrastive Decoding (DAMO-NLP-SG/VCD): a second pass on
 **            the diffusion-noised image, s = (1+alpha) l - alpha l', APC, sampling
+**   dola     DoLa (voidism/DoLa): final layer against the premature layer of
+**            largest JSD, relative-top filter, greedy (reads residuals by hooks)
 **
 **     const MlMethod *m = ml_method_find("vcd");
 **     MlMethodConfig c; ml_method_defaults(&c, m);

@@ -335,14 +335,17 @@ class Decoder:
         rotated = np.concatenate([-x[..., half:], x[..., :half]], axis=-1)
         return x * cos + rotated * sin
 
-    def forward(self, x):
-        """Appends rows x [T, hidden] to the sequence; returns logits [vocab] at the last row."""
+    def forward(self, x, hidden=None):
+        """Appends rows x [T, hidden] to the sequence; returns logits [vocab] at the last row.
+        hidden: a list that receives the last row of hidden_states[0 .. L-1] (before the final norm)."""
         W, t = self.W, self.t
         past = 0 if self.cache[0] is None else self.cache[0][0].shape[1]
         pos = np.arange(past, past + x.shape[0])
         H, KV, d = t.num_attention_heads, t.num_key_value_heads, t.head_dim
         for i in range(t.num_hidden_layers):
             L = f"language_model.model.layers.{i}."
+            if hidden is not None:
+                hidden.append(x[-1].copy())
             def proj(n, h):
                 b = W[L + f"self_attn.{n}_proj.bias"] if t.attention_bias else None
                 return linear(h, W[L + f"self_attn.{n}_proj.weight"], b)
