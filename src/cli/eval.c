@@ -10,6 +10,7 @@
 #include "eval/coco.h"
 #include "eval/run.h"
 #include "mitigate/method.h"
+#include "mitigate/runner.h"
 
 #define MAX_PARAMS 64
 #define CHAIR_PROMPT "Please describe this image in detail."
@@ -289,6 +290,11 @@ int cmd_eval(int argc, char **argv) {
     }
     if (rc || (rc = ml_eval_check_images(&set, images, &err))) goto fail;
     if (ml_cli_model_open(&o.mo, &m, &err)) goto fail;
+    /* a method that refuses this model (a layer it lacks) fails before the run directory exists */
+    MlRunner *probe = NULL;
+    const MlRunnerOptions probe_o = {.prompt = {o.mo.tmpl, NULL, 0}};
+    if (ml_runner_new(&probe, m, &mc, &probe_o, &err)) goto fail;
+    ml_runner_free(probe);
     if (!(run = run_json(&o, split, &mc, suffix, parser))) {
         ml_error_set(&err, ML_ERR_NOMEM, "out of memory");
         goto fail;
