@@ -29,6 +29,7 @@ static void help(void) {
            "  --out RUNDIR           run directory (created; resumed when it holds the same run)  [required]\n"
            "  --method NAME          decoding method, see below  [greedy]\n"
            "  --param K=V            a method parameter, repeatable  [the method's published defaults]\n"
+           "  --steer FILE           steering directions for --method vti (misalign steer fit)  [none]\n"
            "  --split NAME           split name for reports  [pope: random|popular|adversarial when the file name\n"
            "                         says so, else its base name; others: the base name]\n"
            "  --limit N              only the first N questions (scenes: of each probe file), 0 = all  [0]\n"
@@ -60,7 +61,7 @@ typedef struct Opts {
     MlEvalBenchmark bench;
     MlCliModelOpts mo;
     const char *questions, *images, *out, *method, *split, *suffix, *parser, *files, *prompt, *gt, *synonyms;
-    const char *annotations, *coco;
+    const char *annotations, *coco, *steer;
     const char *params[MAX_PARAMS];
     int n_params, prefix_cache;
     long long limit, max_tokens, max_tokens_open;
@@ -92,6 +93,7 @@ static int parse(int argc, char **argv, Opts *o) {
         else if (!strcmp(a, "--images")) o->images = v;
         else if (!strcmp(a, "--out")) o->out = v;
         else if (!strcmp(a, "--method")) o->method = v;
+        else if (!strcmp(a, "--steer")) o->steer = v;
         else if (!strcmp(a, "--split")) o->split = v;
         else if (!strcmp(a, "--prompt-suffix")) o->suffix = v;
         else if (!strcmp(a, "--parser")) o->parser = v;
@@ -183,6 +185,7 @@ static cJSON *run_json(const Opts *o, const char *split, const MlMethodConfig *m
     cJSON_AddStringToObject(r, "questions", o->questions);
     cJSON_AddStringToObject(r, "method", mc->method->name);
     cJSON_AddItemToObject(r, "params", params);
+    if (mc->steer) cJSON_AddStringToObject(r, "steer", mc->steer);
     cJSON_AddStringToObject(r, "prompt_suffix", suffix);
     cJSON_AddNumberToObject(r, "seed", (double)o->mo.seed);
     cJSON_AddNumberToObject(r, "max_tokens", (double)o->max_tokens);
@@ -227,6 +230,9 @@ int cmd_eval(int argc, char **argv) {
     if (rc) return rc < 0 ? 0 : rc;
     MlMethodConfig mc;
     if (ml_cli_method("eval", o.method, o.params, o.n_params, &mc)) return 2;
+    mc.steer = o.steer;
+    if (o.steer && !mc.method->reads_steer)
+        return ml_cli_usage_error("eval", "--steer: method %s reads no directions (vti does)", mc.method->name);
     const MlMethod *method = mc.method;
     MlError err = {0};
     MlYesNoParser parser = ML_YESNO_OFFICIAL;

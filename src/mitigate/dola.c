@@ -91,11 +91,11 @@ static int dola_new(MlMethodRun *run, MlError *err) {
     return ML_OK;
 }
 
-/* The prefix needs no reads (the prompt's last row comes later), so shared
+/* The image and prefix need no reads (the prompt's last row comes later), so shared
    prefixes stay shared. */
 static const MlHooks *dola_hooks(MlMethodRun *run, int pass, int64_t step) {
     Dola *d = run->state;
-    if (pass != 0 || step == ML_STEP_PREFIX || d->n_cand == 0) return NULL;
+    if (pass != 0 || step < ML_STEP_PROMPT || d->n_cand == 0) return NULL;
     return &d->hooks;
 }
 
