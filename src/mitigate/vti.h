@@ -48,6 +48,9 @@ typedef struct MlVtiFitOptions {
 /* Directions of n >= 2 demos into *out (ml_steer_free it). */
 int ml_vti_fit(MlLvlm *m, const MlVtiDemo *demos, int64_t n, const MlVtiFitOptions *o, MlSteer *out, MlError *err);
 
+/* The mask seed of trial t of demo i, from MlVtiFitOptions.seed. */
+uint64_t ml_vti_trial_seed(uint64_t seed, int64_t demo, int trial);
+
 /* dst = clean [channels, side, side] with int(ratio * patches) patches,
    chosen by a seeded random permutation, set to clean's per-channel mean. */
 void ml_vti_mask_pixels(float *dst, const float *clean, int channels, int side, int patch, double ratio,

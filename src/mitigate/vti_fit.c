@@ -13,6 +13,11 @@
 #include "model/decoder.h"
 #include "model/hooks.h"
 
+uint64_t ml_vti_trial_seed(uint64_t seed, int64_t demo, int trial) {
+    uint64_t x = seed ^ ((uint64_t)demo * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)trial << 32);
+    return ml_splitmix64(&x);
+}
+
 void ml_vti_mask_pixels(float *dst, const float *clean, int channels, int side, int patch, double ratio,
                         uint64_t seed) {
     const int per_row = side / patch, n = per_row * per_row, k = (int)(ratio * n);
@@ -196,8 +201,7 @@ int ml_vti_fit(MlLvlm *m, const MlVtiDemo *demos, int64_t n, const MlVtiFitOptio
         if ((rc = vision_states(m, d->pixels, feats, clean, err))) break;
         for (int64_t k = 0; k < nv; k++) avg[k] = 0;
         for (int t = 0; t < o->trials && !rc; t++) {
-            ml_vti_mask_pixels(masked, d->pixels, channels, side, patch, o->mask_ratio,
-                               o->seed ^ ((uint64_t)i * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)t << 32));
+            ml_vti_mask_pixels(masked, d->pixels, channels, side, patch, o->mask_ratio, ml_vti_trial_seed(o->seed, i, t));
             if (!(rc = vision_states(m, masked, feats, one, err)))
                 for (int64_t k = 0; k < nv; k++) avg[k] += one[k];
         }

@@ -73,7 +73,7 @@ def main(argv):
         x[np.flatnonzero(np.asarray(ids) == cfg.image_token_index)] = feats
     hidden = []
     final = dec.forward(x, hidden)
-    L = len(hidden)
+    L = len(hidden) - 1  # hidden[L] is the normed final state
     lm = W[dec.lm_head]
     if a.premature_layer < 0:
         layers = {j: ref.linear(hidden[j][None, :], lm)[0] for j in range(0, L, 2)}
