@@ -2,7 +2,8 @@
    tests/reference/vti_ref.py (NumPy, from shengliu66/VTI): the rank-1 PCA
    direction, the fitted text and vision directions on a tiny random model,
    and the first logits with the online edit in both towers.  Identities:
-   alpha 0 in both towers answers as greedy.  Bad input: a directions file
+   alpha 0 in both towers answers as greedy; a shared prefix answers as one
+   run from scratch.  Bad input: a directions file
    from another model, method or config, and malformed files. */
 #include "test.h"
 
@@ -281,35 +282,54 @@ static void test_online_matches_numpy(void) {
     free(mine), free(plain), free(my_feats), free(plain_feats);
 }
 
-static void answers(const char *method, int steer, int32_t *out, int64_t *n_out) {
+#define N_Q 2
+static const char *questions[N_Q] = {"Describe it.", "Is there a star?"};
+
+/* Every question's answer (MAX_TOKENS each) through a runner; alpha NULL: the method's defaults. */
+static void answers(const char *method, const char *alpha, MlPrefixMode mode, int32_t *out) {
     MlError err = {0};
     MlMethodConfig cfg;
     ml_method_defaults(&cfg, ml_method_find(method));
-    if (steer) {
-        CHECK_OK(ml_method_set(&cfg, "alpha_text=0", &err), &err);
-        CHECK_OK(ml_method_set(&cfg, "alpha_image=0", &err), &err);
-        cfg.steer = steer_path;
+    if (alpha) {
+        char a[64];
+        snprintf(a, sizeof a, "alpha_text=%s", alpha);
+        CHECK_OK(ml_method_set(&cfg, a, &err), &err);
+        snprintf(a, sizeof a, "alpha_image=%s", alpha);
+        CHECK_OK(ml_method_set(&cfg, a, &err), &err);
+        cfg.steer = random_path;
     }
-    MlRunnerOptions o = {.prompt = {ML_TEMPLATE_HF, NULL, 0}, .prefix = ML_PREFIX_SHARED};
+    MlRunnerOptions o = {.prompt = {ML_TEMPLATE_HF, NULL, 0}, .prefix = mode};
     MlRunner *r = NULL;
     CHECK_OK(ml_runner_new(&r, model, &cfg, &o, &err), &err);
     if (!r) return;
     MlSamplerConfig sc;
     ml_method_sampler(&cfg, 0, &sc);
     CHECK_OK(ml_runner_set_image(r, pixels[1], "img", &err), &err);
-    CHECK_OK(ml_runner_prepare(r, "Describe it.", &err), &err);
-    CHECK_OK(ml_runner_ask(r, "Describe it.", &err), &err);
-    CHECK_OK(ml_runner_prefill(r, MAX_TOKENS, &err), &err);
-    CHECK_OK(ml_runner_generate(r, &sc, MAX_TOKENS, -1, NULL, NULL, out, n_out, &err), &err);
+    if (mode == ML_PREFIX_SHARED) CHECK_OK(ml_runner_prepare(r, questions[0], &err), &err);
+    for (int q = 0; q < N_Q; q++) {
+        int64_t n = 0;
+        CHECK_OK(ml_runner_ask(r, questions[q], &err), &err);
+        CHECK_OK(ml_runner_prefill(r, MAX_TOKENS, &err), &err);
+        CHECK_OK(ml_runner_generate(r, &sc, MAX_TOKENS, -1, NULL, NULL, out + q * MAX_TOKENS, &n, &err), &err);
+        CHECK(n == MAX_TOKENS);
+    }
     ml_runner_free(r);
 }
 
 static void test_alpha_zero_is_greedy(void) {
-    int32_t g[MAX_TOKENS], v[MAX_TOKENS];
-    int64_t ng = 0, nv = 0;
-    answers("greedy", 0, g, &ng);
-    answers("vti", 1, v, &nv);
-    CHECK(ng == MAX_TOKENS && nv == ng && !memcmp(g, v, sizeof(int32_t) * MAX_TOKENS));
+    int32_t g[N_Q * MAX_TOKENS], v[N_Q * MAX_TOKENS];
+    answers("greedy", NULL, ML_PREFIX_SHARED, g);
+    answers("vti", "0", ML_PREFIX_SHARED, v);
+    CHECK(!memcmp(g, v, sizeof g));
+}
+
+/* The steered prefix is prefilled once per image and forked per question:
+   the same answers as each question run from scratch. */
+static void test_prefix_reuse(void) {
+    int32_t shared[N_Q * MAX_TOKENS], split[N_Q * MAX_TOKENS];
+    answers("vti", "3", ML_PREFIX_SHARED, shared);
+    answers("vti", "3", ML_PREFIX_SPLIT, split);
+    CHECK(!memcmp(shared, split, sizeof shared));
 }
 
 static void expect_runner_error(const char *path, const char *want) {
@@ -382,6 +402,7 @@ int main(void) {
     RUN(test_fit_matches_numpy);
     RUN(test_online_matches_numpy);
     RUN(test_alpha_zero_is_greedy);
+    RUN(test_prefix_reuse);
     RUN(test_bad_files);
     for (int i = 0; i < N_DEMOS; i++) free(pixels[i]);
     ml_lvlm_close(model);
