@@ -95,6 +95,33 @@ static void test_pca_matches_numpy(void) {
     CHECK(out[0] == 1 && out[1] == 2 && out[2] == 3);
 }
 
+/* 0.99 of 16 patches: 15 set to the channel means of the clean image, 1 untouched. */
+static void test_mask(void) {
+    MlError err = {0};
+    const MlVision *vis = ml_lvlm_vision(model);
+    const int C = vis->cfg.n_channels, S = vis->cfg.image_size, P = vis->cfg.patch_size, g = S / P;
+    float *m = malloc(sizeof(float) * C * S * S);
+    CHECK_OK(ml_vti_mask_pixels(m, pixels[0], C, S, P, 0.99, 5, &err), &err);
+    int masked = 0, clean = 0;
+    for (int q = 0; q < g * g; q++) {
+        int all_mean = 1, all_clean = 1;
+        for (int c = 0; c < C; c++) {
+            double mean = 0;
+            for (int i = 0; i < S * S; i++) mean += pixels[0][c * S * S + i];
+            mean /= S * S;
+            for (int y = q / g * P; y < q / g * P + P; y++)
+                for (int x = q % g * P; x < q % g * P + P; x++) {
+                    const int at = c * S * S + y * S + x;
+                    all_mean &= fabs(m[at] - mean) < 1e-6;
+                    all_clean &= m[at] == pixels[0][at];
+                }
+        }
+        masked += all_mean, clean += all_clean;
+    }
+    CHECK(g * g == 16 && masked == 15 && clean == 1);
+    free(m);
+}
+
 /* prompt ids (one image) + the caption's ids */
 static int32_t *demo_ids(const char *caption, size_t *n) {
     MlError err = {0};
@@ -139,8 +166,9 @@ static void test_fit_matches_numpy(void) {
         write_ids(f, ids[i][1], n[1]);
         fprintf(f, ",\"pixels\":\"%s\",\"masked\":[", path);
         for (int t = 0; t < TRIALS; t++) {
-            ml_vti_mask_pixels(masked, pixels[i], vis->cfg.n_channels, vis->cfg.image_size, vis->cfg.patch_size,
-                               MASK_RATIO, ml_vti_trial_seed(FIT_SEED, i, t));
+            CHECK_OK(ml_vti_mask_pixels(masked, pixels[i], vis->cfg.n_channels, vis->cfg.image_size,
+                                        vis->cfg.patch_size, MASK_RATIO, ml_vti_trial_seed(FIT_SEED, i, t), &err),
+                     &err);
             char mp[1100];
             snprintf(mp, sizeof mp, "%s/masked%d_%d.npy", dir, i, t);
             CHECK_OK(ml_npy_write_f32(mp, masked, (int64_t[]){vis->cfg.n_channels, vis->cfg.image_size,
@@ -399,6 +427,7 @@ int main(void) {
         ml_rng_normals(pixels[i], (size_t)np, 100 + i);
     }
     RUN(test_pca_matches_numpy);
+    RUN(test_mask);
     RUN(test_fit_matches_numpy);
     RUN(test_online_matches_numpy);
     RUN(test_alpha_zero_is_greedy);

@@ -53,8 +53,8 @@ uint64_t ml_vti_trial_seed(uint64_t seed, int64_t demo, int trial);
 
 /* dst = clean [channels, side, side] with int(ratio * patches) patches,
    chosen by a seeded random permutation, set to clean's per-channel mean. */
-void ml_vti_mask_pixels(float *dst, const float *clean, int channels, int side, int patch, double ratio,
-                        uint64_t seed);
+int ml_vti_mask_pixels(float *dst, const float *clean, int channels, int side, int patch, double ratio, uint64_t seed,
+                       MlError *err);
 
 /* out[d] = the first principal axis of the rows x [n, d] (sign as
    svd_flip) plus their mean; the axis is 0 when the rows are all equal. */

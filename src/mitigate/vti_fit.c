@@ -18,13 +18,13 @@ uint64_t ml_vti_trial_seed(uint64_t seed, int64_t demo, int trial) {
     return ml_splitmix64(&x);
 }
 
-void ml_vti_mask_pixels(float *dst, const float *clean, int channels, int side, int patch, double ratio,
-                        uint64_t seed) {
+int ml_vti_mask_pixels(float *dst, const float *clean, int channels, int side, int patch, double ratio, uint64_t seed,
+                       MlError *err) {
     const int per_row = side / patch, n = per_row * per_row, k = (int)(ratio * n);
     const size_t plane = (size_t)side * (size_t)side;
     memmove(dst, clean, sizeof(float) * plane * (size_t)channels);
     int *perm = malloc(sizeof(int) * (size_t)(n > 0 ? n : 1));
-    if (!perm) return;
+    if (!perm) return ml_error_set(err, ML_ERR_NOMEM, "vti: out of memory");
     uint64_t s = seed;
     MlRng r;
     for (int i = 0; i < 4; i++) r.s[i] = ml_splitmix64(&s);
@@ -44,6 +44,7 @@ void ml_vti_mask_pixels(float *dst, const float *clean, int channels, int side, 
         }
     }
     free(perm);
+    return ML_OK;
 }
 
 /* Eigenvectors of the symmetric a [n, n] (destroyed) into v (columns), by
@@ -201,8 +202,9 @@ int ml_vti_fit(MlLvlm *m, const MlVtiDemo *demos, int64_t n, const MlVtiFitOptio
         if ((rc = vision_states(m, d->pixels, feats, clean, err))) break;
         for (int64_t k = 0; k < nv; k++) avg[k] = 0;
         for (int t = 0; t < o->trials && !rc; t++) {
-            ml_vti_mask_pixels(masked, d->pixels, channels, side, patch, o->mask_ratio, ml_vti_trial_seed(o->seed, i, t));
-            if (!(rc = vision_states(m, masked, feats, one, err)))
+            rc = ml_vti_mask_pixels(masked, d->pixels, channels, side, patch, o->mask_ratio,
+                                    ml_vti_trial_seed(o->seed, i, t), err);
+            if (!rc && !(rc = vision_states(m, masked, feats, one, err)))
                 for (int64_t k = 0; k < nv; k++) avg[k] += one[k];
         }
         for (int64_t k = 0; k < nv && !rc; k++) vdiff[i * nv + k] = (float)(avg[k] / o->trials) - clean[k];
