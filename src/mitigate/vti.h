@@ -1,8 +1,7 @@
 /*
 ** vti.h: Visual and Textual Intervention (shengliu66/VTI): the offline fit
-** of its steering directions (`misalign steer fit --method vti`); the online
-** edit is the method `vti` (vti.c), reading the file ml_vti_fit's result is
-** written to (mitigate/steer.h).
+** of its steering directions (`misalign steer fit --method vti`), saved as a
+** directions file (mitigate/steer.h) that the method `vti` (vti.c) reads.
 **
 ** Text: for each demo, the last-position hidden states (0 = embeddings ..
 ** L) of the prompt followed by a truthful caption minus those with a
