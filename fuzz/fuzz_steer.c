@@ -22,7 +22,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         abort();
     const size_t nt = (size_t)(s.shape.layers + 1) * (size_t)s.shape.hidden;
     const size_t nv = (size_t)(s.shape.vision_layers + 1) * (size_t)s.shape.vision_tokens * (size_t)s.shape.vision_hidden;
-    if (memcmp(&s.shape, &back.shape, sizeof s.shape) || strcmp(s.method, back.method) || s.demos != back.demos ||
+    const MlSteerShape *a = &s.shape, *b = &back.shape; /* field by field: the struct has padding */
+    if (a->layers != b->layers || a->hidden != b->hidden || a->vision_layers != b->vision_layers ||
+        a->vision_tokens != b->vision_tokens || a->vision_hidden != b->vision_hidden ||
+        a->config_hash != b->config_hash || strcmp(s.method, back.method) || s.demos != back.demos ||
         memcmp(s.text, back.text, 4 * nt) || memcmp(s.vision, back.vision, 4 * nv))
         abort();
     remove(path);
