@@ -10,6 +10,7 @@
 #include "eval/coco.h"
 #include "eval/run.h"
 #include "mitigate/method.h"
+#include "mitigate/runner.h"
 
 #define MAX_PARAMS 64
 #define CHAIR_PROMPT "Please describe this image in detail."
@@ -28,6 +29,7 @@ static void help(void) {
            "  --out RUNDIR           run directory (created; resumed when it holds the same run)  [required]\n"
            "  --method NAME          decoding method, see below  [greedy]\n"
            "  --param K=V            a method parameter, repeatable  [the method's published defaults]\n"
+           "  --steer FILE           steering directions for --method vti (misalign steer fit)  [none]\n"
            "  --split NAME           split name for reports  [pope: random|popular|adversarial when the file name\n"
            "                         says so, else its base name; others: the base name]\n"
            "  --limit N              only the first N questions (scenes: of each probe file), 0 = all  [0]\n"
@@ -60,7 +62,7 @@ typedef struct Opts {
     MlEvalBenchmark bench;
     MlCliModelOpts mo;
     const char *questions, *images, *out, *method, *split, *suffix, *parser, *files, *prompt, *gt, *synonyms;
-    const char *annotations, *coco;
+    const char *annotations, *coco, *steer;
     const char *params[MAX_PARAMS];
     int n_params, prefix_cache;
     long long limit, max_tokens, max_tokens_open;
@@ -92,6 +94,7 @@ static int parse(int argc, char **argv, Opts *o) {
         else if (!strcmp(a, "--images")) o->images = v;
         else if (!strcmp(a, "--out")) o->out = v;
         else if (!strcmp(a, "--method")) o->method = v;
+        else if (!strcmp(a, "--steer")) o->steer = v;
         else if (!strcmp(a, "--split")) o->split = v;
         else if (!strcmp(a, "--prompt-suffix")) o->suffix = v;
         else if (!strcmp(a, "--parser")) o->parser = v;
@@ -200,6 +203,7 @@ static cJSON *run_json(const Opts *o, const char *split, const MlMethodConfig *m
     cJSON_AddStringToObject(r, "questions", o->questions);
     cJSON_AddStringToObject(r, "method", mc->method->name);
     cJSON_AddItemToObject(r, "params", params);
+    if (mc->steer) cJSON_AddStringToObject(r, "steer", mc->steer);
     cJSON_AddStringToObject(r, "prompt_suffix", suffix);
     cJSON_AddNumberToObject(r, "seed", (double)o->mo.seed);
     cJSON_AddNumberToObject(r, "max_tokens", (double)o->max_tokens);
@@ -248,6 +252,9 @@ int cmd_eval(int argc, char **argv) {
     if (rc) return rc < 0 ? 0 : rc;
     MlMethodConfig mc;
     if (ml_cli_method("eval", o.method, o.params, o.n_params, &mc)) return 2;
+    mc.steer = o.steer;
+    if (o.steer && !mc.method->reads_steer)
+        return ml_cli_usage_error("eval", "--steer: method %s reads no directions (vti does)", mc.method->name);
     const MlMethod *method = mc.method;
     MlError err = {0};
     MlYesNoParser parser = ML_YESNO_OFFICIAL;
@@ -310,6 +317,11 @@ int cmd_eval(int argc, char **argv) {
     }
     if (rc || (rc = ml_eval_check_images(&set, images, &err))) goto fail;
     if (ml_cli_model_open(&o.mo, &m, &err)) goto fail;
+    /* a method that refuses this model (a layer it lacks) fails before the run directory exists */
+    MlRunner *probe = NULL;
+    const MlRunnerOptions probe_o = {.prompt = {o.mo.tmpl, NULL, 0}};
+    if (ml_runner_new(&probe, m, &mc, &probe_o, &err)) goto fail;
+    ml_runner_free(probe);
     if (!(run = run_json(&o, split, &mc, suffix, parser))) {
         ml_error_set(&err, ML_ERR_NOMEM, "out of memory");
         goto fail;

@@ -25,6 +25,7 @@ static void help(void) {
            "  --method NAME            decoding method, see below; its parameters replace --temperature,\n"
            "                           --top-p and --top-k  [greedy with those three]\n"
            "  --param K=V              a method parameter, repeatable  [the method's published defaults]\n"
+           "  --steer FILE             steering directions for --method vti (misalign steer fit)  [none]\n"
            "  --seed S                 sampling seed  [0]\n"
            "  --template NAME          hf, llava-v1 or raw  [hf]\n"
            "  --system TEXT            system text placed before the user turn  [none]\n"
@@ -42,7 +43,7 @@ static void help(void) {
 
 typedef struct Opts {
     MlCliModelOpts mo;
-    const char *prompt, *image, *dump_logits, *dump_feats, *method;
+    const char *prompt, *image, *dump_logits, *dump_feats, *method, *steer;
     const char *params[MAX_PARAMS];
     int n_params, sampling_flags;
     long long max_tokens, top_k;
@@ -53,7 +54,7 @@ typedef struct Opts {
 static const MlCliOption options[] = {
     ML_CLI_S("--prompt", prompt), ML_CLI_S("--image", image), ML_CLI_S("--dump-logits", dump_logits),
     ML_CLI_S("--dump-image-features", dump_feats), ML_CLI_I("--max-tokens", max_tokens, 0, 1 << 30),
-    ML_CLI_S("--method", method), ML_CLI_B("--json", json, 1),
+    ML_CLI_S("--method", method), ML_CLI_S("--steer", steer), ML_CLI_B("--json", json, 1),
 };
 
 /* --param may repeat, and the sampling flags are counted: --method takes
@@ -166,6 +167,9 @@ int cmd_generate(int argc, char **argv) {
     if (rc) return rc < 0 ? 0 : rc;
     MlMethodConfig mc;
     if (ml_cli_method("generate", o.method ? o.method : "greedy", o.params, o.n_params, &mc)) return 2;
+    mc.steer = o.steer;
+    if (o.steer && !mc.method->reads_steer)
+        return ml_cli_usage_error("generate", "--steer: method %s reads no directions (vti does)", mc.method->name);
     MlError err = {0};
     MlLvlm *m = NULL;
     MlRunner *r = NULL;

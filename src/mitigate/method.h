@@ -29,6 +29,10 @@
 **   beam     beam search as transformers' generate defines it (mitigate/beam_search.h)
 **   opera    OPERA (shikiw/OPERA): beam search with the over-trust penalty and
 **            retrospection roll-back (mitigate/opera.h)
+**   vti      VTI (shengliu66/VTI): steers every MLP output of both towers
+**            toward directions fitted offline (--steer FILE, mitigate/vti.h)
+**   dola     DoLa (voidism/DoLa): final layer against the premature layer of
+**            largest JSD, relative-top filter, greedy (reads residuals by hooks)
 **
 **     const MlMethod *m = ml_method_find("vcd");
 **     MlMethodConfig c; ml_method_defaults(&c, m);
@@ -92,8 +96,11 @@ typedef struct MlPass {
 } MlPass;
 
 /* The steps pass_hooks is asked about besides generated tokens (0, 1, ...):
-   the shared prefix (BOS ... image tokens, when the runner prefills it on
-   its own) and the prompt (the rest of it, or all of it in one call). */
+   the encoding of the pass's image (vision-tower hooks; asked of pass 0 for
+   the clean image), the shared prefix (BOS ... image tokens, when the runner
+   prefills it on its own) and the prompt (the rest of it, or all of it in
+   one call). */
+#define ML_STEP_IMAGE (-3)
 #define ML_STEP_PREFIX (-2)
 #define ML_STEP_PROMPT (-1)
 
@@ -117,6 +124,7 @@ typedef struct MlMethod {
     const MlParamSpec *params;
     int n_params;
     int n_passes; /* 1 = plain decoding; each further pass is a contrast pass */
+    int reads_steer; /* 1: it reads a directions file (MlMethodConfig.steer, --steer FILE) */
     /* [n_passes], pass 0 first; NULL: every pass the clean image and the same prompt. */
     const MlPass *passes;
     /* Pixels an ML_PASS_PIXELS pass sees, from the clean ones (n floats,
@@ -158,6 +166,7 @@ typedef struct MlMethod {
 struct MlMethodConfig {
     const MlMethod *method;
     double value[ML_METHOD_MAX_PARAMS]; /* in the order of method->params */
+    const char *steer; /* a steering-direction file the method reads (--steer FILE: VTI); NULL: none */
 };
 
 /* The sampling parameters every sampling method lists, with its default temperature. */

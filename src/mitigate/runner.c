@@ -157,7 +157,9 @@ int ml_runner_set_image(MlRunner *r, const float *pixels, const char *name, MlEr
     const MlMethod *m = method_of(r);
     int rc = ML_OK;
     r->n_img = -1;
-    if (r->feats[0]) rc = ml_lvlm_encode_image(r->run.m, r->feats[0], pixels, NULL, &r->n_img, err);
+    if (r->feats[0])
+        rc = ml_lvlm_encode_image(r->run.m, r->feats[0], pixels, ml_method_hooks(&r->run, 0, ML_STEP_IMAGE), &r->n_img,
+                                  err);
     for (int p = 0; p < r->run.n_passes && !rc; p++) {
         if (ml_method_pass(m, p).image != ML_PASS_PIXELS) continue;
         char tag[32];
@@ -165,7 +167,8 @@ int ml_runner_set_image(MlRunner *r, const float *pixels, const char *name, MlEr
         uint64_t seed = ml_seed_mix(ml_seed_mix(r->o.seed, tag), name ? name : "");
         int64_t rows = 0;
         if (!(rc = m->pass_pixels(r->run.cfg, p, r->pass_pixels, pixels, r->pixel_n, seed, err)))
-            rc = ml_lvlm_encode_image(r->run.m, r->feats[1 + p], r->pass_pixels, NULL, &rows, err);
+            rc = ml_lvlm_encode_image(r->run.m, r->feats[1 + p], r->pass_pixels,
+                                      ml_method_hooks(&r->run, p, ML_STEP_IMAGE), &rows, err);
         if (!rc && r->n_img >= 0 && rows != r->n_img)
             rc = ml_error_set(err, ML_ERR_SHAPE, "%s: pass %d's image gave %lld tokens, the image %lld", name ? name : "image",
                               p, (long long)rows, (long long)r->n_img);

@@ -33,7 +33,9 @@
 ** the bits are the same either way.  ML_PREFIX_ONE_CALL prefills each
 ** prompt in one call (other GEMM shapes: equal to rounding).
 **
-** Hooks: pass_hooks is asked before every forward: ML_STEP_PREFIX (also to
+** Hooks: pass_hooks is asked before every forward: ML_STEP_IMAGE (the
+** vision tower encoding the pass's image; pass 0 for the clean one),
+** ML_STEP_PREFIX (also to
 ** know whether a pass may fork a shared prefix), ML_STEP_PROMPT (the rest
 ** of the prompt, or all of it in one call), then step k when the k-th
 ** generated token (0-based) is fed.

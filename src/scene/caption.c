@@ -135,6 +135,19 @@ void ml_caption_lines(const MlWorld *w, const MlScene *scenes, int64_t n, int64_
     }
 }
 
+void ml_caption_pair(const MlWorld *w, const MlScene *s, char *truthful, char *hallucinated, size_t cap) {
+    MlRng r, same;
+    ml_rng_init(&r, s->seed, (uint64_t)s->split, (uint64_t)s->index, ML_STREAM_STEER);
+    MlScene wrong;
+    corrupt(w, s, &r, &wrong);
+    char text[TEXT_CAP];
+    same = r; /* both captions draw the same template: they differ in the corrupted object only */
+    caption_text(w, s, &r, text);
+    snprintf(truthful, cap, "%s", text);
+    caption_text(w, &wrong, &same, text);
+    snprintf(hallucinated, cap, "%s", text);
+}
+
 /* ---- QA ---------------------------------------------------------------- */
 
 typedef struct QaItem {

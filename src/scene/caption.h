@@ -28,4 +28,9 @@ void ml_caption_lines(const MlWorld *w, const MlScene *scenes, int64_t n, int64_
 
 void ml_qa_lines(const MlWorld *w, const MlScene *s, MlStrBuf *out);
 
+/* A truthful caption of s and the same caption with one object made wrong
+   (a colour its category lacks in the image, or an absent category): the
+   contrast pairs steering methods (VTI) are fitted on.  Each is cut to cap. */
+void ml_caption_pair(const MlWorld *w, const MlScene *s, char *truthful, char *hallucinated, size_t cap);
+
 #endif

@@ -27,6 +27,7 @@ enum {
     ML_STREAM_POPE = 4,
     ML_STREAM_CAPTIONS = 5,
     ML_STREAM_QA = 6,
+    ML_STREAM_STEER = 7,
 };
 
 static inline void ml_rng_init(MlRng *r, uint64_t seed, uint64_t split, uint64_t index, uint64_t stream) {

@@ -210,13 +210,22 @@ fi
 
 # the runs make a report
 ev pope --questions "$Q" --images "$S/images" --out "$T/greedy" >/dev/null 2>"$T/err" || fail "greedy: $(cat "$T/err")"
+# dola with relative_top 1 keeps only the top token: the greedy answers
+ev pope --questions "$Q" --images "$S/images" --out "$T/dola" --method dola --param relative_top=1 >/dev/null 2>"$T/err" &&
+    "$PY" -c "
+import json, sys
+a = [(d['question_id'], d['text']) for d in map(json.loads, open(sys.argv[1]))]
+b = [(d['question_id'], d['text']) for d in map(json.loads, open(sys.argv[2]))]
+assert a == b and len(a) > 0" "$T/greedy/items.jsonl" "$T/dola/items.jsonl" &&
+    pass || fail "dola: $(cat "$T/err")"
 "$ML_BIN" report "$T/greedy" "$T/vcd" --out "$T/report.md" 2>"$T/err" && grep -q "alpha=0.5" "$T/report.md" &&
     grep -q "greedy" "$T/report.md" && pass || fail "report: $(cat "$T/err")"
 
 # bad input: one line naming the file and the problem
 expect_fail "no benchmark" "name a benchmark" "$ML_BIN" eval
 expect_fail "unknown benchmark" "unknown benchmark 'mme'" "$ML_BIN" eval mme --model "$M"
-expect_fail "unknown method" "unknown method 'dola'.*greedy, sample, apc, vcd" ev pope --questions "$Q" --images "$S/images" --out "$T/x" --method dola
+expect_fail "unknown method" "unknown method 'nosuch'.*greedy, sample, apc, vcd" ev pope --questions "$Q" --images "$S/images" --out "$T/x" --method nosuch
+expect_fail "dola layer" "dola: premature_layer 3 does not exist \(the model has layers 0..2\)" ev pope --questions "$Q" --images "$S/images" --out "$T/x" --method dola --param premature_layer=3
 expect_fail "unknown param" "method vcd has no parameter 'gamma'" ev pope --questions "$Q" --images "$S/images" --out "$T/x" --method vcd --param gamma=1
 expect_fail "param range" "beta must be a number in \[0, 1\]" ev pope --questions "$Q" --images "$S/images" --out "$T/x" --method apc --param beta=2
 expect_fail "greedy has no params" "it has none" ev pope --questions "$Q" --images "$S/images" --out "$T/x" --param temperature=1

@@ -260,6 +260,17 @@ def attention(q, k, v, scale, causal):
     return softmax(s) @ v
 
 
+# ---------------------------------------------------------------- interventions
+
+# MLP_EDIT(tower, layer, out) -> out: replaces the MLP output of a layer ("vision" or "text") before the
+# residual add, for references of steering methods (VTI); None leaves every output as computed.
+MLP_EDIT = None
+
+
+def mlp_edit(tower, layer, out):
+    return out if MLP_EDIT is None else MLP_EDIT(tower, layer, out)
+
+
 # ---------------------------------------------------------------- CLIP vision tower + projector
 
 def vision_hidden_states(W, vc, pixels, up_to):
@@ -286,7 +297,7 @@ def vision_hidden_states(W, vc, pixels, up_to):
         x = x + linear(a, W[L + "self_attn.out_proj.weight"], W[L + "self_attn.out_proj.bias"])
         h = layer_norm(x, W[L + "layer_norm2.weight"], W[L + "layer_norm2.bias"], vc.layer_norm_eps)
         h = activation(vc.hidden_act, linear(h, W[L + "mlp.fc1.weight"], W[L + "mlp.fc1.bias"]))
-        x = x + linear(h, W[L + "mlp.fc2.weight"], W[L + "mlp.fc2.bias"])
+        x = x + mlp_edit("vision", i, linear(h, W[L + "mlp.fc2.weight"], W[L + "mlp.fc2.bias"]))
         states.append(x)
     return states
 
@@ -335,14 +346,18 @@ class Decoder:
         rotated = np.concatenate([-x[..., half:], x[..., :half]], axis=-1)
         return x * cos + rotated * sin
 
-    def forward(self, x):
-        """Appends rows x [T, hidden] to the sequence; returns logits [vocab] at the last row."""
+    def forward(self, x, hidden=None):
+        """Appends rows x [T, hidden] to the sequence; returns logits [vocab] at the last row.
+        hidden: a list that receives the last row of hidden_states[0 .. L] as transformers gives them
+        (0 = embeddings; L is after the final norm, the others before it)."""
         W, t = self.W, self.t
         past = 0 if self.cache[0] is None else self.cache[0][0].shape[1]
         pos = np.arange(past, past + x.shape[0])
         H, KV, d = t.num_attention_heads, t.num_key_value_heads, t.head_dim
         for i in range(t.num_hidden_layers):
             L = f"language_model.model.layers.{i}."
+            if hidden is not None:
+                hidden.append(x[-1].copy())
             def proj(n, h):
                 b = W[L + f"self_attn.{n}_proj.bias"] if t.attention_bias else None
                 return linear(h, W[L + f"self_attn.{n}_proj.weight"], b)
@@ -362,9 +377,11 @@ class Decoder:
             mb = t.mlp_bias
             gate = linear(h, W[L + "mlp.gate_proj.weight"], W[L + "mlp.gate_proj.bias"] if mb else None)
             up = linear(h, W[L + "mlp.up_proj.weight"], W[L + "mlp.up_proj.bias"] if mb else None)
-            x = x + linear(activation(t.hidden_act, gate) * up, W[L + "mlp.down_proj.weight"],
-                           W[L + "mlp.down_proj.bias"] if mb else None)
+            x = x + mlp_edit("text", i, linear(activation(t.hidden_act, gate) * up, W[L + "mlp.down_proj.weight"],
+                                              W[L + "mlp.down_proj.bias"] if mb else None))
         last = rms_norm(x[-1:], W["language_model.model.norm.weight"], t.rms_norm_eps)
+        if hidden is not None:
+            hidden.append(last[0].copy())
         return linear(last, W[self.lm_head])[0]
 
 
