@@ -14,8 +14,14 @@
 #include "io/tokenizer_impl.h"
 #include "io/unicode.h"
 
-static const char *const texts[] = {"", "Hello world", " a  b\n\r\n", "'s 'LL", "e\xcc\x81\xf0\x9f\xa6\x99 12",
-                                    "\xff\xfe", "<|im_start|>x<|im_end|>", "   \t x"};
+static const char *const texts[] = {"",
+                                    "Hello world",
+                                    " a  b\n\r\n",
+                                    "'s 'LL",
+                                    "e\xcc\x81\xf0\x9f\xa6\x99 12",
+                                    "\xff\xfe",
+                                    "<|im_start|>x<|im_end|>",
+                                    "   \t x"};
 
 static void check_ids(const MlTokenizer *tok, const int32_t *ids, size_t n) {
     for (size_t i = 0; i < n; i++)

@@ -83,10 +83,11 @@ static void test_bad_configs(void) {
         {"{\"rope_scaling\":{\"type\":\"mrope\",\"mrope_section\":[16,24,16]}}",
          "bad.json: rope_scaling.mrope_section: sums to 56, but must be half the head dimension (128 / 2)"},
         {"{\"rope_scaling\":{\"type\":\"mrope\",\"mrope_section\":[32,32]}}", "bad.json: rope_scaling.mrope_section: "
-                                                                             "expected 3 integers"},
+                                                                              "expected 3 integers"},
         {"{\"rope_scaling\":{\"type\":\"yarn\",\"mrope_section\":[16,24,24]}}", "bad.json: rope_scaling.type: only"},
         {"{}", "bad.json: rope_scaling: missing"},
-        {"{\"text_config\":{\"hidden_size\":1536,\"num_attention_heads\":12,\"num_key_value_heads\":2,\"rope_scaling\":{\"type\":\"mrope\","
+        {"{\"text_config\":{\"hidden_size\":1536,\"num_attention_heads\":12,\"num_key_value_heads\":2,\"rope_scaling\":"
+         "{\"type\":\"mrope\","
          "\"mrope_section\":[16,24,20]}}}",
          "bad.json: text_config.rope_scaling.mrope_section: sums to 60, but must be half the head dimension (128 / 2)"},
         {"{\"video_token_id\":151655,\"rope_scaling\":{\"mrope_section\":[16,24,24]}}",

@@ -88,7 +88,8 @@ static void test_vectors(void) {
    Ids from the vectors' vocabulary: "user" 872, "\n" 198, "Hello" 9707, " world" 1879. */
 static void test_added_tokens(void) {
     if (!tok) return;
-    const char *text = "<|im_start|>user\n<|vision_start|><|image_pad|><|image_pad|><|vision_end|>Hello world<|im_end|>";
+    const char *text =
+        "<|im_start|>user\n<|vision_start|><|image_pad|><|image_pad|><|vision_end|>Hello world<|im_end|>";
     int32_t ids[32];
     size_t n;
     MlError err = {0};
@@ -157,8 +158,7 @@ static void test_nfc_reference(void) {
         if (ml_unicode_nfc(in, (size_t)n_in, &got, &got_len) == ML_OK && got_len == (size_t)n_want &&
             !memcmp(got, want, got_len))
             same++;
-        else if (lines - same <= 5)
-            fprintf(stderr, "  NFC differs for %.*s\n", (int)(sp - p), p);
+        else if (lines - same <= 5) fprintf(stderr, "  NFC differs for %.*s\n", (int)(sp - p), p);
         free(got);
     }
     CHECK(lines > 190000 && same == lines);
@@ -207,9 +207,9 @@ static void test_bad_files(void) {
     CHECK(ml_tokenizer_load_bpe_dir(&t, "/nonexistent-dir", &err) != ML_OK && t == NULL);
     /* A small valid folder: "ab" merges, an added token, byte-level characters for the rest. */
     const char *config = "{\"added_tokens_decoder\":{\"3\":{\"content\":\"<|x|>\",\"special\":true}}}";
-    CHECK_OK(ml_tokenizer_load_bpe_mem(&t, vocab, strlen(vocab), merges, strlen(merges), config, strlen(config), "t",
-                                       &err),
-             &err);
+    CHECK_OK(
+        ml_tokenizer_load_bpe_mem(&t, vocab, strlen(vocab), merges, strlen(merges), config, strlen(config), "t", &err),
+        &err);
     if (t) {
         int32_t ids[8];
         size_t n;

@@ -64,7 +64,9 @@ int ml_cfg_act(const MlCfgSection *s, const char *key, const char *def, MlActiva
     else if (!strcmp(name, "gelu")) *out = ML_ACT_GELU;
     else if (!strcmp(name, "quick_gelu")) *out = ML_ACT_QUICK_GELU;
     else if (!strcmp(name, "gelu_pytorch_tanh") || !strcmp(name, "gelu_new")) *out = ML_ACT_GELU_TANH;
-    else return ml_cfg_fail(s, ML_ERR_UNSUPPORTED, key, "activation not supported (silu, gelu, quick_gelu, gelu_pytorch_tanh)");
+    else
+        return ml_cfg_fail(s, ML_ERR_UNSUPPORTED, key,
+                           "activation not supported (silu, gelu, quick_gelu, gelu_pytorch_tanh)");
     return ML_OK;
 }
 
@@ -99,7 +101,7 @@ int ml_cfg_triple(const MlCfgSection *s, const char *key, const float def[3], in
         if ((cJSON_IsArray(v) && cJSON_GetArraySize(v) != 3) || !cJSON_IsNumber(x) || !isfinite(x->valuedouble) ||
             fabs(x->valuedouble) > 1e6 || (nonzero && x->valuedouble == 0))
             return ml_cfg_fail(s, ML_ERR_FORMAT, key,
-                        nonzero ? "expected a nonzero number or 3 of them" : "expected a number or 3 of them");
+                               nonzero ? "expected a nonzero number or 3 of them" : "expected a number or 3 of them");
         out[c] = (float)x->valuedouble;
     }
     return ML_OK;

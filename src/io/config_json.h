@@ -17,9 +17,9 @@
 #include "kernels/activation.h"
 
 typedef struct MlCfgSection {
-    const cJSON *obj;    /* the object keys are read from */
-    const char *prefix;  /* "" or "text_config." */
-    const char *where;   /* file name */
+    const cJSON *obj;   /* the object keys are read from */
+    const char *prefix; /* "" or "text_config." */
+    const char *where;  /* file name */
     MlError *err;
 } MlCfgSection;
 

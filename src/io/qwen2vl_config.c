@@ -34,7 +34,8 @@ static int parse_vision(const MlCfgSection *s, MlQwen2VLVisionConfig *v) {
         return ml_cfg_fail(s, ML_ERR_FORMAT, "in_chans", "differs from in_channels");
     if (v->embed_dim % v->n_heads) return ml_cfg_fail(s, ML_ERR_FORMAT, "embed_dim", "not divisible by num_heads");
     if ((v->embed_dim / v->n_heads) % 4)
-        return ml_cfg_fail(s, ML_ERR_FORMAT, "num_heads", "head width must be a multiple of 4 for 2D rotary embeddings");
+        return ml_cfg_fail(s, ML_ERR_FORMAT, "num_heads",
+                           "head width must be a multiple of 4 for 2D rotary embeddings");
     return ML_OK;
 }
 
@@ -45,11 +46,14 @@ static int parse_rope(const MlCfgSection *s, MlQwen2VLTextConfig *t) {
     const cJSON *rs;
     int rc = ml_cfg_object(s, "rope_scaling", &rs);
     if (rc) return rc;
-    if (!rs) return ml_cfg_fail(s, ML_ERR_UNSUPPORTED, "rope_scaling", "missing: Qwen2-VL needs M-RoPE (mrope_section)");
+    if (!rs)
+        return ml_cfg_fail(s, ML_ERR_UNSUPPORTED, "rope_scaling", "missing: Qwen2-VL needs M-RoPE (mrope_section)");
     MlCfgSection r = {rs, s->prefix[0] ? "text_config.rope_scaling." : "rope_scaling.", s->where, s->err};
     const char *type, *rope_type;
-    if ((rc = ml_cfg_str(&r, "type", "mrope", &type)) || (rc = ml_cfg_str(&r, "rope_type", type, &rope_type))) return rc;
-    if ((strcmp(type, "mrope") && strcmp(type, "default")) || (strcmp(rope_type, "mrope") && strcmp(rope_type, "default")))
+    if ((rc = ml_cfg_str(&r, "type", "mrope", &type)) || (rc = ml_cfg_str(&r, "rope_type", type, &rope_type)))
+        return rc;
+    if ((strcmp(type, "mrope") && strcmp(type, "default")) ||
+        (strcmp(rope_type, "mrope") && strcmp(rope_type, "default")))
         return ml_cfg_fail(&r, ML_ERR_UNSUPPORTED, "type", "only \"mrope\" (multimodal rotary positions) is supported");
     const cJSON *sec = cJSON_GetObjectItemCaseSensitive(rs, "mrope_section");
     if (!cJSON_IsArray(sec) || cJSON_GetArraySize(sec) != 3)
@@ -74,7 +78,6 @@ static int parse_rope(const MlCfgSection *s, MlQwen2VLTextConfig *t) {
 /* Qwen2VLTextConfig (or the flat Qwen2VLConfig of transformers < 4.49). */
 static int parse_text(const MlCfgSection *s, MlQwen2VLTextConfig *t) {
     int rc, sliding;
-    float theta;
     if ((rc = ml_cfg_int(s, "vocab_size", 152064, 1, MAX_VOCAB, &t->vocab)) ||
         (rc = ml_cfg_int(s, "hidden_size", 8192, 1, MAX_WIDTH, &t->hidden)) ||
         (rc = ml_cfg_int(s, "intermediate_size", 29568, 1, MAX_WIDTH, &t->intermediate)) ||
@@ -83,19 +86,17 @@ static int parse_text(const MlCfgSection *s, MlQwen2VLTextConfig *t) {
         (rc = ml_cfg_int(s, "num_key_value_heads", 8, 1, t->n_heads, &t->n_kv_heads)) ||
         (rc = ml_cfg_int(s, "max_position_embeddings", 32768, 1, 1 << 24, &t->max_pos)) ||
         (rc = ml_cfg_float(s, "rms_norm_eps", 1e-5, 0, 1, &t->rms_eps)) ||
-        (rc = ml_cfg_float(s, "rope_theta", 1000000.0, 1e-6, 1e12, &theta)) ||
-        (rc = ml_cfg_act(s, "hidden_act", "silu", &t->act)) ||
-        (rc = ml_cfg_bool(s, "use_sliding_window", 0, &sliding)))
+        (rc = ml_cfg_qualify(s, "rope_theta",
+                             ml_json_num(s->obj, "rope_theta", 1e6, 1e-6, 1e12, &t->rope_theta, s->where, s->err))) ||
+        (rc = ml_cfg_act(s, "hidden_act", "silu", &t->act)) || (rc = ml_cfg_bool(s, "use_sliding_window", 0, &sliding)))
         return rc;
-    /* rope_theta is read again as a double: the float above only checks the range. */
-    t->rope_theta = cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(s->obj, "rope_theta"))
-                        ? cJSON_GetObjectItemCaseSensitive(s->obj, "rope_theta")->valuedouble
-                        : 1000000.0;
-    if (t->hidden % t->n_heads) return ml_cfg_fail(s, ML_ERR_FORMAT, "hidden_size", "not divisible by num_attention_heads");
+    if (t->hidden % t->n_heads)
+        return ml_cfg_fail(s, ML_ERR_FORMAT, "hidden_size", "not divisible by num_attention_heads");
     t->head_dim = t->hidden / t->n_heads;
     if (t->n_heads % t->n_kv_heads)
         return ml_cfg_fail(s, ML_ERR_FORMAT, "num_key_value_heads", "does not divide num_attention_heads");
-    if (sliding) return ml_cfg_fail(s, ML_ERR_UNSUPPORTED, "use_sliding_window", "sliding-window attention is not supported");
+    if (sliding)
+        return ml_cfg_fail(s, ML_ERR_UNSUPPORTED, "use_sliding_window", "sliding-window attention is not supported");
     return parse_rope(s, t);
 }
 
@@ -121,7 +122,8 @@ int ml_qwen2vl_config_parse(const char *text, size_t len, const char *where, MlQ
         goto done;
     }
     if ((rc = ml_cfg_model_type(&top, "qwen2_vl", "only Qwen2-VL")) ||
-        (rc = ml_cfg_object(&top, "text_config", &text_obj)) || (rc = ml_cfg_object(&top, "vision_config", &vision_obj)))
+        (rc = ml_cfg_object(&top, "text_config", &text_obj)) ||
+        (rc = ml_cfg_object(&top, "vision_config", &vision_obj)))
         goto done;
     MlCfgSection ts = {text_obj ? text_obj : root, text_obj ? "text_config." : "", where, err};
     MlCfgSection vs = {vision_obj, "vision_config.", where, err};
@@ -143,10 +145,12 @@ int ml_qwen2vl_config_parse(const char *text, size_t len, const char *where, MlQ
         goto done;
     if (cfg->image_token_id < 0) rc = ml_cfg_fail(&top, ML_ERR_FORMAT, "image_token_id", "must be a token id");
     else if (cfg->image_token_id == cfg->video_token_id)
-        rc = ml_cfg_fail(&top, ML_ERR_FORMAT, "video_token_id", "equals image_token_id: images could not be told apart");
+        rc =
+            ml_cfg_fail(&top, ML_ERR_FORMAT, "video_token_id", "equals image_token_id: images could not be told apart");
     else if (cfg->vision_start_id < 0 || cfg->vision_end_id < 0)
-        rc = ml_cfg_fail(&top, ML_ERR_FORMAT, cfg->vision_start_id < 0 ? "vision_start_token_id" : "vision_end_token_id",
-                         "must be a token id");
+        rc =
+            ml_cfg_fail(&top, ML_ERR_FORMAT, cfg->vision_start_id < 0 ? "vision_start_token_id" : "vision_end_token_id",
+                        "must be a token id");
 done:
     cJSON_Delete(root);
     return rc;

@@ -43,16 +43,16 @@ typedef struct MlQwen2VLTextConfig {
     int hidden, intermediate, n_layers, n_heads, n_kv_heads, head_dim, vocab, max_pos;
     float rms_eps;
     double rope_theta;
-    int mrope_section[3];    /* rotary pairs per axis (temporal, height, width); sum = head_dim / 2 */
+    int mrope_section[3]; /* rotary pairs per axis (temporal, height, width); sum = head_dim / 2 */
     int tie_word_embeddings;
-    MlActivation act;        /* hidden_act, silu */
+    MlActivation act; /* hidden_act, silu */
 } MlQwen2VLTextConfig;
 
 typedef struct MlQwen2VLConfig {
     MlQwen2VLTextConfig text;
     MlQwen2VLVisionConfig vision;
     int image_token_id, video_token_id, vision_start_id, vision_end_id;
-    int bos_id, eos_id;      /* -1 when the file names none */
+    int bos_id, eos_id; /* -1 when the file names none */
 } MlQwen2VLConfig;
 
 /* preprocessor_config.json */
@@ -60,8 +60,8 @@ typedef struct MlQwen2VLImageConfig {
     int do_resize, do_rescale, do_normalize, do_convert_rgb;
     long long min_pixels, max_pixels;
     int patch_size, temporal_patch_size, merge_size;
-    int resample;            /* PIL code; 3 = bicubic is the only one supported */
-    float rescale_factor;    /* 1/255 */
+    int resample;         /* PIL code; 3 = bicubic is the only one supported */
+    float rescale_factor; /* 1/255 */
     float mean[3], std[3];
 } MlQwen2VLImageConfig;
 

@@ -5,8 +5,8 @@
 #include <math.h>
 #include <stdlib.h>
 
-int ml_qwen2vl_smart_resize(int height, int width, int factor, long long min_pixels, long long max_pixels,
-                            int *out_h, int *out_w, MlError *err) {
+int ml_qwen2vl_smart_resize(int height, int width, int factor, long long min_pixels, long long max_pixels, int *out_h,
+                            int *out_w, MlError *err) {
     if (factor < 1) return ml_error_set(err, ML_ERR_ARG, "smart_resize: factor %d must be positive", factor);
     if (height < factor || width < factor)
         return ml_error_set(err, ML_ERR_RANGE, "smart_resize: a %dx%d image is smaller than %d pixels on a side", width,
@@ -39,11 +39,12 @@ int ml_qwen2vl_smart_resize(int height, int width, int factor, long long min_pix
 static int check_config(const MlQwen2VLImageConfig *cfg, MlError *err) {
     if (cfg->patch_size < 1 || cfg->merge_size < 1 || cfg->temporal_patch_size < 1 || cfg->patch_size > 1024 ||
         cfg->merge_size > 64 || cfg->temporal_patch_size > 64)
-        return ml_error_set(err, ML_ERR_ARG, "qwen2-vl preprocess: patch_size %d, merge_size %d, temporal_patch_size %d",
+        return ml_error_set(err, ML_ERR_ARG,
+                            "qwen2-vl preprocess: patch_size %d, merge_size %d, temporal_patch_size %d",
                             cfg->patch_size, cfg->merge_size, cfg->temporal_patch_size);
     if (cfg->do_resize && cfg->resample != 3)
-        return ml_error_set(err, ML_ERR_UNSUPPORTED, "qwen2-vl preprocess: resample %d is not supported (only 3, bicubic)",
-                            cfg->resample);
+        return ml_error_set(err, ML_ERR_UNSUPPORTED,
+                            "qwen2-vl preprocess: resample %d is not supported (only 3, bicubic)", cfg->resample);
     return ML_OK;
 }
 
@@ -51,13 +52,13 @@ int ml_qwen2vl_image_grid(int width, int height, const MlQwen2VLImageConfig *cfg
     int rc = check_config(cfg, err);
     if (rc) return rc;
     int factor = cfg->patch_size * cfg->merge_size, h = height, w = width;
-    if (cfg->do_resize && (rc = ml_qwen2vl_smart_resize(height, width, factor, cfg->min_pixels, cfg->max_pixels, &h,
-                                                        &w, err)))
+    if (cfg->do_resize &&
+        (rc = ml_qwen2vl_smart_resize(height, width, factor, cfg->min_pixels, cfg->max_pixels, &h, &w, err)))
         return rc;
     /* Without resizing the sides must already be whole merge blocks: HF's reshape would fail. */
     if (h % factor || w % factor)
-        return ml_error_set(err, ML_ERR_SHAPE, "qwen2-vl preprocess: a %dx%d image is not made of %d-pixel blocks", w, h,
-                            factor);
+        return ml_error_set(err, ML_ERR_SHAPE, "qwen2-vl preprocess: a %dx%d image is not made of %d-pixel blocks", w,
+                            h, factor);
     grid[0] = 1;
     grid[1] = h / cfg->patch_size;
     grid[2] = w / cfg->patch_size;

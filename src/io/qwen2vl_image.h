@@ -29,8 +29,8 @@
 #include "io/qwen2vl_config.h"
 
 /* transformers' smart_resize: *out_h, *out_w multiples of factor. */
-int ml_qwen2vl_smart_resize(int height, int width, int factor, long long min_pixels, long long max_pixels,
-                            int *out_h, int *out_w, MlError *err);
+int ml_qwen2vl_smart_resize(int height, int width, int factor, long long min_pixels, long long max_pixels, int *out_h,
+                            int *out_w, MlError *err);
 
 /* Patches per axis (t, h, w) of a width x height image: t = 1 for a still image. */
 int ml_qwen2vl_image_grid(int width, int height, const MlQwen2VLImageConfig *cfg, int grid[3], MlError *err);

@@ -9,7 +9,9 @@
 #include "core/file.h"
 #include "io/tokenizer_impl.h"
 
-static int nomem(const char *where, MlError *err) { return ml_error_set(err, ML_ERR_NOMEM, "%s: out of memory", where); }
+static int nomem(const char *where, MlError *err) {
+    return ml_error_set(err, ML_ERR_NOMEM, "%s: out of memory", where);
+}
 
 /* merges.txt: an optional "#version" first line, then "a b" per line (blank lines skipped). */
 static int parse_merges(const char *text, size_t len, const char *where, cJSON *list, MlError *err) {
@@ -51,8 +53,8 @@ static int parse_added(const char *text, size_t len, const char *where, cJSON *l
         char *end;
         long id = strtol(it->string, &end, 10);
         if (!*it->string || *end || id < 0 || id >= ML_TOK_MAX_IDS || !cJSON_IsObject(it)) {
-            rc = ml_error_set(err, ML_ERR_FORMAT, "%s: added_tokens_decoder: expected {\"<id>\": {...}} with ids in [0, 2^24)",
-                              where);
+            rc = ml_error_set(err, ML_ERR_FORMAT,
+                              "%s: added_tokens_decoder: expected {\"<id>\": {...}} with ids in [0, 2^24)", where);
             break;
         }
         cJSON *tok = cJSON_Duplicate(it, 1);
@@ -83,9 +85,10 @@ int ml_tokenizer_load_bpe_mem(MlTokenizer **out, const char *vocab, size_t vocab
     /* The tree tokenizer.json would hold (transformers' Qwen2Converter). */
     cJSON *root = cJSON_CreateObject(), *model = cJSON_CreateObject(), *merge_list = cJSON_CreateArray();
     cJSON *added = cJSON_CreateArray();
-    cJSON *pre = cJSON_Parse("{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Split\",\"pattern\":{\"Regex\":\"\"},"
-                             "\"behavior\":\"Isolated\",\"invert\":false},{\"type\":\"ByteLevel\",\"add_prefix_space\":"
-                             "false,\"trim_offsets\":false,\"use_regex\":false}]}");
+    cJSON *pre =
+        cJSON_Parse("{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Split\",\"pattern\":{\"Regex\":\"\"},"
+                    "\"behavior\":\"Isolated\",\"invert\":false},{\"type\":\"ByteLevel\",\"add_prefix_space\":"
+                    "false,\"trim_offsets\":false,\"use_regex\":false}]}");
     cJSON *norm = cJSON_Parse("{\"type\":\"NFC\"}"), *dec = cJSON_Parse("{\"type\":\"ByteLevel\"}");
     if (!root || !model || !merge_list || !added || !pre || !norm || !dec) {
         cJSON_Delete(vocab_obj), cJSON_Delete(root), cJSON_Delete(model), cJSON_Delete(merge_list);
@@ -101,8 +104,10 @@ int ml_tokenizer_load_bpe_mem(MlTokenizer **out, const char *vocab, size_t vocab
     cJSON_AddItemToObject(model, "merges", merge_list);
     cJSON *regex = cJSON_CreateString(ML_TOK_QWEN2_REGEX);
     if (!regex || !cJSON_AddStringToObject(model, "type", "BPE")) rc = nomem(where, err);
-    else cJSON_ReplaceItemInObjectCaseSensitive(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(pre,
-                                                    "pretokenizers"), 0), "pattern"), "Regex", regex);
+    else
+        cJSON_ReplaceItemInObjectCaseSensitive(
+            cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(pre, "pretokenizers"), 0), "pattern"), "Regex",
+            regex);
     snprintf(what, sizeof what, "%s/merges.txt", where);
     if (!rc) rc = parse_merges(merges, merges_len, what, merge_list, err);
     snprintf(what, sizeof what, "%s/tokenizer_config.json", where);

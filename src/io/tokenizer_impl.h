@@ -111,7 +111,7 @@ int ml_tok_utf8_valid(const char *s, size_t n);
    ML_TOK_MAX_TEXT bytes. */
 int ml_tok_normalize(const MlTokenizer *tok, const char *s, size_t n, char **out, size_t *out_len, MlError *err);
 
-/* Builds a tokenizer from a parsed tokenizer.json tree (io/tokenizer_files.c makes one from vocab.json + merges.txt). */
+/* Builds a tokenizer from a parsed tokenizer.json tree (tokenizer_files.c makes one from vocab.json + merges.txt). */
 int ml_tok_load_tree(MlTokenizer **out, const cJSON *root, const char *where, MlError *err);
 
 /* The Qwen2 pre-tokenizer regex, as tokenizer.json spells it. */

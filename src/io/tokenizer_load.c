@@ -256,8 +256,8 @@ static int parse_decoder(Ctx *c, const cJSON *obj, const char *path, int depth) 
         s = (MlTokStep){.kind = ML_TOK_STRIP, .a = a, .start = (int32_t)start, .stop = (int32_t)stop};
     } else {
         char msg[160];
-        snprintf(msg, sizeof msg, "type '%.64s' is not supported (Sequence, Replace, ByteFallback, ByteLevel, Fuse, Strip are)",
-                 type);
+        snprintf(msg, sizeof msg,
+                 "type '%.64s' is not supported (Sequence, Replace, ByteFallback, ByteLevel, Fuse, Strip are)", type);
         return fmt_err(c, ML_ERR_UNSUPPORTED, path, msg);
     }
     return add_step(c, tok->dec_steps, &tok->n_dec_steps, s, path);
@@ -269,15 +269,21 @@ static int parse_pre_tokenizer(Ctx *c, const cJSON *pre) {
     const cJSON *list = cJSON_GetObjectItemCaseSensitive(pre, "pretokenizers");
     const cJSON *split = cJSON_GetArrayItem(list, 0), *bl = cJSON_GetArrayItem(list, 1);
     const cJSON *pattern = cJSON_GetObjectItemCaseSensitive(split, "pattern");
-    const char *t = cJSON_IsObject(pre) ? type_of(pre) : NULL, *regex, *behavior, *bl_type;
-    int invert, prefix, use_regex;
-    if (!t || strcmp(t, "Sequence") || cJSON_GetArraySize(list) != 2 || !cJSON_IsObject(split) || !cJSON_IsObject(bl) ||
-        !(bl_type = type_of(bl)) || strcmp(bl_type, "ByteLevel") || !type_of(split) || strcmp(type_of(split), "Split") ||
-        !cJSON_IsObject(pattern) || get_str(c, pattern, "Regex", "pre_tokenizer", NULL, &regex) || !regex ||
-        strcmp(regex, ML_TOK_QWEN2_REGEX) || get_str(c, split, "behavior", "pre_tokenizer", NULL, &behavior) ||
-        !behavior || strcmp(behavior, "Isolated") || get_bool(c, split, "invert", "pre_tokenizer", 0, &invert) ||
-        invert || get_bool(c, bl, "add_prefix_space", "pre_tokenizer", 0, &prefix) || prefix ||
-        get_bool(c, bl, "use_regex", "pre_tokenizer", 1, &use_regex) || use_regex)
+    const char *t = cJSON_IsObject(pre) ? type_of(pre) : NULL, *split_type = NULL, *bl_type = NULL;
+    const char *regex = NULL, *behavior = NULL;
+    int invert = 1, prefix = 1, use_regex = 1;
+    if (cJSON_IsObject(split)) split_type = type_of(split);
+    if (cJSON_IsObject(bl)) bl_type = type_of(bl);
+    int shape_ok = t && !strcmp(t, "Sequence") && cJSON_GetArraySize(list) == 2 && split_type &&
+                   !strcmp(split_type, "Split") && bl_type && !strcmp(bl_type, "ByteLevel") && cJSON_IsObject(pattern);
+    if (shape_ok && (get_str(c, pattern, "Regex", "pre_tokenizer", NULL, &regex) ||
+                     get_str(c, split, "behavior", "pre_tokenizer", NULL, &behavior) ||
+                     get_bool(c, split, "invert", "pre_tokenizer", 0, &invert) ||
+                     get_bool(c, bl, "add_prefix_space", "pre_tokenizer", 0, &prefix) ||
+                     get_bool(c, bl, "use_regex", "pre_tokenizer", 1, &use_regex)))
+        shape_ok = 0;
+    if (!shape_ok || !regex || strcmp(regex, ML_TOK_QWEN2_REGEX) || !behavior || strcmp(behavior, "Isolated") ||
+        invert || prefix || use_regex)
         return fmt_err(c, ML_ERR_UNSUPPORTED, "pre_tokenizer",
                        "only null or Qwen2's (Split on its regex, Isolated; ByteLevel, no prefix space) is supported");
     c->tok->byte_level = 1;

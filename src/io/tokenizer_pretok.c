@@ -8,7 +8,9 @@
 #include "io/unicode.h"
 
 /* Bytes that stand for themselves in ByteLevel: '!'..'~', '¡'..'¬', '®'..'ÿ'. */
-static int printable(unsigned b) { return (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF); }
+static int printable(unsigned b) {
+    return (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+}
 
 void ml_tok_byte_level_init(MlTokenizer *tok) {
     unsigned next = 256;

@@ -53,8 +53,17 @@ static const MlUniDecomp *decomp(uint32_t cp) {
 }
 
 /* Hangul syllable arithmetic (Unicode 3.12). */
-enum { S_BASE = 0xAC00, L_BASE = 0x1100, V_BASE = 0x1161, T_BASE = 0x11A7, L_COUNT = 19, V_COUNT = 21, T_COUNT = 28,
-       N_COUNT = V_COUNT * T_COUNT, S_COUNT = L_COUNT * N_COUNT };
+enum {
+    S_BASE = 0xAC00,
+    L_BASE = 0x1100,
+    V_BASE = 0x1161,
+    T_BASE = 0x11A7,
+    L_COUNT = 19,
+    V_COUNT = 21,
+    T_COUNT = 28,
+    N_COUNT = V_COUNT * T_COUNT,
+    S_COUNT = L_COUNT * N_COUNT
+};
 
 /* The composite of (a, b), or 0. */
 static uint32_t compose(uint32_t a, uint32_t b) {

@@ -16,18 +16,21 @@ int ml_qwen2vl_positions(const int32_t *ids, int64_t n, const MlQwen2VLConfig *c
         int gt = grid[k][0], gh = grid[k][1] / m, gw = grid[k][2] / m;
         int64_t rows = (int64_t)gt * gh * gw;
         if (gt < 1 || gh < 1 || gw < 1 || grid[k][1] % m || grid[k][2] % m)
-            return ml_error_set(err, ML_ERR_SHAPE, "qwen2-vl positions: image %d: grid %dx%dx%d is not made of %dx%d blocks",
-                                k, grid[k][0], grid[k][1], grid[k][2], m, m);
+            return ml_error_set(err, ML_ERR_SHAPE,
+                                "qwen2-vl positions: image %d: grid %dx%dx%d is not made of %dx%d blocks", k,
+                                grid[k][0], grid[k][1], grid[k][2], m, m);
         int64_t run = 0;
         while (ed + run < n && ids[ed + run] == cfg->image_token_id) run++;
         if (run != rows)
-            return ml_error_set(err, ML_ERR_SHAPE, "qwen2-vl positions: image %d has %lld image tokens, its grid needs %lld",
-                                k, (long long)run, (long long)rows);
+            return ml_error_set(err, ML_ERR_SHAPE,
+                                "qwen2-vl positions: image %d has %lld image tokens, its grid needs %lld", k,
+                                (long long)run, (long long)rows);
         for (int64_t i = st; i < ed; i++) t_pos[i] = h_pos[i] = w_pos[i] = (int32_t)(next + i - st);
         int64_t base = next + ed - st, max = base;
         for (int64_t r = 0; r < rows; r++) {
             int64_t t = r / ((int64_t)gh * gw), h = r / gw % gh, w = r % gw;
-            t_pos[ed + r] = (int32_t)(base + t), h_pos[ed + r] = (int32_t)(base + h), w_pos[ed + r] = (int32_t)(base + w);
+            t_pos[ed + r] = (int32_t)(base + t), h_pos[ed + r] = (int32_t)(base + h),
+                       w_pos[ed + r] = (int32_t)(base + w);
             if (base + t > max) max = base + t;
             if (base + h > max) max = base + h;
             if (base + w > max) max = base + w;
