@@ -16,7 +16,7 @@
 **
 **     MlQwen2VLConfig cfg; MlError err = {0};
 **     if (ml_qwen2vl_config_parse(text, len, "config.json", &cfg, &err)) { puts(err.msg); ... }
-**     int rows = cfg.vision.spatial_merge_size;     // 2
+**     int merge = cfg.vision.spatial_merge_size;    // 2: 2x2 patches per decoder token
 */
 #ifndef ML_IO_QWEN2VL_CONFIG_H
 #define ML_IO_QWEN2VL_CONFIG_H

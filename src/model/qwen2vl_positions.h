@@ -10,7 +10,7 @@
 ** largest id so far + 1.  Tokens generated after the prompt sit at
 ** index + delta on every axis.
 **
-**     int grid[1][3] = {{1, 34, 46}};               // ml_qwen2vl_image_grid's
+**     const int grid[1][3] = {{1, 34, 46}};         // from ml_qwen2vl_image_grid
 **     int32_t pos[3 * 512]; int64_t delta;
 **     ml_qwen2vl_positions(ids, n, &cfg, grid, 1, pos, &delta, &err);   // pos [3][n]
 */
