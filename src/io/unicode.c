@@ -111,8 +111,8 @@ int ml_unicode_nfc(const char *s, size_t n, char **out, size_t *out_len) {
     *out = NULL;
     *out_len = 0;
     if (n > ML_TOK_MAX_TEXT) return ML_ERR_RANGE;
-    /* A character decomposes into at most 4 (NFD) and a Hangul syllable into 3: 4 per input byte is enough. */
-    uint32_t *cp = malloc((n ? n : 1) * 4 * sizeof *cp);
+    /* NFD yields at most 1.5 code points per UTF-8 byte (U+01D5: 2 bytes, 3 code points): 2 per byte is enough. */
+    uint32_t *cp = malloc((n ? n : 1) * 2 * sizeof *cp);
     if (!cp) return ML_ERR_NOMEM;
     size_t m = 0;
     for (size_t i = 0; i < n;) {
