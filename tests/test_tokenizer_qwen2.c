@@ -2,7 +2,8 @@
    vocab.json + merges.txt + tokenizer_config.json of data/qwen2-vl-2b:
    llama.cpp's Qwen2 test vectors (ids from HF AutoTokenizer, no special
    tokens) and their round trips, the added tokens of the chat template,
-   lossy decoding of broken UTF-8, NFC against Python's unicodedata
+   lossy decoding of broken UTF-8, the split regex against Python's `regex`
+   module (tests/reference/qwen2_split.py), NFC against Python's unicodedata
    (tests/reference/unicode_nfc.py), and malformed files. */
 #include "test.h"
 
@@ -10,7 +11,7 @@
 
 #include "core/error.h"
 #include "core/file.h"
-#include "io/tokenizer.h"
+#include "io/tokenizer_impl.h" /* ml_tok_qwen2_split */
 #include "io/unicode.h"
 
 #define QWEN "data/qwen2-vl-2b"
@@ -171,6 +172,47 @@ static void test_nfc_reference(void) {
     CHECK(na == nb && !memcmp(a, b, na * sizeof *a));
 }
 
+/* Runs a reference script writing "input-hex rest..." lines into the test's scratch folder; returns the text. */
+static char *reference(const char *script_rel, const char *out_name, size_t *len) {
+    char path[4200], script[4200], cmd[8600];
+    snprintf(path, sizeof path, "%s/%s", test_tmpdir("test_tokenizer_qwen2"), out_name);
+    snprintf(script, sizeof script, "%s", test_repo_path(script_rel));
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' '%s'", script, path);
+    char *text = NULL;
+    MlError err = {0};
+    if (system(cmd) != 0 || ml_file_read(path, &text, len, &err) != ML_OK) fprintf(stderr, "  %s failed\n", cmd);
+    return text;
+}
+
+static void test_split_reference(void) {
+    size_t len;
+    char *text = reference("tests/reference/qwen2_split.py", "split.txt", &len);
+    CHECK(text != NULL);
+    if (!text) return;
+    int lines = 0, same = 0;
+    static char in[4096], piece[4096];
+    for (char *p = text, *nl; (nl = strchr(p, '\n')); p = nl + 1) {
+        char *sp = memchr(p, ' ', (size_t)(nl - p));
+        if (!sp || sp - p > 8000) break;
+        int n = hex_decode(p, (size_t)(sp - p), in), ok = n > 0;
+        size_t pos = 0;
+        for (char *q = sp + 1, *end; ok && q < nl; q = end + (*end == ' ')) {
+            end = q;
+            while (end < nl && *end != ' ') end++;
+            int k = hex_decode(q, (size_t)(end - q), piece);
+            size_t stop = pos < (size_t)n ? ml_tok_qwen2_split(in, (size_t)n, pos) : pos;
+            ok = k > 0 && stop - pos == (size_t)k && !memcmp(in + pos, piece, (size_t)k);
+            pos = stop;
+        }
+        ok = ok && pos == (size_t)n;
+        lines++;
+        same += ok;
+        if (!ok && lines - same <= 5) fprintf(stderr, "  split differs for %.*s\n", (int)(sp - p), p);
+    }
+    CHECK(lines == 5000 && same == lines);
+    free(text);
+}
+
 static void test_bad_files(void) {
     const char *vocab = "{\"a\":0,\"b\":1,\"ab\":2}";
     const char *bad_merges[][2] = {
@@ -228,6 +270,7 @@ int main(void) {
     RUN(test_vectors);
     RUN(test_added_tokens);
     RUN(test_lossy_decode);
+    RUN(test_split_reference);
     RUN(test_nfc_reference);
     RUN(test_bad_files);
     ml_tokenizer_free(tok);
