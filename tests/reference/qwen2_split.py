@@ -25,7 +25,7 @@ def main():
     pool = ([chr(c) for c in range(0x20, 0x7F)] + list("\n\r\t\x0b\x0c \u00a0\u1680\u2003\u2028\u2029\u3000\u0085") +
             list("'''sStTrReEvVmMlLdD") + [chr(c) for c in (0xE9, 0x301, 0x308, 0x4E2D, 0x6587, 0x1F999, 0x660,
                                                            0xBD, 0x2163, 0x915, 0x94D, 0x5D0, 0x3042, 0xAC00,
-                                                           0x2E80, 0xFF01, 0x200D, 0x1D7D8)])
+                                                           0x2E80, 0xFF01, 0x200D, 0x1D7D8, 0x17F)])
     pat = regex.compile(PATTERN)
     with open(sys.argv[1], "w") as f:
         for _ in range(5000):
