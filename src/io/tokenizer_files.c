@@ -103,11 +103,13 @@ int ml_tokenizer_load_bpe_mem(MlTokenizer **out, const char *vocab, size_t vocab
     cJSON_AddItemToObject(model, "vocab", vocab_obj);
     cJSON_AddItemToObject(model, "merges", merge_list);
     cJSON *regex = cJSON_CreateString(ML_TOK_QWEN2_REGEX);
-    if (!regex || !cJSON_AddStringToObject(model, "type", "BPE")) rc = nomem(where, err);
-    else
-        cJSON_ReplaceItemInObjectCaseSensitive(
-            cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(pre, "pretokenizers"), 0), "pattern"), "Regex",
-            regex);
+    if (!regex || !cJSON_AddStringToObject(model, "type", "BPE")) {
+        cJSON_Delete(regex);
+        rc = nomem(where, err);
+    } else {
+        cJSON *split = cJSON_GetArrayItem(cJSON_GetObjectItem(pre, "pretokenizers"), 0);
+        cJSON_ReplaceItemInObjectCaseSensitive(cJSON_GetObjectItem(split, "pattern"), "Regex", regex);
+    }
     snprintf(what, sizeof what, "%s/merges.txt", where);
     if (!rc) rc = parse_merges(merges, merges_len, what, merge_list, err);
     snprintf(what, sizeof what, "%s/tokenizer_config.json", where);
