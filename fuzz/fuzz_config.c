@@ -1,11 +1,13 @@
-/* fuzz_config.c: arbitrary bytes as config.json, preprocessor_config.json,
-   model.safetensors.index.json and tokenizer.json (the facts init-model reads).
+/* fuzz_config.c: arbitrary bytes as config.json, preprocessor_config.json
+   (LLaVA's and Qwen2-VL's), model.safetensors.index.json and tokenizer.json
+   (the facts init-model reads).
    Failures must say why in one line; accepted configs must be consistent. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "io/checkpoint.h"
+#include "io/qwen2vl_config.h"
 #include "io/tokenizer_json.h"
 
 static void check_error(const MlError *err) {
@@ -38,6 +40,21 @@ static void image(const char *text, size_t size) {
         if (c.std[i] == 0) abort();
 }
 
+static void qwen2vl(const char *text, size_t size) {
+    MlQwen2VLConfig c;
+    MlError err = {0};
+    if (ml_qwen2vl_config_parse(text, size, "fuzz", &c, &err) != ML_OK) return check_error(&err);
+    const MlQwen2VLTextConfig *t = &c.text;
+    if (t->hidden <= 0 || t->n_heads <= 0 || t->hidden % t->n_heads || t->n_heads % t->n_kv_heads ||
+        2 * (t->mrope_section[0] + t->mrope_section[1] + t->mrope_section[2]) != t->head_dim)
+        abort();
+    if (c.vision.embed_dim % c.vision.n_heads || c.vision.in_channels != 3) abort();
+    if (c.image_token_id < 0 || c.image_token_id >= t->vocab || c.image_token_id == c.video_token_id) abort();
+    MlQwen2VLImageConfig ic;
+    if (ml_qwen2vl_image_config_parse(text, size, "fuzz", &ic, &err) != ML_OK) return check_error(&err);
+    if (ic.min_pixels > ic.max_pixels || ic.patch_size < 1 || ic.merge_size < 1) abort();
+}
+
 static void index_file(const char *text, size_t size) {
     MlCheckpointIndex idx;
     MlError err = {0};
@@ -59,6 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *text = (const char *)data;
     llava(text, size);
     image(text, size);
+    qwen2vl(text, size);
     index_file(text, size);
     tokenizer(text, size);
     return 0;

@@ -9,99 +9,8 @@
 
 #include "core/file.h"
 #include "core/json.h"
+#include "io/config_json.h"
 #include "io/safetensors.h"
-
-/* Names and strings from files go into one-line messages: control bytes
-   become '?', long ones are cut. */
-static const char *one_line(const char *s, char *buf, size_t cap) {
-    size_t i = 0;
-    for (; s[i] && i + 4 < cap; i++) buf[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
-    if (s[i]) memcpy(buf + i, "...", 4);
-    else buf[i] = 0;
-    return buf;
-}
-
-/* ------------------------------------------------------------------ */
-/* JSON getters whose errors name the key path ("text_config.hidden_size"). */
-
-typedef struct Section {
-    const cJSON *obj;    /* the object keys are read from */
-    const char *prefix;  /* "" or "text_config." */
-    const char *where;   /* file name */
-    MlError *err;
-} Section;
-
-/* The core getters write "<where>: <key>: ..."; insert the section prefix. */
-static int qualify(const Section *s, const char *key, int rc) {
-    if (rc == ML_OK || !s->err || !*s->prefix) return rc;
-    char rest[sizeof s->err->msg];
-    size_t skip = strlen(s->where) + 2 + strlen(key);
-    if (strlen(s->err->msg) < skip) return rc;
-    snprintf(rest, sizeof rest, "%s", s->err->msg + skip);
-    return ml_error_set(s->err, rc, "%s: %s%s%s", s->where, s->prefix, key, rest);
-}
-
-static int get_int(const Section *s, const char *key, long long def, long long lo, long long hi, int *out) {
-    long long v;
-    int rc = qualify(s, key, ml_json_int(s->obj, key, def, lo, hi, &v, s->where, s->err));
-    if (rc == ML_OK) *out = (int)v;
-    return rc;
-}
-
-static int get_float(const Section *s, const char *key, double def, double lo, double hi, float *out) {
-    double v;
-    int rc = qualify(s, key, ml_json_num(s->obj, key, def, lo, hi, &v, s->where, s->err));
-    if (rc == ML_OK) *out = (float)v;
-    return rc;
-}
-
-static int get_bool(const Section *s, const char *key, int def, int *out) {
-    return qualify(s, key, ml_json_bool(s->obj, key, def, out, s->where, s->err));
-}
-
-static int get_str(const Section *s, const char *key, const char *def, const char **out) {
-    return qualify(s, key, ml_json_str(s->obj, key, def, out, s->where, s->err));
-}
-
-static int fail(const Section *s, int code, const char *key, const char *what) {
-    return ml_error_set(s->err, code, "%s: %s%s: %s", s->where, s->prefix, key, what);
-}
-
-static int present(const Section *s, const char *key) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(s->obj, key);
-    return v && !cJSON_IsNull(v);
-}
-
-static int get_act(const Section *s, const char *key, const char *def, MlActivation *out) {
-    const char *name;
-    int rc = get_str(s, key, def, &name);
-    if (rc) return rc;
-    if (!strcmp(name, "silu") || !strcmp(name, "swish")) *out = ML_ACT_SILU;
-    else if (!strcmp(name, "gelu")) *out = ML_ACT_GELU;
-    else if (!strcmp(name, "quick_gelu")) *out = ML_ACT_QUICK_GELU;
-    else if (!strcmp(name, "gelu_pytorch_tanh") || !strcmp(name, "gelu_new")) *out = ML_ACT_GELU_TANH;
-    else return fail(s, ML_ERR_UNSUPPORTED, key, "activation not supported (silu, gelu, quick_gelu, gelu_pytorch_tanh)");
-    return ML_OK;
-}
-
-/* A sub-object that may be absent (NULL) but not of another type. */
-static int get_object(const Section *s, const char *key, const cJSON **out) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(s->obj, key);
-    *out = (v && !cJSON_IsNull(v)) ? v : NULL;
-    if (*out && !cJSON_IsObject(*out)) return fail(s, ML_ERR_FORMAT, key, "expected an object");
-    return ML_OK;
-}
-
-static int check_model_type(const Section *s, const char *want, const char *what) {
-    const char *mt;
-    int rc = get_str(s, "model_type", want, &mt);
-    if (rc == ML_OK && strcmp(mt, want)) {
-        char msg[160], mb[48];
-        snprintf(msg, sizeof msg, "'%s' is not supported (%s)", one_line(mt, mb, sizeof mb), what);
-        return fail(s, ML_ERR_UNSUPPORTED, "model_type", msg);
-    }
-    return rc;
-}
 
 /* Upper limits keep every later size product far from overflow. */
 #define MAX_WIDTH (1 << 20)
@@ -115,56 +24,56 @@ static int check_model_type(const Section *s, const char *want, const char *what
 
 /* CLIPVisionConfig; `llava_default` is the vision config LlavaConfig builds
    when config.json has none (CLIP ViT-L/14 at 336 px). */
-static int parse_vision(const Section *s, int llava_default, MlVisionConfig *v) {
+static int parse_vision(const MlCfgSection *s, int llava_default, MlVisionConfig *v) {
     int rc;
-    if ((rc = check_model_type(s, "clip_vision_model", "only CLIP vision towers"))) return rc;
-    if ((rc = get_int(s, "hidden_size", llava_default ? 1024 : 768, 1, MAX_WIDTH, &v->hidden)) ||
-        (rc = get_int(s, "intermediate_size", llava_default ? 4096 : 3072, 1, MAX_WIDTH, &v->intermediate)) ||
-        (rc = get_int(s, "num_hidden_layers", llava_default ? 24 : 12, 1, MAX_LAYERS, &v->n_layers)) ||
-        (rc = get_int(s, "num_attention_heads", llava_default ? 16 : 12, 1, MAX_HEADS, &v->n_heads)) ||
-        (rc = get_int(s, "image_size", llava_default ? 336 : 224, 1, MAX_SIDE, &v->image_size)) ||
-        (rc = get_int(s, "patch_size", llava_default ? 14 : 32, 1, MAX_SIDE, &v->patch_size)) ||
-        (rc = get_int(s, "num_channels", 3, 1, 64, &v->n_channels)) ||
-        (rc = get_int(s, "projection_dim", llava_default ? 768 : 512, 1, MAX_WIDTH, &v->projection_dim)) ||
-        (rc = get_float(s, "layer_norm_eps", 1e-5, 0, 1, &v->layer_norm_eps)) ||
-        (rc = get_act(s, "hidden_act", "quick_gelu", &v->act)))
+    if ((rc = ml_cfg_model_type(s, "clip_vision_model", "only CLIP vision towers"))) return rc;
+    if ((rc = ml_cfg_int(s, "hidden_size", llava_default ? 1024 : 768, 1, MAX_WIDTH, &v->hidden)) ||
+        (rc = ml_cfg_int(s, "intermediate_size", llava_default ? 4096 : 3072, 1, MAX_WIDTH, &v->intermediate)) ||
+        (rc = ml_cfg_int(s, "num_hidden_layers", llava_default ? 24 : 12, 1, MAX_LAYERS, &v->n_layers)) ||
+        (rc = ml_cfg_int(s, "num_attention_heads", llava_default ? 16 : 12, 1, MAX_HEADS, &v->n_heads)) ||
+        (rc = ml_cfg_int(s, "image_size", llava_default ? 336 : 224, 1, MAX_SIDE, &v->image_size)) ||
+        (rc = ml_cfg_int(s, "patch_size", llava_default ? 14 : 32, 1, MAX_SIDE, &v->patch_size)) ||
+        (rc = ml_cfg_int(s, "num_channels", 3, 1, 64, &v->n_channels)) ||
+        (rc = ml_cfg_int(s, "projection_dim", llava_default ? 768 : 512, 1, MAX_WIDTH, &v->projection_dim)) ||
+        (rc = ml_cfg_float(s, "layer_norm_eps", 1e-5, 0, 1, &v->layer_norm_eps)) ||
+        (rc = ml_cfg_act(s, "hidden_act", "quick_gelu", &v->act)))
         return rc;
-    if (v->hidden % v->n_heads) return fail(s, ML_ERR_FORMAT, "hidden_size", "not divisible by num_attention_heads");
-    if (v->image_size % v->patch_size) return fail(s, ML_ERR_FORMAT, "patch_size", "does not divide image_size");
-    if (v->n_channels != 3) return fail(s, ML_ERR_UNSUPPORTED, "num_channels", "only 3 (RGB) is supported");
+    if (v->hidden % v->n_heads) return ml_cfg_fail(s, ML_ERR_FORMAT, "hidden_size", "not divisible by num_attention_heads");
+    if (v->image_size % v->patch_size) return ml_cfg_fail(s, ML_ERR_FORMAT, "patch_size", "does not divide image_size");
+    if (v->n_channels != 3) return ml_cfg_fail(s, ML_ERR_UNSUPPORTED, "num_channels", "only 3 (RGB) is supported");
     return ML_OK;
 }
 
 /* LlamaConfig. */
-static int parse_text(const Section *s, MlTextConfig *t) {
+static int parse_text(const MlCfgSection *s, MlTextConfig *t) {
     int rc, attention_bias, mlp_bias;
-    if ((rc = check_model_type(s, "llama", "only LLaMA decoders"))) return rc;
-    if ((rc = get_int(s, "vocab_size", 32000, 1, MAX_VOCAB, &t->vocab)) ||
-        (rc = get_int(s, "hidden_size", 4096, 1, MAX_WIDTH, &t->hidden)) ||
-        (rc = get_int(s, "intermediate_size", 11008, 1, MAX_WIDTH, &t->intermediate)) ||
-        (rc = get_int(s, "num_hidden_layers", 32, 1, MAX_LAYERS, &t->n_layers)) ||
-        (rc = get_int(s, "num_attention_heads", 32, 1, MAX_HEADS, &t->n_heads)) ||
-        (rc = get_int(s, "num_key_value_heads", t->n_heads, 1, t->n_heads, &t->n_kv_heads)) ||
-        (rc = get_int(s, "max_position_embeddings", 2048, 1, 1 << 24, &t->max_pos)) ||
-        (rc = get_float(s, "rms_norm_eps", 1e-6, 0, 1, &t->rms_eps)) ||
-        (rc = get_float(s, "rope_theta", 10000.0, 1e-6, 1e12, &t->rope_theta)) ||
-        (rc = get_int(s, "bos_token_id", 1, 0, t->vocab - 1, &t->bos_id)) ||
-        (rc = get_int(s, "eos_token_id", 2, 0, t->vocab - 1, &t->eos_id)) ||
-        (rc = get_act(s, "hidden_act", "silu", &t->act)) ||
-        (rc = get_bool(s, "attention_bias", 0, &attention_bias)) || (rc = get_bool(s, "mlp_bias", 0, &mlp_bias)))
+    if ((rc = ml_cfg_model_type(s, "llama", "only LLaMA decoders"))) return rc;
+    if ((rc = ml_cfg_int(s, "vocab_size", 32000, 1, MAX_VOCAB, &t->vocab)) ||
+        (rc = ml_cfg_int(s, "hidden_size", 4096, 1, MAX_WIDTH, &t->hidden)) ||
+        (rc = ml_cfg_int(s, "intermediate_size", 11008, 1, MAX_WIDTH, &t->intermediate)) ||
+        (rc = ml_cfg_int(s, "num_hidden_layers", 32, 1, MAX_LAYERS, &t->n_layers)) ||
+        (rc = ml_cfg_int(s, "num_attention_heads", 32, 1, MAX_HEADS, &t->n_heads)) ||
+        (rc = ml_cfg_int(s, "num_key_value_heads", t->n_heads, 1, t->n_heads, &t->n_kv_heads)) ||
+        (rc = ml_cfg_int(s, "max_position_embeddings", 2048, 1, 1 << 24, &t->max_pos)) ||
+        (rc = ml_cfg_float(s, "rms_norm_eps", 1e-6, 0, 1, &t->rms_eps)) ||
+        (rc = ml_cfg_float(s, "rope_theta", 10000.0, 1e-6, 1e12, &t->rope_theta)) ||
+        (rc = ml_cfg_int(s, "bos_token_id", 1, 0, t->vocab - 1, &t->bos_id)) ||
+        (rc = ml_cfg_int(s, "eos_token_id", 2, 0, t->vocab - 1, &t->eos_id)) ||
+        (rc = ml_cfg_act(s, "hidden_act", "silu", &t->act)) ||
+        (rc = ml_cfg_bool(s, "attention_bias", 0, &attention_bias)) || (rc = ml_cfg_bool(s, "mlp_bias", 0, &mlp_bias)))
         return rc;
     /* Defaults skip the range check: a vocab_size below 3 must still fail here. */
-    if (t->bos_id >= t->vocab) return fail(s, ML_ERR_FORMAT, "bos_token_id", "outside the vocabulary");
-    if (t->eos_id >= t->vocab) return fail(s, ML_ERR_FORMAT, "eos_token_id", "outside the vocabulary");
-    if (!present(s, "head_dim") && t->hidden % t->n_heads)
-        return fail(s, ML_ERR_FORMAT, "hidden_size", "not divisible by num_attention_heads");
-    if ((rc = get_int(s, "head_dim", t->hidden / t->n_heads, 1, MAX_WIDTH, &t->head_dim))) return rc;
-    if (t->head_dim % 2) return fail(s, ML_ERR_FORMAT, "head_dim", "must be even for rotary embeddings");
+    if (t->bos_id >= t->vocab) return ml_cfg_fail(s, ML_ERR_FORMAT, "bos_token_id", "outside the vocabulary");
+    if (t->eos_id >= t->vocab) return ml_cfg_fail(s, ML_ERR_FORMAT, "eos_token_id", "outside the vocabulary");
+    if (!ml_cfg_present(s, "head_dim") && t->hidden % t->n_heads)
+        return ml_cfg_fail(s, ML_ERR_FORMAT, "hidden_size", "not divisible by num_attention_heads");
+    if ((rc = ml_cfg_int(s, "head_dim", t->hidden / t->n_heads, 1, MAX_WIDTH, &t->head_dim))) return rc;
+    if (t->head_dim % 2) return ml_cfg_fail(s, ML_ERR_FORMAT, "head_dim", "must be even for rotary embeddings");
     if (t->n_heads % t->n_kv_heads)
-        return fail(s, ML_ERR_FORMAT, "num_key_value_heads", "does not divide num_attention_heads");
-    if (attention_bias) return fail(s, ML_ERR_UNSUPPORTED, "attention_bias", "biases are not supported");
-    if (mlp_bias) return fail(s, ML_ERR_UNSUPPORTED, "mlp_bias", "biases are not supported");
-    if (present(s, "rope_scaling")) return fail(s, ML_ERR_UNSUPPORTED, "rope_scaling", "not supported");
+        return ml_cfg_fail(s, ML_ERR_FORMAT, "num_key_value_heads", "does not divide num_attention_heads");
+    if (attention_bias) return ml_cfg_fail(s, ML_ERR_UNSUPPORTED, "attention_bias", "biases are not supported");
+    if (mlp_bias) return ml_cfg_fail(s, ML_ERR_UNSUPPORTED, "mlp_bias", "biases are not supported");
+    if (ml_cfg_present(s, "rope_scaling")) return ml_cfg_fail(s, ML_ERR_UNSUPPORTED, "rope_scaling", "not supported");
     return ML_OK;
 }
 
@@ -173,58 +82,58 @@ int ml_llava_config_parse(const char *text, size_t len, const char *where, MlLla
     int rc = ml_json_parse(text, len, where, &root, err);
     if (rc) return rc;
     memset(cfg, 0, sizeof *cfg);
-    Section top = {root, "", where, err};
+    MlCfgSection top = {root, "", where, err};
     const cJSON *text_obj = NULL, *vision_obj = NULL;
     const char *strategy;
     if (!cJSON_IsObject(root)) {
         rc = ml_error_set(err, ML_ERR_FORMAT, "%s: expected a JSON object", where);
         goto done;
     }
-    if ((rc = check_model_type(&top, "llava", "only LLaVA")) || (rc = get_object(&top, "text_config", &text_obj)) ||
-        (rc = get_object(&top, "vision_config", &vision_obj)))
+    if ((rc = ml_cfg_model_type(&top, "llava", "only LLaVA")) || (rc = ml_cfg_object(&top, "text_config", &text_obj)) ||
+        (rc = ml_cfg_object(&top, "vision_config", &vision_obj)))
         goto done;
-    Section ts = {text_obj, "text_config.", where, err}, vs = {vision_obj, "vision_config.", where, err};
+    MlCfgSection ts = {text_obj, "text_config.", where, err}, vs = {vision_obj, "vision_config.", where, err};
     if ((rc = parse_text(&ts, &cfg->text)) || (rc = parse_vision(&vs, vision_obj == NULL, &cfg->vision))) goto done;
 
     /* pad and tying are set at the top level of llava configs; the text
        config's own value wins when it has one. */
-    const Section *pad_from = present(&ts, "pad_token_id") ? &ts : &top;
-    const Section *tie_from = present(&ts, "tie_word_embeddings") ? &ts : &top;
-    if ((rc = get_int(pad_from, "pad_token_id", -1, -1, cfg->text.vocab - 1, &cfg->text.pad_id)) ||
-        (rc = get_bool(tie_from, "tie_word_embeddings", 0, &cfg->text.tie_word_embeddings)) ||
-        (rc = get_int(&top, "image_token_index", 32000, 0, cfg->text.vocab - 1, &cfg->image_token_id)) ||
-        (rc = get_act(&top, "projector_hidden_act", "gelu", &cfg->projector_act)) ||
-        (rc = get_bool(&top, "multimodal_projector_bias", 1, &cfg->projector_bias)) ||
-        (rc = get_str(&top, "vision_feature_select_strategy", "default", &strategy)))
+    const MlCfgSection *pad_from = ml_cfg_present(&ts, "pad_token_id") ? &ts : &top;
+    const MlCfgSection *tie_from = ml_cfg_present(&ts, "tie_word_embeddings") ? &ts : &top;
+    if ((rc = ml_cfg_int(pad_from, "pad_token_id", -1, -1, cfg->text.vocab - 1, &cfg->text.pad_id)) ||
+        (rc = ml_cfg_bool(tie_from, "tie_word_embeddings", 0, &cfg->text.tie_word_embeddings)) ||
+        (rc = ml_cfg_int(&top, "image_token_index", 32000, 0, cfg->text.vocab - 1, &cfg->image_token_id)) ||
+        (rc = ml_cfg_act(&top, "projector_hidden_act", "gelu", &cfg->projector_act)) ||
+        (rc = ml_cfg_bool(&top, "multimodal_projector_bias", 1, &cfg->projector_bias)) ||
+        (rc = ml_cfg_str(&top, "vision_feature_select_strategy", "default", &strategy)))
         goto done;
     if (cfg->image_token_id >= cfg->text.vocab) { /* the defaults (32000 of 32000) included */
         char msg[160];
         snprintf(msg, sizeof msg, "%d is outside the vocabulary (text_config.vocab_size %d)", cfg->image_token_id,
                  cfg->text.vocab);
-        rc = fail(&top, ML_ERR_FORMAT, "image_token_index", msg);
+        rc = ml_cfg_fail(&top, ML_ERR_FORMAT, "image_token_index", msg);
         goto done;
     }
     if (!strcmp(strategy, "full")) cfg->select_full = 1;
     else if (strcmp(strategy, "default")) {
-        rc = fail(&top, ML_ERR_FORMAT, "vision_feature_select_strategy", "expected \"default\" or \"full\"");
+        rc = ml_cfg_fail(&top, ML_ERR_FORMAT, "vision_feature_select_strategy", "expected \"default\" or \"full\"");
         goto done;
     }
     /* hidden_states has n_layers + 1 entries, indexed Python-style. */
     const cJSON *layer = cJSON_GetObjectItemCaseSensitive(root, "vision_feature_layer");
     if (cJSON_IsArray(layer)) {
-        rc = fail(&top, ML_ERR_UNSUPPORTED, "vision_feature_layer", "a list of layers is not supported");
+        rc = ml_cfg_fail(&top, ML_ERR_UNSUPPORTED, "vision_feature_layer", "a list of layers is not supported");
         goto done;
     }
     int nl = cfg->vision.n_layers;
-    if ((rc = get_int(&top, "vision_feature_layer", -2, -(nl + 1), nl, &cfg->vision_feature_layer))) goto done;
+    if ((rc = ml_cfg_int(&top, "vision_feature_layer", -2, -(nl + 1), nl, &cfg->vision_feature_layer))) goto done;
     int side = cfg->vision.image_size / cfg->vision.patch_size;
     int tokens = side * side + cfg->select_full;
-    if ((rc = get_int(&top, "image_seq_length", tokens, 1, 1 << 30, &cfg->image_seq_length))) goto done;
+    if ((rc = ml_cfg_int(&top, "image_seq_length", tokens, 1, 1 << 30, &cfg->image_seq_length))) goto done;
     if (cfg->image_seq_length != tokens) {
         char msg[160];
         snprintf(msg, sizeof msg, "%d does not match the %d image features the vision tower gives",
                  cfg->image_seq_length, tokens);
-        rc = fail(&top, ML_ERR_FORMAT, "image_seq_length", msg);
+        rc = ml_cfg_fail(&top, ML_ERR_FORMAT, "image_seq_length", msg);
     }
 done:
     cJSON_Delete(root);
@@ -235,51 +144,33 @@ done:
 /* preprocessor_config.json (CLIPImageProcessor) */
 
 /* size / crop_size: an int N, or an object. */
-static int get_size(const Section *s, const char *key, int def, int *h, int *w, int shortest) {
+static int get_size(const MlCfgSection *s, const char *key, int def, int *h, int *w, int shortest) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(s->obj, key);
     if (!v || cJSON_IsNull(v)) {
         *h = *w = def;
         return ML_OK;
     }
     if (cJSON_IsNumber(v)) {
-        int rc = get_int(s, key, def, 1, MAX_SIDE, h);
+        int rc = ml_cfg_int(s, key, def, 1, MAX_SIDE, h);
         *w = *h;
         return rc;
     }
-    if (!cJSON_IsObject(v)) return fail(s, ML_ERR_FORMAT, key, "expected an integer or an object");
+    if (!cJSON_IsObject(v)) return ml_cfg_fail(s, ML_ERR_FORMAT, key, "expected an integer or an object");
     char prefix[64];
     snprintf(prefix, sizeof prefix, "%s.", key);
-    Section sub = {v, prefix, s->where, s->err};
+    MlCfgSection sub = {v, prefix, s->where, s->err};
     if (shortest) {
-        if (!present(&sub, "shortest_edge"))
-            return fail(s, ML_ERR_UNSUPPORTED, key, "only {\"shortest_edge\": N} resizing is supported");
-        int rc = get_int(&sub, "shortest_edge", def, 1, MAX_SIDE, h);
+        if (!ml_cfg_present(&sub, "shortest_edge"))
+            return ml_cfg_fail(s, ML_ERR_UNSUPPORTED, key, "only {\"shortest_edge\": N} resizing is supported");
+        int rc = ml_cfg_int(&sub, "shortest_edge", def, 1, MAX_SIDE, h);
         *w = *h;
         return rc;
     }
     int rc;
-    if (!present(&sub, "height") || !present(&sub, "width"))
-        return fail(s, ML_ERR_FORMAT, key, "expected {\"height\": H, \"width\": W}");
-    if ((rc = get_int(&sub, "height", def, 1, MAX_SIDE, h)) || (rc = get_int(&sub, "width", def, 1, MAX_SIDE, w)))
+    if (!ml_cfg_present(&sub, "height") || !ml_cfg_present(&sub, "width"))
+        return ml_cfg_fail(s, ML_ERR_FORMAT, key, "expected {\"height\": H, \"width\": W}");
+    if ((rc = ml_cfg_int(&sub, "height", def, 1, MAX_SIDE, h)) || (rc = ml_cfg_int(&sub, "width", def, 1, MAX_SIDE, w)))
         return rc;
-    return ML_OK;
-}
-
-/* image_mean / image_std: one number for all channels or three. */
-static int get_triple(const Section *s, const char *key, const float def[3], int nonzero, float out[3]) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(s->obj, key);
-    if (!v || cJSON_IsNull(v)) {
-        memcpy(out, def, 3 * sizeof *out);
-        return ML_OK;
-    }
-    for (int c = 0; c < 3; c++) {
-        const cJSON *x = cJSON_IsArray(v) ? cJSON_GetArrayItem(v, c) : v;
-        if ((cJSON_IsArray(v) && cJSON_GetArraySize(v) != 3) || !cJSON_IsNumber(x) || !isfinite(x->valuedouble) ||
-            fabs(x->valuedouble) > 1e6 || (nonzero && x->valuedouble == 0))
-            return fail(s, ML_ERR_FORMAT, key,
-                        nonzero ? "expected a nonzero number or 3 of them" : "expected a number or 3 of them");
-        out[c] = (float)x->valuedouble;
-    }
     return ML_OK;
 }
 
@@ -290,23 +181,23 @@ int ml_image_config_parse(const char *text, size_t len, const char *where, MlIma
     int rc = ml_json_parse(text, len, where, &root, err);
     if (rc) return rc;
     memset(cfg, 0, sizeof *cfg);
-    Section s = {root, "", where, err};
+    MlCfgSection s = {root, "", where, err};
     int unused;
     if (!cJSON_IsObject(root)) rc = ml_error_set(err, ML_ERR_FORMAT, "%s: expected a JSON object", where);
-    else if ((rc = get_bool(&s, "do_resize", 1, &cfg->do_resize)) ||
-             (rc = get_bool(&s, "do_center_crop", 1, &cfg->do_center_crop)) ||
-             (rc = get_bool(&s, "do_rescale", 1, &cfg->do_rescale)) ||
-             (rc = get_bool(&s, "do_normalize", 1, &cfg->do_normalize)) ||
-             (rc = get_bool(&s, "do_convert_rgb", 1, &cfg->do_convert_rgb)) ||
+    else if ((rc = ml_cfg_bool(&s, "do_resize", 1, &cfg->do_resize)) ||
+             (rc = ml_cfg_bool(&s, "do_center_crop", 1, &cfg->do_center_crop)) ||
+             (rc = ml_cfg_bool(&s, "do_rescale", 1, &cfg->do_rescale)) ||
+             (rc = ml_cfg_bool(&s, "do_normalize", 1, &cfg->do_normalize)) ||
+             (rc = ml_cfg_bool(&s, "do_convert_rgb", 1, &cfg->do_convert_rgb)) ||
              (rc = get_size(&s, "size", 224, &cfg->shortest_edge, &unused, 1)) ||
              (rc = get_size(&s, "crop_size", 224, &cfg->crop_height, &cfg->crop_width, 0)) ||
-             (rc = get_int(&s, "resample", 3, 0, 5, &cfg->resample)) ||
-             (rc = get_float(&s, "rescale_factor", 1.0 / 255.0, 0, 1e6, &cfg->rescale_factor)) ||
-             (rc = get_triple(&s, "image_mean", clip_mean, 0, cfg->mean)) ||
-             (rc = get_triple(&s, "image_std", clip_std, 1, cfg->std)))
+             (rc = ml_cfg_int(&s, "resample", 3, 0, 5, &cfg->resample)) ||
+             (rc = ml_cfg_float(&s, "rescale_factor", 1.0 / 255.0, 0, 1e6, &cfg->rescale_factor)) ||
+             (rc = ml_cfg_triple(&s, "image_mean", clip_mean, 0, cfg->mean)) ||
+             (rc = ml_cfg_triple(&s, "image_std", clip_std, 1, cfg->std)))
         ;
     else if (cfg->do_resize && cfg->resample != 3)
-        rc = fail(&s, ML_ERR_UNSUPPORTED, "resample", "only 3 (bicubic) is supported");
+        rc = ml_cfg_fail(&s, ML_ERR_UNSUPPORTED, "resample", "only 3 (bicubic) is supported");
     cJSON_Delete(root);
     return rc;
 }
@@ -350,26 +241,26 @@ int ml_checkpoint_index_parse(const char *text, size_t len, const char *where, M
     cJSON *root;
     int rc = ml_json_parse(text, len, where, &root, err);
     if (rc) return rc;
-    Section s = {root, "", where, err};
+    MlCfgSection s = {root, "", where, err};
     const cJSON *map = NULL, *meta = NULL;
     char **sorted = NULL;
     if (!cJSON_IsObject(root)) {
         rc = ml_error_set(err, ML_ERR_FORMAT, "%s: expected a JSON object", where);
         goto done;
     }
-    if ((rc = get_object(&s, "weight_map", &map)) || (rc = get_object(&s, "metadata", &meta))) goto done;
+    if ((rc = ml_cfg_object(&s, "weight_map", &map)) || (rc = ml_cfg_object(&s, "metadata", &meta))) goto done;
     if (!map) {
         rc = ml_error_set(err, ML_ERR_FORMAT, "%s: weight_map: missing", where);
         goto done;
     }
     if (meta) {
-        Section ms = {meta, "metadata.", where, err};
+        MlCfgSection ms = {meta, "metadata.", where, err};
         double total;
-        if ((rc = qualify(&ms, "total_size", ml_json_num(meta, "total_size", -1, 0, 9007199254740992.0, &total, where,
+        if ((rc = ml_cfg_qualify(&ms, "total_size", ml_json_num(meta, "total_size", -1, 0, 9007199254740992.0, &total, where,
                                                          err))))
             goto done;
         if (total != floor(total)) {
-            rc = fail(&ms, ML_ERR_FORMAT, "total_size", "expected an integer");
+            rc = ml_cfg_fail(&ms, ML_ERR_FORMAT, "total_size", "expected an integer");
             goto done;
         }
         idx->total_size = (int64_t)total;
@@ -387,7 +278,7 @@ int ml_checkpoint_index_parse(const char *text, size_t len, const char *where, M
         if (!cJSON_IsString(c) || !safe_file_name(c->valuestring)) {
             char nb[200];
             rc = ml_error_set(err, ML_ERR_FORMAT, "%s: weight_map.%s: expected a shard file name in this folder", where,
-                              one_line(c->string, nb, sizeof nb));
+                              ml_cfg_one_line(c->string, nb, sizeof nb));
             goto done;
         }
         if ((rc = index_add(idx, c, where, err))) goto done;
@@ -405,7 +296,7 @@ int ml_checkpoint_index_parse(const char *text, size_t len, const char *where, M
         if (!strcmp(sorted[i - 1], sorted[i])) {
             char nb[200];
             rc = ml_error_set(err, ML_ERR_FORMAT, "%s: weight_map: tensor '%s' listed twice", where,
-                              one_line(sorted[i], nb, sizeof nb));
+                              ml_cfg_one_line(sorted[i], nb, sizeof nb));
             goto done;
         }
 done:
@@ -535,7 +426,7 @@ static int open_weights(MlCheckpoint *ck, MlError *err) {
         char nb[200];
         if (!ml_safetensors_find(ck->shards[idx.shard_of[i]], idx.names[i], NULL))
             rc = ml_error_set(err, ML_ERR_MISSING, "%s: tensor '%s' is listed in %s but absent from the shard",
-                              ml_safetensors_path(ck->shards[idx.shard_of[i]]), one_line(idx.names[i], nb, sizeof nb),
+                              ml_safetensors_path(ck->shards[idx.shard_of[i]]), ml_cfg_one_line(idx.names[i], nb, sizeof nb),
                               "model.safetensors.index.json");
     }
     ml_checkpoint_index_free(&idx);
@@ -569,7 +460,7 @@ static int build_table(MlCheckpoint *ck, MlError *err) {
     for (int i = 1; i < ck->n; i++)
         if (!strcmp(ck->tensors[i - 1].name, ck->tensors[i].name))
             return ml_error_set(err, ML_ERR_FORMAT, "%s: tensor '%s' appears twice (in %s and %s)", ck->dir,
-                                one_line(ck->tensors[i].name, nb, sizeof nb), ml_safetensors_path(ck->shards[ck->tensors[i - 1].shard]),
+                                ml_cfg_one_line(ck->tensors[i].name, nb, sizeof nb), ml_safetensors_path(ck->shards[ck->tensors[i - 1].shard]),
                                 ml_safetensors_path(ck->shards[ck->tensors[i].shard]));
     return ML_OK;
 }
@@ -628,7 +519,7 @@ int ml_checkpoint_find(const MlCheckpoint *ck, const char *name, int ndim, const
             format_shape(have, sizeof have, t->t.ndim, t->t.shape);
             format_shape(want, sizeof want, ndim, shape);
             return ml_error_set(err, ML_ERR_SHAPE, "%s: tensor '%s' has shape %s, expected %s",
-                                ml_safetensors_path(ck->shards[t->shard]), one_line(canon, nb, sizeof nb), have, want);
+                                ml_safetensors_path(ck->shards[t->shard]), ml_cfg_one_line(canon, nb, sizeof nb), have, want);
         }
     }
     if (out) *out = t->t;
@@ -641,6 +532,6 @@ int ml_checkpoint_get(const MlCheckpoint *ck, const char *name, int ndim, const 
     char nb[300];
     if (rc == ML_OK && !found)
         return ml_error_set(err, ML_ERR_MISSING, "%s: tensor '%s' not found in the checkpoint", ck->dir,
-                            one_line(name, nb, sizeof nb));
+                            ml_cfg_one_line(name, nb, sizeof nb));
     return rc;
 }

@@ -546,12 +546,13 @@ static double rescale_as_double(float f) {
 /* HF's output for each byte value, per channel.  rescale: float64 multiply,
    cast to float32; normalize: float32 subtract and divide (mean and std cast
    to float32, as numpy does for a float32 image). */
-static void value_table(const MlImageConfig *cfg, float lut[3][256]) {
-    double scale = rescale_as_double(cfg->rescale_factor);
+void ml_image_value_table(int do_rescale, float rescale_factor, int do_normalize, const float mean[3],
+                          const float std[3], float lut[3][256]) {
+    double scale = rescale_as_double(rescale_factor);
     for (int c = 0; c < 3; c++)
         for (int v = 0; v < 256; v++) {
-            float x = cfg->do_rescale ? (float)((double)v * scale) : (float)v;
-            if (cfg->do_normalize) x = (x - cfg->mean[c]) / cfg->std[c];
+            float x = do_rescale ? (float)((double)v * scale) : (float)v;
+            if (do_normalize) x = (x - mean[c]) / std[c];
             lut[c][v] = x;
         }
 }
@@ -634,7 +635,7 @@ int ml_image_preprocess(const MlImage *src, const MlImageConfig *cfg, MlAspect a
     }
 
     float lut[3][256];
-    value_table(cfg, lut);
+    ml_image_value_table(cfg->do_rescale, cfg->rescale_factor, cfg->do_normalize, cfg->mean, cfg->std, lut);
     size_t plane = (size_t)ch * cw;
     for (int c = 0; c < 3; c++) {
         float *o = out + c * plane;

@@ -99,6 +99,12 @@ int ml_image_resize_bilinear(const MlImage *src, int width, int height, MlImage 
 /* Full CLIPImageProcessor pipeline; out holds 3 * crop_height * crop_width floats (C, H, W). */
 int ml_image_preprocess(const MlImage *src, const MlImageConfig *cfg, MlAspect aspect, float *out, MlError *err);
 
+/* The float HF's rescale + normalize give each byte value, per channel
+   (rescale: float64 multiply, cast to float32; normalize: float32 subtract
+   and divide).  Shared by every image processor built on these steps. */
+void ml_image_value_table(int do_rescale, float rescale_factor, int do_normalize, const float mean[3],
+                          const float std[3], float lut[3][256]);
+
 int ml_image_write_png(const char *path, const MlImage *img, MlError *err);
 
 #endif

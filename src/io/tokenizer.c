@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "io/tokenizer_impl.h"
+#include "io/unicode.h"
 
 int ml_tokenizer_vocab_size(const MlTokenizer *tok) { return tok->n_ids; }
 
@@ -49,6 +50,16 @@ int ml_tok_normalize(const MlTokenizer *tok, const char *s, size_t n, char **out
     for (int k = 0; k < tok->n_norm_steps; k++) {
         const MlTokStep *st = &tok->norm_steps[k];
         size_t new_len;
+        if (st->kind == ML_TOK_NFC) {
+            char *next;
+            int rc = ml_unicode_nfc(cur, len, &next, &new_len);
+            free(cur);
+            if (rc == ML_ERR_RANGE) return text_too_long(tok, err);
+            if (rc) return ml_error_set(err, ML_ERR_NOMEM, "%s: out of memory normalizing text", tok->source);
+            cur = next;
+            len = new_len;
+            continue;
+        }
         if (st->kind == ML_TOK_PREPEND) {
             if (!len) continue; /* `tokenizers` prepends only to non-empty text */
             new_len = len + st->a_len;
@@ -116,6 +127,8 @@ typedef struct Enc {
     size_t sym_cap;
     Cand *heap; /* min-heap on (rank, pos): lowest rank first, leftmost on ties */
     size_t heap_n, heap_cap;
+    char *word; /* byte-level: one piece in ByteLevel characters */
+    size_t word_cap;
     MlError *err;
 } Enc;
 
@@ -254,6 +267,27 @@ static int bpe(Enc *e, const char *s, size_t n) {
     return ML_OK;
 }
 
+/* Byte-level BPE: each piece of the Qwen2 split, its bytes spelled as ByteLevel characters, BPE'd on its own. */
+static int bpe_byte_level(Enc *e, const char *s, size_t n) {
+    const MlTokenizer *tok = e->tok;
+    for (size_t i = 0, end; i < n; i = end) {
+        end = ml_tok_qwen2_split(s, n, i);
+        size_t need = 2 * (end - i);
+        if (need > e->word_cap) {
+            char *grown = realloc(e->word, need);
+            if (!grown) return ml_error_set(e->err, ML_ERR_NOMEM, "%s: out of memory encoding text", tok->source);
+            e->word = grown;
+            e->word_cap = need;
+        }
+        size_t w = 0;
+        for (size_t k = i; k < end; k++)
+            for (const char *c = tok->byte_utf8[(unsigned char)s[k]]; *c; c++) e->word[w++] = *c;
+        int rc = bpe(e, e->word, w);
+        if (rc) return rc;
+    }
+    return ML_OK;
+}
+
 /* ---- added tokens ------------------------------------------------------- */
 
 /* Index into tok->added of the longest token of m that starts at s[i], or -1. */
@@ -341,7 +375,7 @@ static int encode_segment(Enc *e, const char *s, size_t n) {
     size_t norm_len;
     int rc = ml_tok_normalize(e->tok, s, n, &norm, &norm_len, e->err);
     if (rc) return rc;
-    rc = split_added(e, &e->tok->norm_match, norm, norm_len, bpe);
+    rc = split_added(e, &e->tok->norm_match, norm, norm_len, e->tok->byte_level ? bpe_byte_level : bpe);
     free(norm);
     return rc;
 }
@@ -357,6 +391,7 @@ int ml_tokenizer_encode(const MlTokenizer *tok, const char *text, size_t len, in
     int rc = split_added(&e, &tok->raw_match, text ? text : "", len, encode_segment);
     free(e.sym);
     free(e.heap);
+    free(e.word);
     *n = e.n;
     if (rc) return rc;
     if (e.n > e.cap)

@@ -1,16 +1,18 @@
 /*
 ** tokenizer.h: a Hugging Face tokenizer.json (BPE, as LLaMA / LLaVA use it),
-** encoded and decoded exactly as the `tokenizers` library does.
+** or a GPT-2-style vocab.json + merges.txt folder (Qwen2), encoded and
+** decoded exactly as the `tokenizers` library does.
 **
 ** What is supported (anything else in the file is refused at load with
 ** ML_ERR_UNSUPPORTED naming the part):
 **   model       "BPE": vocab, merges (["a","b"] pairs or "a b" strings, ranked
 **               by order), byte_fallback, unk_token, fuse_unk, ignore_merges.
-**   normalizer  null, or Prepend / Replace(String) steps, possibly nested in
-**               Sequence (LLaMA: Prepend "▁", then replace " " with "▁").
-**   pre_tokenizer null.
+**   normalizer  null, or Prepend / Replace(String) / NFC steps, possibly nested
+**               in Sequence (LLaMA: Prepend "▁", then replace " " with "▁").
+**   pre_tokenizer null, or Qwen2's: Split on its regex (Isolated), then
+**               ByteLevel (bytes spelled as characters, no prefix space).
 **   added_tokens special or not, normalized or not, lstrip / rstrip.
-**   decoder     null, or Replace(String) / ByteFallback / Fuse / Strip steps.
+**   decoder     null, or Replace(String) / ByteFallback / ByteLevel / Fuse / Strip steps.
 ** The post_processor is ignored: encode never adds BOS (callers do, see
 ** model/prompt.h).
 **
@@ -18,7 +20,8 @@
 ** first); every stretch of text between them is normalized on its own (so
 ** each gets the "▁" prefix) and BPE'd: lowest-ranked merge first, leftmost
 ** on ties; a character missing from the vocab becomes its <0xXX> byte
-** pieces.  Text that is not valid UTF-8 is accepted: each invalid byte is
+** pieces (with Qwen2's pre-tokenizer: split by the regex first, each piece's
+** bytes BPE'd on their own).  Text that is not valid UTF-8 is accepted: each invalid byte is
 ** treated as a character of its own (and so falls back to its byte piece).
 **
 **     MlTokenizer *tok; MlError err = {0};
@@ -48,6 +51,15 @@ typedef struct MlTokenizer MlTokenizer;
 int ml_tokenizer_load(MlTokenizer **out, const char *path, MlError *err);
 /* The same from memory; `where` names the source in error messages. */
 int ml_tokenizer_load_mem(MlTokenizer **out, const char *json, size_t len, const char *where, MlError *err);
+/* A GPT-2-style BPE folder as Qwen2 ships it: DIR/vocab.json, DIR/merges.txt and
+   (optional) DIR/tokenizer_config.json's added_tokens_decoder, read as
+   transformers' Qwen2TokenizerFast converts them: NFC normalizer, Qwen2 split
+   regex + ByteLevel pre-tokenizer, BPE without byte fallback, ByteLevel decoder. */
+int ml_tokenizer_load_bpe_dir(MlTokenizer **out, const char *dir, MlError *err);
+/* The same from memory (config may be NULL); `where` names the folder in messages. */
+int ml_tokenizer_load_bpe_mem(MlTokenizer **out, const char *vocab, size_t vocab_len, const char *merges,
+                              size_t merges_len, const char *config, size_t config_len, const char *where,
+                              MlError *err);
 void ml_tokenizer_free(MlTokenizer *tok);
 
 /* Number of ids (largest id + 1), added tokens included: 32002 for LLaVA-1.5.

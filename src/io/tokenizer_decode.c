@@ -81,9 +81,59 @@ static void flush_bytes(List *out, const char *run, size_t n) {
     }
 }
 
-static void apply_step(const MlTokStep *st, const List *in, List *out) {
+/* Length of the longest prefix of s[0..n) that starts a valid UTF-8 sequence (at least 1):
+   Rust's from_utf8_lossy replaces each such maximal part with one U+FFFD. */
+static size_t invalid_part(const unsigned char *s, size_t n) {
+    unsigned b = s[0];
+    size_t need = b >= 0xC2 && b <= 0xDF ? 2 : b >= 0xE0 && b <= 0xEF ? 3 : b >= 0xF0 && b <= 0xF4 ? 4 : 0;
+    if (!need) return 1;
+    unsigned lo = b == 0xE0 ? 0xA0 : b == 0xF0 ? 0x90 : 0x80, hi = b == 0xED ? 0x9F : b == 0xF4 ? 0x8F : 0xBF;
+    size_t k = 1;
+    for (; k < need && k < n && s[k] >= (k == 1 ? lo : 0x80) && s[k] <= (k == 1 ? hi : 0xBF); k++) {
+    }
+    return k;
+}
+
+/* ByteLevel decode_chain: every token's characters back to bytes (a token with a character
+   outside the map keeps its own bytes), all joined, then invalid UTF-8 lossily replaced. */
+static void byte_level(const MlTokenizer *tok, const List *in, List *out) {
+    List raw = {0};
+    for (size_t k = 0; k < in->n; k++) {
+        size_t n, i = 0;
+        const char *s = token(in, k, &n);
+        size_t mark = raw.text.len;
+        while (i < n) {
+            uint32_t cp;
+            size_t l = ml_tok_utf8_char((const unsigned char *)s + i, n - i, &cp);
+            if (!l || cp >= 324 || tok->byte_of_cp[cp] < 0) break;
+            char b = (char)tok->byte_of_cp[cp];
+            put(&raw, &b, 1);
+            i += l;
+        }
+        if (i < n && !raw.oom) { /* a character outside the map: the token keeps its own bytes */
+            raw.text.len = mark;
+            put(&raw, s, n);
+        }
+    }
+    const unsigned char *b = (const unsigned char *)raw.text.data;
+    for (size_t i = 0, n = raw.text.len, l; i < n; i += l) {
+        uint32_t cp;
+        if ((l = ml_tok_utf8_char(b + i, n - i, &cp))) put(out, (const char *)b + i, l);
+        else l = invalid_part(b + i, n - i), put(out, "\xEF\xBF\xBD", 3);
+    }
+    close_token(out);
+    out->oom |= raw.oom;
+    ml_strbuf_free(&raw.text);
+    free(raw.end);
+}
+
+static void apply_step(const MlTokenizer *tok, const MlTokStep *st, const List *in, List *out) {
     size_t n;
     const char *s;
+    if (st->kind == ML_TOK_BYTE_LEVEL) {
+        byte_level(tok, in, out);
+        return;
+    }
     if (st->kind == ML_TOK_FUSE) {
         for (size_t k = 0; k < in->n; k++) s = token(in, k, &n), put(out, s, n);
         close_token(out);
@@ -143,7 +193,7 @@ size_t ml_tokenizer_decode(const MlTokenizer *tok, const int32_t *ids, size_t n,
     }
     for (int k = 0; k < tok->n_dec_steps && tok->has_decoder; k++) {
         clear(&b);
-        apply_step(&tok->dec_steps[k], &a, &b);
+        apply_step(tok, &tok->dec_steps[k], &a, &b);
         b.oom |= a.oom;
         List t = a;
         a = b;

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/json.h"
 #include "core/strmap.h"
 #include "io/tokenizer.h"
 
@@ -52,6 +53,8 @@ typedef enum MlTokStepKind {
     ML_TOK_BYTE_FALLBACK, /* decoder: <0xXX> runs -> bytes */
     ML_TOK_FUSE,          /* decoder: join all tokens */
     ML_TOK_STRIP,         /* decoder: strip up to start/stop copies of a */
+    ML_TOK_NFC,           /* normalizer: Unicode NFC (io/unicode.h) */
+    ML_TOK_BYTE_LEVEL,    /* decoder: ByteLevel characters -> bytes, all tokens joined, invalid UTF-8 -> U+FFFD */
 } MlTokStepKind;
 
 typedef struct MlTokStep {
@@ -84,6 +87,9 @@ struct MlTokenizer {
     int32_t unk_id;       /* -1 when unk is NULL or not in the vocab */
     int byte_fallback, fuse_unk, ignore_merges;
     int32_t bos_id, eos_id;
+    int byte_level;            /* pre-tokenizer: Qwen2 split regex, then ByteLevel (pieces spell bytes as characters) */
+    char byte_utf8[256][3];    /* ByteLevel character of each byte, UTF-8, NUL-terminated */
+    int16_t byte_of_cp[324];   /* and back: the byte of characters U+0000..U+0143, -1 for none */
     char *arena;          /* pieces and added contents */
     char **owned;         /* smaller strings (steps, normalized contents), freed one by one */
     int n_owned, owned_cap;
@@ -104,5 +110,18 @@ int ml_tok_utf8_valid(const char *s, size_t n);
    NUL-terminated).  Fails with ML_ERR_RANGE when the result would exceed
    ML_TOK_MAX_TEXT bytes. */
 int ml_tok_normalize(const MlTokenizer *tok, const char *s, size_t n, char **out, size_t *out_len, MlError *err);
+
+/* Builds a tokenizer from a parsed tokenizer.json tree (tokenizer_files.c makes one from vocab.json + merges.txt). */
+int ml_tok_load_tree(MlTokenizer **out, const cJSON *root, const char *where, MlError *err);
+
+/* The Qwen2 pre-tokenizer regex, as tokenizer.json spells it. */
+#define ML_TOK_QWEN2_REGEX                                                                                     \
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|" \
+    "\\s+(?!\\S)|\\s+"
+
+/* ByteLevel's byte <-> character tables (byte_utf8, byte_of_cp). */
+void ml_tok_byte_level_init(MlTokenizer *tok);
+/* End of the Qwen2 pre-tokenizer match that starts at s[i] (i < n; always > i). */
+size_t ml_tok_qwen2_split(const char *s, size_t n, size_t i);
 
 #endif

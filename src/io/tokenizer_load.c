@@ -219,9 +219,11 @@ static int parse_normalizer(Ctx *c, const cJSON *obj, const char *path, int dept
         s = (MlTokStep){.kind = ML_TOK_PREPEND, .a = a};
     } else if (!strcmp(type, "Replace")) {
         if ((rc = parse_replace(c, obj, path, &s))) return rc;
+    } else if (!strcmp(type, "NFC")) {
+        s = (MlTokStep){.kind = ML_TOK_NFC};
     } else {
         char msg[160];
-        snprintf(msg, sizeof msg, "type '%.64s' is not supported (Sequence, Prepend and Replace are)", type);
+        snprintf(msg, sizeof msg, "type '%.64s' is not supported (Sequence, Prepend, Replace and NFC are)", type);
         return fmt_err(c, ML_ERR_UNSUPPORTED, path, msg);
     }
     return add_step(c, tok->norm_steps, &tok->n_norm_steps, s, path);
@@ -237,6 +239,8 @@ static int parse_decoder(Ctx *c, const cJSON *obj, const char *path, int depth) 
         if ((rc = parse_replace(c, obj, path, &s))) return rc;
     } else if (!strcmp(type, "ByteFallback")) {
         s = (MlTokStep){.kind = ML_TOK_BYTE_FALLBACK};
+    } else if (!strcmp(type, "ByteLevel")) {
+        s = (MlTokStep){.kind = ML_TOK_BYTE_LEVEL};
     } else if (!strcmp(type, "Fuse")) {
         s = (MlTokStep){.kind = ML_TOK_FUSE};
     } else if (!strcmp(type, "Strip")) {
@@ -252,11 +256,39 @@ static int parse_decoder(Ctx *c, const cJSON *obj, const char *path, int depth) 
         s = (MlTokStep){.kind = ML_TOK_STRIP, .a = a, .start = (int32_t)start, .stop = (int32_t)stop};
     } else {
         char msg[160];
-        snprintf(msg, sizeof msg, "type '%.64s' is not supported (Sequence, Replace, ByteFallback, Fuse, Strip are)",
-                 type);
+        snprintf(msg, sizeof msg,
+                 "type '%.64s' is not supported (Sequence, Replace, ByteFallback, ByteLevel, Fuse, Strip are)", type);
         return fmt_err(c, ML_ERR_UNSUPPORTED, path, msg);
     }
     return add_step(c, tok->dec_steps, &tok->n_dec_steps, s, path);
+}
+
+/* null, or Qwen2's: Sequence [Split (its regex, Isolated), ByteLevel without prefix space or regex]. */
+static int parse_pre_tokenizer(Ctx *c, const cJSON *pre) {
+    if (!pre || cJSON_IsNull(pre)) return ML_OK;
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(pre, "pretokenizers");
+    const cJSON *split = cJSON_GetArrayItem(list, 0), *bl = cJSON_GetArrayItem(list, 1);
+    const cJSON *pattern = cJSON_GetObjectItemCaseSensitive(split, "pattern");
+    const char *t = cJSON_IsObject(pre) ? type_of(pre) : NULL, *split_type = NULL, *bl_type = NULL;
+    const char *regex = NULL, *behavior = NULL;
+    int invert = 1, prefix = 1, use_regex = 1;
+    if (cJSON_IsObject(split)) split_type = type_of(split);
+    if (cJSON_IsObject(bl)) bl_type = type_of(bl);
+    int shape_ok = t && !strcmp(t, "Sequence") && cJSON_GetArraySize(list) == 2 && split_type &&
+                   !strcmp(split_type, "Split") && bl_type && !strcmp(bl_type, "ByteLevel") && cJSON_IsObject(pattern);
+    if (shape_ok && (get_str(c, pattern, "Regex", "pre_tokenizer", NULL, &regex) ||
+                     get_str(c, split, "behavior", "pre_tokenizer", NULL, &behavior) ||
+                     get_bool(c, split, "invert", "pre_tokenizer", 0, &invert) ||
+                     get_bool(c, bl, "add_prefix_space", "pre_tokenizer", 0, &prefix) ||
+                     get_bool(c, bl, "use_regex", "pre_tokenizer", 1, &use_regex)))
+        shape_ok = 0;
+    if (!shape_ok || !regex || strcmp(regex, ML_TOK_QWEN2_REGEX) || !behavior || strcmp(behavior, "Isolated") ||
+        invert || prefix || use_regex)
+        return fmt_err(c, ML_ERR_UNSUPPORTED, "pre_tokenizer",
+                       "only null or Qwen2's (Split on its regex, Isolated; ByteLevel, no prefix space) is supported");
+    c->tok->byte_level = 1;
+    ml_tok_byte_level_init(c->tok);
+    return ML_OK;
 }
 
 /* ---- model ------------------------------------------------------------ */
@@ -536,13 +568,7 @@ static int build(Ctx *c, const cJSON *root) {
     if (!model || cJSON_IsNull(model)) return fmt_err(c, ML_ERR_MISSING, "model", "missing");
     if (!cJSON_IsObject(model)) return fmt_err(c, ML_ERR_FORMAT, "model", "expected an object");
     if ((rc = parse_model_options(c, model))) return rc;
-    const cJSON *pre = cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer");
-    if (pre && !cJSON_IsNull(pre)) {
-        const char *type = cJSON_IsObject(pre) ? type_of(pre) : NULL;
-        char msg[160];
-        snprintf(msg, sizeof msg, "'%.64s' is not supported (only null)", type ? type : "?");
-        return fmt_err(c, ML_ERR_UNSUPPORTED, "pre_tokenizer", msg);
-    }
+    if ((rc = parse_pre_tokenizer(c, cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer")))) return rc;
     if ((rc = parse_normalizer(c, cJSON_GetObjectItemCaseSensitive(root, "normalizer"), "normalizer", 0))) return rc;
     const cJSON *dec = cJSON_GetObjectItemCaseSensitive(root, "decoder");
     tok->has_decoder = dec && !cJSON_IsNull(dec);
@@ -600,26 +626,29 @@ static int build(Ctx *c, const cJSON *root) {
     return ML_OK;
 }
 
-int ml_tokenizer_load_mem(MlTokenizer **out, const char *json, size_t len, const char *where, MlError *err) {
+int ml_tok_load_tree(MlTokenizer **out, const cJSON *root, const char *where, MlError *err) {
     *out = NULL;
-    cJSON *root;
-    int rc = ml_json_parse(json, len, where, &root, err);
-    if (rc) return rc;
     MlTokenizer *tok = calloc(1, sizeof *tok);
-    if (!tok) {
-        cJSON_Delete(root);
-        return ml_error_set(err, ML_ERR_NOMEM, "%s: out of memory", where);
-    }
+    if (!tok) return ml_error_set(err, ML_ERR_NOMEM, "%s: out of memory", where);
     snprintf(tok->source, sizeof tok->source, "%s", where);
     Ctx c = {tok, where, err};
-    rc = build(&c, root);
-    cJSON_Delete(root);
+    int rc = build(&c, root);
     if (rc) {
         ml_tokenizer_free(tok);
         return rc;
     }
     *out = tok;
     return ML_OK;
+}
+
+int ml_tokenizer_load_mem(MlTokenizer **out, const char *json, size_t len, const char *where, MlError *err) {
+    *out = NULL;
+    cJSON *root;
+    int rc = ml_json_parse(json, len, where, &root, err);
+    if (rc) return rc;
+    rc = ml_tok_load_tree(out, root, where, err);
+    cJSON_Delete(root);
+    return rc;
 }
 
 static int parse_tokenizer(const char *text, size_t len, const char *where, void *out, MlError *err) {
