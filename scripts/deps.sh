@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages misalign needs, if any are missing.
 set -eu
-need=(gcc make clang libopenblas-dev libstb-dev libcjson-dev python3-numpy python3-pil)
+need=(gcc make clang libopenblas-dev libstb-dev libcjson-dev python3-numpy python3-pil openmpi-bin libopenmpi-dev)
 missing=()
 for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
