@@ -140,6 +140,7 @@ static int take_line(MlRunlog *log, cJSON *obj, const char *path, size_t line, M
     if (ml_strmap_put(&log->done, id, (size_t)cJSON_GetArraySize(log->items), &existed, &first))
         return ml_error_set(err, ML_ERR_NOMEM, "%s: out of memory", path);
     if (existed) {
+        ml_strmap_put(&log->done, id, first, NULL, NULL); /* the first answer stays (the key exists: no allocation) */
         /* another file holds it too: a join that died before removing the segments; keep the first */
         if (first < log->file_start) return ML_SKIPPED;
         if (!log->repair) return ml_error_set(err, ML_ERR_FORMAT, "%s:%zu: question_id %s appears twice", path, line, id);
