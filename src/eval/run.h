@@ -18,7 +18,8 @@
 **
 ** Order and prefix sharing: items are grouped by image (groups in order of
 ** first appearance, items in file order inside a group) and answered in that
-** order, so the log's order is stable.  The method runs through
+** order; a finished run's items.jsonl is rewritten in question order
+** (ml_runlog_join), however it was split or resumed.  The method runs through
 ** mitigate/runner.h.  With prefix_cache, each image is encoded once and each
 ** distinct prompt prefix (BOS ... image tokens) of the method's passes is
 ** prefilled once; every question forks those sessions.  Without it, each
