@@ -27,8 +27,20 @@ CFLAGS  = $(CFLAGS_COMMON) $(OPT)
 LDLIBS  = -lopenblas -lcjson -ljpeg -lm
 LDFLAGS = -fopenmp $(LDFLAGS_SAN)
 
+# MPI=1: `mpirun -np N misalign eval` (src/cli/mpi.c, OpenMPI's flags from mpicc); MPI=0: no MPI launch.
+# By default on when mpicc is present, except in sanitizer builds (OpenMPI's own leaks drown ASan's report).
+ifeq ($(SAN),)
+  MPI ?= $(if $(shell command -v mpicc 2>/dev/null),1,0)
+else
+  MPI ?= 0
+endif
+ifeq ($(MPI),1)
+  MPI_CFLAGS := $(shell mpicc --showme:compile)
+  LDLIBS_CLI := $(shell mpicc --showme:link)
+endif
+
 LIB_SRC  := $(sort $(filter-out src/cli/%,$(wildcard src/*/*.c)))
-CLI_SRC  := $(sort $(wildcard src/cli/*.c))
+CLI_SRC  := $(sort $(filter-out $(if $(filter 1,$(MPI)),,src/cli/mpi.c),$(wildcard src/cli/*.c)))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 BENCH_SRC:= $(sort $(wildcard bench/bench_*.c))
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
@@ -59,8 +71,14 @@ $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+# The CLI objects know whether MPI is in: a change of MPI rebuilds them.
+$(CLI_OBJ): CFLAGS += $(if $(filter 1,$(MPI)),-DML_MPI $(MPI_CFLAGS))
+$(CLI_OBJ): $(BUILD)/mpi-$(MPI).stamp
+$(BUILD)/mpi-$(MPI).stamp:
+	@mkdir -p $(BUILD) && rm -f $(BUILD)/mpi-*.stamp && touch $@
+
 $(BIN): $(CLI_OBJ) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS) $(LDLIBS_CLI)
 
 $(BUILD)/tests/%: tests/%.c $(LIB) tests/test.h
 	@mkdir -p $(dir $@)

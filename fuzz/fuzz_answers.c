@@ -129,10 +129,13 @@ static void remove_runlog_dir(void) {
     remove(path);
     snprintf(path, sizeof path, "%s/run.json", runlog_dir);
     remove(path);
+    snprintf(path, sizeof path, "%s/writers.lock", runlog_dir);
+    remove(path);
     rmdir(runlog_dir);
 }
 
-/* A run log's items.jsonl as written by a crashed run. */
+/* A run log's items.jsonl as written by a crashed run (or twice over, for a repair);
+   the input's head as a segment file name. */
 static void fuzz_runlog(const char *s, size_t n) {
     const char *dir = runlog_dir;
     if (!runlog_dir[0]) {
@@ -158,9 +161,16 @@ static void fuzz_runlog(const char *s, size_t n) {
             ml_runlog_binary(log, &sc, NULL);
             ml_runlog_close(log);
         }
+        if (!ml_runlog_open_merge(&log, dir, 1, &err)) ml_runlog_close(log);
         remove(path);
     }
     cJSON_Delete(run);
+    char name[64];
+    size_t k = n < sizeof name - 1 ? n : sizeof name - 1;
+    memcpy(name, s, k);
+    name[k] = 0;
+    int shard, shards;
+    if (!ml_runlog_segment_parse(name, &shard, &shards) && (shard < 0 || shard >= shards)) abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

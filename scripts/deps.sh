@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages misalign needs, if any are missing.
 set -eu
-need=(gcc make clang libopenblas-dev libstb-dev libcjson-dev libjpeg62-turbo-dev libjpeg-turbo-progs python3-numpy python3-pil python3-regex)
+need=(gcc make clang libopenblas-dev libstb-dev libcjson-dev libjpeg62-turbo-dev libjpeg-turbo-progs python3-numpy python3-pil python3-regex openmpi-bin libopenmpi-dev)
 # chromium only draws a report to look at it (scripts/render-report.sh): `bash scripts/deps.sh render`
 [ "${1:-}" = render ] && need+=(chromium)
 missing=()

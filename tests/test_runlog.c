@@ -1,9 +1,15 @@
 /* test_runlog.c: the run log survives a crash at every byte, refuses other
-   runs' directories and damaged logs, and its items read as POPE answers. */
+   runs' directories and damaged logs, and its items read as POPE answers;
+   shards resume in any shape and join in question order; one writer per
+   directory (a second process is refused by pid; kill -9 frees the lock);
+   a log written twice over is repaired. */
 #include "test.h"
 
-#include <sys/stat.h>
 #include <dirent.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "core/file.h"
 #include "core/json.h"
@@ -273,7 +279,7 @@ static void test_summary_and_answers(void) {
             CHECK(!strstr(e->d_name, ".tmp"));
         }
     if (d) closedir(d);
-    CHECK(entries == 3);
+    CHECK(entries == 4); /* run.json, items.jsonl, summary.json, writers.lock */
     /* items.jsonl is a LLaVA-form POPE answer file with the raw answers */
     snprintf(p, sizeof p, "%s/q.jsonl", test_tmpdir("test_runlog"));
     FILE *f = fopen(p, "w");
@@ -292,10 +298,158 @@ static void test_summary_and_answers(void) {
     ml_pope_questions_free(&qs);
 }
 
+static size_t count_lines(const char *path) {
+    size_t n = 0, lines = 0;
+    char *d = read_all(path, &n);
+    for (size_t i = 0; d && i < n; i++) lines += d[i] == '\n';
+    free(d);
+    return lines;
+}
+
+/* Shards of 2, a resume as 3 shards, a merge: nothing lost, nothing twice, question order. */
+static void test_shards_join(void) {
+    char dir[700]; /* dir_path's buffers are reused */
+    snprintf(dir, sizeof dir, "%s", dir_path("shards"));
+    rm_dir(dir);
+    MlError err = {0};
+    cJSON *run = make_run("vcd", 1.0);
+    MlRunlog *log = NULL;
+    CHECK_OK(ml_runlog_open_shard(&log, dir, run, 0, 2, &err), &err);
+    MlRunItem a = item(0), c = item(2), e = item(4);
+    CHECK_OK(ml_runlog_append(log, &e, &err), &err); /* shards write in their own order */
+    CHECK_OK(ml_runlog_append(log, &a, &err), &err);
+    ml_runlog_close(log);
+    CHECK_OK(ml_runlog_open_shard(&log, dir, run, 1, 2, &err), &err);
+    CHECK(ml_runlog_count(log) == 2 && ml_runlog_done(log, "5") && !ml_runlog_done(log, "3"));
+    CHECK_OK(ml_runlog_append(log, &c, &err), &err);
+    ml_runlog_close(log);
+    CHECK(count_lines(dir_path("shards/shard-0-of-2.jsonl")) == 2);
+    /* another shape sees every answer so far and writes its own segment */
+    CHECK_OK(ml_runlog_open_shard(&log, dir, run, 2, 3, &err), &err);
+    CHECK(ml_runlog_count(log) == 3);
+    MlRunItem b = item(1);
+    CHECK_OK(ml_runlog_append(log, &b, &err), &err);
+    ml_runlog_close(log);
+    CHECK(count_lines(dir_path("shards/shard-2-of-3.jsonl")) == 1);
+    CHECK_OK(ml_runlog_open_merge(&log, dir, 0, &err), &err);
+    CHECK(ml_runlog_count(log) == 4 && cJSON_Compare(cJSON_GetObjectItem(ml_runlog_run(log), "params"),
+                                                     cJSON_GetObjectItem(run, "params"), 1));
+    const char *order[N_ITEMS] = {"1", "2", "3", "4", "5"};
+    CHECK(ml_runlog_join(log, order, N_ITEMS, 0, &err) == ML_ERR_MISSING && strstr(err.msg, "question 4"));
+    CHECK(count_lines(dir_path("shards/shard-0-of-2.jsonl")) == 2); /* a failed join leaves everything */
+    const char *have[4] = {"1", "2", "3", "5"};
+    CHECK_OK(ml_runlog_join(log, have, 4, 0, &err), &err);
+    ml_runlog_close(log);
+    struct stat st;
+    CHECK(stat(dir_path("shards/shard-0-of-2.jsonl"), &st) != 0 && stat(dir_path("shards/shard-2-of-3.jsonl"), &st) != 0);
+    size_t n;
+    char *text = read_all(dir_path("shards/items.jsonl"), &n);
+    int expect[4] = {1, 2, 3, 5}, k = 0;
+    for (char *line = text; text && line < text + n && k < 4; k++) {
+        cJSON *o = cJSON_Parse(line);
+        CHECK(o && cJSON_GetObjectItem(o, "question_id")->valueint == expect[k]);
+        cJSON_Delete(o);
+        line = strchr(line, '\n') + 1;
+    }
+    CHECK(k == 4);
+    free(text);
+    /* a writer of the whole run now resumes from items.jsonl */
+    CHECK_OK(ml_runlog_open(&log, dir, run, &err), &err);
+    CHECK(ml_runlog_count(log) == 4 && !ml_runlog_done(log, "4"));
+    ml_runlog_close(log);
+    cJSON_Delete(run);
+}
+
+/* A child process holds a writer; the parent is refused naming its pid, until kill -9. */
+static void test_one_writer(void) {
+    char dir[700];
+    snprintf(dir, sizeof dir, "%s", dir_path("locked"));
+    rm_dir(dir);
+    MlError err = {0};
+    cJSON *run = make_run("vcd", 1.0);
+    int ready[2];
+    CHECK(pipe(ready) == 0);
+    pid_t child = fork();
+    if (child == 0) {
+        MlRunlog *log = NULL;
+        MlError cerr = {0};
+        char ok = ml_runlog_open_shard(&log, dir, run, 1, 3, &cerr) == ML_OK ? 'y' : 'n';
+        if (write(ready[1], &ok, 1) != 1) _exit(1);
+        pause(); /* until killed */
+        _exit(0);
+    }
+    char ok = 0;
+    CHECK(read(ready[0], &ok, 1) == 1 && ok == 'y');
+    char pid[32];
+    snprintf(pid, sizeof pid, "process %ld ", (long)child);
+    MlRunlog *log = NULL;
+    CHECK(ml_runlog_open_shard(&log, dir, run, 1, 3, &err) != ML_OK && strstr(err.msg, pid) &&
+          strstr(err.msg, "shard-1-of-3.jsonl"));
+    CHECK(ml_runlog_open(&log, dir, run, &err) != ML_OK && strstr(err.msg, pid) && strstr(err.msg, "another shape"));
+    CHECK(ml_runlog_open_merge(&log, dir, 0, &err) != ML_OK && strstr(err.msg, pid));
+    /* another shard of the same shape works beside it */
+    CHECK_OK(ml_runlog_open_shard(&log, dir, run, 0, 3, &err), &err);
+    ml_runlog_close(log);
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    CHECK_OK(ml_runlog_open(&log, dir, run, &err), &err);
+    ml_runlog_close(log);
+    close(ready[0]);
+    close(ready[1]);
+    cJSON_Delete(run);
+}
+
+/* Two writers of an older version answered item 2 twice: repair keeps the first. */
+static void test_repair(void) {
+    char dir[700];
+    snprintf(dir, sizeof dir, "%s", dir_path("twice"));
+    rm_dir(dir);
+    MlError err = {0};
+    cJSON *run = make_run("vcd", 1.0);
+    MlRunlog *log = NULL;
+    CHECK_OK(ml_runlog_open(&log, dir, run, &err), &err);
+    for (int i = 0; i < 3; i++) {
+        MlRunItem it = item(i);
+        CHECK_OK(ml_runlog_append(log, &it, &err), &err);
+    }
+    ml_runlog_close(log);
+    size_t n;
+    char *text = read_all(dir_path("twice/items.jsonl"), &n);
+    char *second = text ? strchr(text, '\n') + 1 : NULL; /* line of item 2 */
+    char *third = second ? strchr(second, '\n') + 1 : NULL;
+    char p[800];
+    snprintf(p, sizeof p, "%s/items.jsonl", dir);
+    FILE *f = fopen(p, "ab");
+    if (f && second && third) { /* item 2 again, with another answer */
+        char *line = strndup(second, (size_t)(third - second));
+        char *at = strstr(line, "\"No\"");
+        if (at) memcpy(at, "\"Mo\"", 4);
+        fputs(line, f);
+        free(line);
+    }
+    if (f) fclose(f);
+    CHECK(ml_runlog_open_merge(&log, dir, 0, &err) == ML_ERR_FORMAT && strstr(err.msg, ":4: question_id 2 appears twice"));
+    CHECK_OK(ml_runlog_open_merge(&log, dir, 1, &err), &err);
+    CHECK(ml_runlog_dropped(log) == 1 && ml_runlog_count(log) == 3);
+    const char *order[3] = {"1", "2", "3"};
+    CHECK_OK(ml_runlog_join(log, order, 3, 0, &err), &err);
+    ml_runlog_close(log);
+    size_t m;
+    char *fixed = read_all(p, &m);
+    CHECK(fixed && m == n && !memcmp(fixed, text, n)); /* the three lines as first written */
+    CHECK(count_lines(p) == 3);
+    free(fixed);
+    free(text);
+    cJSON_Delete(run);
+}
+
 int main(void) {
     RUN(test_resume_every_offset);
     RUN(test_refuses_other_runs);
     RUN(test_damaged_logs);
     RUN(test_summary_and_answers);
+    RUN(test_shards_join);
+    RUN(test_one_writer);
+    RUN(test_repair);
     return test_summary("test_runlog");
 }

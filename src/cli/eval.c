@@ -5,12 +5,16 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "core/file.h"
+#include "cli/evalio.h"
 #include "core/progress.h"
-#include "eval/coco.h"
 #include "eval/run.h"
 #include "mitigate/method.h"
 #include "mitigate/runner.h"
+#ifdef ML_MPI
+#include <unistd.h>
+
+#include "cli/mpi.h"
+#endif
 
 #define MAX_PARAMS 64
 #define CHAIR_PROMPT "Please describe this image in detail."
@@ -19,7 +23,9 @@ static void help(void) {
     printf("usage: misalign eval pope|amber|chair|scenes --model DIR --questions F --images DIR --out RUNDIR [options]\n\n"
            "Runs a LLaVA model on a benchmark and writes RUNDIR/run.json, one line per answer to RUNDIR/items.jsonl\n"
            "(as it goes; a killed run resumes where it stopped) and RUNDIR/summary.json (docs/evaluation.md).\n"
-           "Questions about one image share its prefilled image prefix.\n\n"
+           "Questions about one image share its prefilled image prefix.  One writer per run directory (or shard).\n"
+           "Under MPI (`mpirun -np N misalign eval ...`, MPI builds) rank r answers shard r of N and rank 0\n"
+           "writes items.jsonl and summary.json when every rank is done (docs/evaluation.md, docs/scaling.md).\n\n"
            "  --model DIR            LLaVA checkpoint folder  [required]\n"
            "  --questions F          pope: POPE-format questions {question_id, image, text, label} (JSONL or array);\n"
            "                         scenes: a folder written by `misalign scenes` (its probes/);\n"
@@ -52,7 +58,11 @@ static void help(void) {
            "  --system TEXT          system text before the user turn  [none]\n"
            "  --image-aspect MODE    resize (llava-hf) or pad (original LLaVA)  [resize]\n"
            "  --no-prefix-cache      prefill every question from scratch (to measure the saving)  [off]\n"
-           "  --threads N            worker threads, 0 = all cores  [0]\n"
+           "  --threads N            worker threads (per MPI rank), 0 = all cores (under MPI: this node's cores\n"
+           "                         shared among its ranks)  [0]\n"
+           "  --shard I/N            answer only shard I (0-based) of N: images split by question count; each\n"
+           "                         shard writes RUNDIR/shard-I-of-N.jsonl, `misalign merge RUNDIR` joins them\n"
+           "                         [whole run]\n"
            "  --quiet                no progress bar  [off]\n"
            "(data/: the repository's data folder, found from the binary's place: build/misalign -> data/)\n");
     ml_cli_method_help();
@@ -64,13 +74,23 @@ typedef struct Opts {
     const char *questions, *images, *out, *method, *split, *suffix, *parser, *files, *prompt, *gt, *synonyms;
     const char *annotations, *coco, *steer;
     const char *params[MAX_PARAMS];
-    int n_params, prefix_cache;
+    int n_params, prefix_cache, shard, shards;
     long long limit, max_tokens, max_tokens_open;
 } Opts;
 
+/* "I/N" with 0 <= I < N. */
+static int parse_shard(const char *v, Opts *o) {
+    int used = 0;
+    if (sscanf(v, "%d/%d%n", &o->shard, &o->shards, &used) != 2 || v[used] || o->shards < 1 || o->shards > 100000 ||
+        o->shard < 0 || o->shard >= o->shards)
+        return ml_cli_usage_error("eval", "--shard: '%s' is not I/N with 0 <= I < N (e.g. 0/4)", v);
+    return 0;
+}
+
 static int parse(int argc, char **argv, Opts *o) {
     const char *cmd = "eval", *v;
-    *o = (Opts){.method = "greedy", .prefix_cache = 1, .max_tokens = 8, .max_tokens_open = 512, .prompt = CHAIR_PROMPT};
+    *o = (Opts){.method = "greedy", .prefix_cache = 1, .shards = 1, .max_tokens = 8, .max_tokens_open = 512,
+                .prompt = CHAIR_PROMPT};
     ml_cli_model_defaults(&o->mo);
     if (argc < 2) return ml_cli_usage_error(cmd, "name a benchmark: pope, amber, chair or scenes");
     for (int i = 1; i < argc; i++)
@@ -104,7 +124,9 @@ static int parse(int argc, char **argv, Opts *o) {
         else if (!strcmp(a, "--coco-annotations")) o->coco = v;
         else if (!strcmp(a, "--synonyms")) o->synonyms = v;
         else if (!strcmp(a, "--annotations")) o->annotations = v;
-        else if (!strcmp(a, "--param")) {
+        else if (!strcmp(a, "--shard")) {
+            if (parse_shard(v, o)) return 2;
+        } else if (!strcmp(a, "--param")) {
             if (o->n_params == MAX_PARAMS) return ml_cli_usage_error(cmd, "more than %d --param options", MAX_PARAMS);
             o->params[o->n_params++] = v;
         } else if (!strcmp(a, "--limit")) {
@@ -124,26 +146,6 @@ static int parse(int argc, char **argv, Opts *o) {
     if (o->bench == ML_EVAL_CHAIR && !o->gt == !o->coco)
         return ml_cli_usage_error(cmd, "chair needs one of --gt F and --coco-annotations DIR (ground-truth objects)");
     if (o->files && o->bench != ML_EVAL_SCENES) return ml_cli_usage_error(cmd, "--files is for scenes runs");
-    return 0;
-}
-
-/* Probe file names -> bit mask. */
-static int files_mask(const char *list, unsigned *mask) {
-    *mask = 0;
-    const char *p = list;
-    while (*p) {
-        size_t n = strcspn(p, ",");
-        int found = -1;
-        for (int f = 0; f < ML_SCENES_FILES; f++)
-            if (strlen(ml_scenes_file_name(f)) == n && !strncmp(ml_scenes_file_name(f), p, n)) found = f;
-        if (found < 0)
-            return ml_cli_usage_error("eval", "--files: '%.*s' is not a probe file (pope_random, pope_popular, "
-                                              "pope_adversarial, attribute, count, relation, describe)",
-                                      (int)n, p);
-        *mask |= 1u << found;
-        p += n + (p[n] == ',');
-    }
-    if (!*mask) return ml_cli_usage_error("eval", "--files: empty list");
     return 0;
 }
 
@@ -246,129 +248,190 @@ static void print_result(const Opts *o, const char *split, const cJSON *summary)
     printf(" %.3f s/item\n", sec);
 }
 
-int cmd_eval(int argc, char **argv) {
-    Opts o;
-    int rc = parse(argc, argv, &o);
-    if (rc) return rc < 0 ? 0 : rc;
+/* Where this process stands: alone, or rank `rank` of `size` under MPI. */
+typedef struct Ctx {
+    int mpi, rank, size;
+} Ctx;
+
+/* Alone: reports a failure.  Under MPI (collective): every rank learns
+   whether any failed, and only the lowest failing rank reports. */
+static int stop_here(const Ctx *c, int failed, const MlError *err, int *exit_code) {
+#ifdef ML_MPI
+    if (c->mpi) {
+        int first = ml_cli_mpi_first_failure(failed);
+        if (first < 0) return 0;
+        *exit_code = first == c->rank ? ml_cli_fail(err) : 1;
+        return 1;
+    }
+#endif
+    (void)c;
+    if (failed) *exit_code = ml_cli_fail(err);
+    return failed;
+}
+
+#ifdef ML_MPI
+/* Every rank must run the very command of rank 0: the first key of run.json that differs. */
+static int same_as_rank0(const Ctx *c, const cJSON *run, MlError *err) {
+    char *mine = cJSON_PrintUnformatted(run);
+    char *root = ml_cli_mpi_root_text(mine ? mine : "");
+    int rc = ML_OK;
+    if (!mine) rc = ml_error_set(err, ML_ERR_NOMEM, "out of memory");
+    else if (strcmp(mine, root)) {
+        cJSON *r0 = cJSON_Parse(root);
+        const char *key = "?";
+        for (const cJSON *x = run->child; x && r0; x = x->next)
+            if (!cJSON_Compare(x, cJSON_GetObjectItemCaseSensitive(r0, x->string), 1)) {
+                key = x->string;
+                break;
+            }
+        char *a = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(r0, key));
+        char *b = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(run, key));
+        rc = ml_error_set(err, ML_ERR_ARG,
+                          "MPI rank %d runs another command than rank 0 (%s: rank 0 has %.80s, rank %d %.80s); every rank "
+                          "must run the same command",
+                          c->rank, key, a ? a : "(absent)", c->rank, b ? b : "(absent)");
+        free(a);
+        free(b);
+        cJSON_Delete(r0);
+    }
+    free(mine);
+    free(root);
+    return rc;
+}
+#endif
+
+static int run_eval(Opts *o, const Ctx *c) {
     MlMethodConfig mc;
-    if (ml_cli_method("eval", o.method, o.params, o.n_params, &mc)) return 2;
-    mc.steer = o.steer;
-    if (o.steer && !mc.method->reads_steer)
+    if (ml_cli_method("eval", o->method, o->params, o->n_params, &mc)) return 2;
+    mc.steer = o->steer;
+    if (o->steer && !mc.method->reads_steer)
         return ml_cli_usage_error("eval", "--steer: method %s reads no directions (vti does)", mc.method->name);
     const MlMethod *method = mc.method;
     MlError err = {0};
     MlYesNoParser parser = ML_YESNO_OFFICIAL;
-    if (o.parser && ml_yesno_parser_from_name(o.parser, &parser))
-        return ml_cli_usage_error("eval", "--parser: '%s' is not official, opera or vcd", o.parser);
+    if (o->parser && ml_yesno_parser_from_name(o->parser, &parser))
+        return ml_cli_usage_error("eval", "--parser: '%s' is not official, opera or vcd", o->parser);
     unsigned files = 0;
-    if (o.files && (rc = files_mask(o.files, &files))) return rc;
-    char split[256], images_buf[4200], data_buf[4200];
-    if (o.split) snprintf(split, sizeof split, "%s", o.split);
-    else default_split(&o, split, sizeof split);
-    const char *images = o.images;
-    if (!images) images = (snprintf(images_buf, sizeof images_buf, "%s/images", o.questions), images_buf);
+    if (o->files && ml_cli_eval_files("eval", o->files, &files)) return 2;
+    char split[256], images_buf[4200];
+    if (o->split) snprintf(split, sizeof split, "%s", o->split);
+    else default_split(o, split, sizeof split);
+    const char *images = o->images;
+    if (!images) images = (snprintf(images_buf, sizeof images_buf, "%s/images", o->questions), images_buf);
     /* one prompt for every method unless its published suffix is asked for by name */
-    const char *suffix = !o.suffix ? "" : !strcmp(o.suffix, "method") ? method->prompt_suffix : o.suffix;
+    const char *suffix = !o->suffix ? "" : !strcmp(o->suffix, "method") ? method->prompt_suffix : o->suffix;
 
-    MlEvalSet set = {0};
-    MlAmber amber;
-    MlChairVocab vocab;
-    MlChairTruth truth;
-    int have_amber = 0, have_vocab = 0, have_truth = 0;
+    MlCliEvalInputs in = {.bench = o->bench, .questions = o->questions, .files = files, .limit = o->limit,
+                          .prompt = o->prompt, .gt = o->gt, .coco = o->coco, .synonyms = o->synonyms,
+                          .annotations = o->annotations, .quiet = o->mo.quiet};
+    MlCliEvalData d;
     MlLvlm *m = NULL;
     MlRunlog *log = NULL;
     cJSON *run = NULL, *summary = NULL;
     MlProgress progress = {.label = "eval"};
-    int exit_code = 1;
+    int exit_code = 1, rc;
     /* inputs first: a bad file fails before anything is written */
-    switch (o.bench) {
-    case ML_EVAL_POPE:
-        rc = ml_eval_load_pope(&set, o.questions, (size_t)o.limit, &err);
-        break;
-    case ML_EVAL_SCENES:
-        rc = ml_eval_load_scenes(&set, o.questions, files, (size_t)o.limit, &err);
-        break;
-    case ML_EVAL_AMBER: {
-        const char *ann = ml_cli_data_file(o.annotations, "amber/annotations.json", "--annotations", data_buf,
-                                           sizeof data_buf, &err);
-        if (!ann) {
-            rc = err.code;
-            break;
-        }
-        if (!(rc = ml_amber_load(&amber, ann, NULL, NULL, &err))) {
-            have_amber = 1;
-            rc = ml_eval_load_amber(&set, o.questions, &amber, (size_t)o.limit, &err);
-        }
-        break;
-    }
-    case ML_EVAL_CHAIR: {
-        const char *syn = ml_cli_data_file(o.synonyms, "chair/synonyms.txt", "--synonyms", data_buf, sizeof data_buf, &err);
-        if (!syn) {
-            rc = err.code;
-            break;
-        }
-        if (!(rc = ml_chair_vocab_load(syn, &vocab, &err))) have_vocab = 1;
-        if (!rc && !(rc = o.gt ? ml_chair_truth_load(o.gt, &truth, &err)
-                               : ml_coco_truth_load(&vocab, o.coco, !o.mo.quiet, &truth, &err)))
-            have_truth = 1;
-        if (!rc) rc = ml_eval_load_chair(&set, o.questions, o.prompt, (size_t)o.limit, &err);
-        break;
-    }
-    }
-    if (rc || (rc = ml_eval_check_images(&set, images, &err))) goto fail;
-    if (ml_cli_model_open(&o.mo, &m, &err)) goto fail;
+    rc = ml_cli_eval_load(&in, &d, &err);
+    if (!rc) rc = ml_eval_check_images(&d.set, images, &err);
+    if (!rc) rc = ml_cli_model_open(&o->mo, &m, &err);
     /* a method that refuses this model (a layer it lacks) fails before the run directory exists */
-    MlRunner *probe = NULL;
-    const MlRunnerOptions probe_o = {.prompt = {o.mo.tmpl, NULL, 0}};
-    if (ml_runner_new(&probe, m, &mc, &probe_o, &err)) goto fail;
-    ml_runner_free(probe);
-    if (!(run = run_json(&o, split, &mc, suffix, parser))) {
-        ml_error_set(&err, ML_ERR_NOMEM, "out of memory");
-        goto fail;
+    if (!rc) {
+        MlRunner *probe = NULL;
+        const MlRunnerOptions probe_o = {.prompt = {o->mo.tmpl, NULL, 0}};
+        rc = ml_runner_new(&probe, m, &mc, &probe_o, &err);
+        ml_runner_free(probe);
     }
-    if (ml_runlog_open(&log, o.out, run, &err)) goto fail;
+    if (!rc && !(run = run_json(o, split, &mc, suffix, parser))) rc = ml_error_set(&err, ML_ERR_NOMEM, "out of memory");
+#ifdef ML_MPI
+    if (c->mpi && !stop_here(c, rc != 0, &err, &exit_code)) rc = same_as_rank0(c, run, &err);
+#endif
+    if (stop_here(c, rc != 0, &err, &exit_code)) goto out;
+    rc = ml_runlog_open_shard(&log, o->out, run, o->shard, o->shards, &err);
+    if (stop_here(c, rc != 0, &err, &exit_code)) goto out;
     if (ml_runlog_torn_bytes(log))
-        fprintf(stderr, "misalign eval: %s/items.jsonl: cut %zu bytes of a line torn by a crash; that item runs again\n",
-                o.out, ml_runlog_torn_bytes(log));
+        fprintf(stderr, "misalign eval: %s: cut %zu bytes of a line torn by a crash; that item runs again\n", o->out,
+                ml_runlog_torn_bytes(log));
     MlEvalOptions eo = ml_eval_defaults();
     eo.images = images;
     eo.method = &mc;
     eo.prompt_suffix = suffix;
-    eo.prompt = ml_cli_prompt_options(&o.mo);
-    eo.aspect = o.mo.aspect;
-    eo.max_tokens = o.max_tokens;
-    eo.max_tokens_open = o.max_tokens_open;
-    eo.seed = (uint64_t)o.mo.seed;
-    eo.prefix_cache = o.prefix_cache;
+    eo.prompt = ml_cli_prompt_options(&o->mo);
+    eo.aspect = o->mo.aspect;
+    eo.max_tokens = o->max_tokens;
+    eo.max_tokens_open = o->max_tokens_open;
+    eo.seed = (uint64_t)o->mo.seed;
+    eo.prefix_cache = o->prefix_cache;
     eo.parser = parser;
-    if (!o.mo.quiet) {
+    eo.shard = o->shard;
+    eo.shards = o->shards;
+    if (!o->mo.quiet && c->rank == 0) {
         eo.progress = on_progress;
         eo.progress_user = &progress;
     }
-    rc = ml_eval_run(m, &set, &eo, log, &err);
+    rc = ml_eval_run(m, &d.set, &eo, log, &err);
     if (progress.total) ml_progress_finish(&progress);
-    if (rc) goto fail;
-    char items_path[4200];
-    snprintf(items_path, sizeof items_path, "%s/items.jsonl", o.out);
-    MlEvalScoring sc = {.amber = have_amber ? &amber : NULL,
-                        .chair_vocab = have_vocab ? &vocab : NULL,
-                        .chair_truth = have_truth ? &truth : NULL,
-                        .parser = parser};
-    if (ml_eval_summary(&set, log, items_path, run, &sc, &summary, &err) || ml_runlog_finish(log, summary, &err))
-        goto fail;
-    print_result(&o, split, summary);
+    if (o->shards > 1) { /* a shard's writer lets go before anyone joins */
+        ml_runlog_close(log);
+        log = NULL;
+    }
+    if (stop_here(c, rc != 0, &err, &exit_code)) goto out;
+    if (o->shards > 1 && !c->mpi) {
+        printf("%s: shard %d of %d done; `misalign merge %s` joins the shards when all are done\n", o->out, o->shard,
+               o->shards, o->out);
+        exit_code = 0;
+        goto out;
+    }
+    if (c->rank != 0) {
+        exit_code = 0;
+        goto out;
+    }
+    if ((!log && ml_runlog_open_merge(&log, o->out, 0, &err)) ||
+        ml_cli_eval_finish(log, &d, o->out, run, parser, &summary, &err)) {
+        exit_code = ml_cli_fail(&err);
+        goto out;
+    }
+    print_result(o, split, summary);
     exit_code = 0;
-    goto out;
-fail:
-    exit_code = ml_cli_fail(&err);
 out:
     ml_runlog_close(log);
     ml_lvlm_close(m);
     cJSON_Delete(run);
     cJSON_Delete(summary);
-    ml_eval_set_free(&set);
-    if (have_amber) ml_amber_free(&amber);
-    if (have_vocab) ml_chair_vocab_free(&vocab);
-    if (have_truth) ml_chair_truth_free(&truth);
+    ml_cli_eval_data_free(&d);
     return exit_code;
+}
+
+int cmd_eval(int argc, char **argv) {
+    Opts o;
+    int rc = parse(argc, argv, &o);
+    if (rc) return rc < 0 ? 0 : rc;
+    Ctx c = {.mpi = 0, .rank = 0, .size = 1};
+#ifdef ML_MPI
+    if (ml_cli_mpi_launched()) {
+        if (ml_cli_mpi_init(&argc, &argv, &c.rank, &c.size)) {
+            fprintf(stderr, "misalign eval: MPI_Init failed\n");
+            return 1;
+        }
+        c.mpi = 1;
+        if (c.size > 1 && o.shards > 1) {
+            if (c.rank == 0) ml_cli_usage_error("eval", "--shard and MPI ranks both split the run: use one of them");
+            ml_cli_mpi_finalize();
+            return 2;
+        }
+        if (c.size > 1) {
+            o.shard = c.rank;
+            o.shards = c.size;
+        }
+        if (o.mo.threads == 0) { /* this node's cores, shared among its ranks */
+            long cores = sysconf(_SC_NPROCESSORS_ONLN);
+            long share = cores / ml_cli_mpi_local_size();
+            o.mo.threads = share > 0 ? share : 1;
+        }
+    }
+#endif
+    rc = run_eval(&o, &c);
+#ifdef ML_MPI
+    if (c.mpi) ml_cli_mpi_finalize();
+#endif
+    return rc;
 }

@@ -10,7 +10,8 @@ static void help(void) {
            "Writes a random LLaVA checkpoint folder in the exact llava-hf layout (config.json,\n"
            "model.safetensors, preprocessor_config.json, generation_config.json, tokenizer files).\n\n"
            "  --out DIR          folder to write (created; existing files are replaced)  [required]\n"
-           "  --preset NAME      tiny (tests) or small (benchmarks)  [required]\n"
+           "  --preset NAME      tiny (tests), small (benchmarks) or llava7b-2l (LLaVA-1.5-7B's shapes, 2 decoder\n"
+           "                     layers: per-layer costs, docs/scaling.md)  [required]\n"
            "  --dtype T          f32, f16 or bf16 weights  [f32]\n"
            "  --seed S           random seed; the same seed gives byte-identical files  [0]\n"
            "  --tokenizer FILE   copy this tokenizer.json instead of the built-in small one  [built-in]\n");
@@ -28,8 +29,8 @@ int cmd_init_model(int argc, char **argv) {
             if (!(out = ml_cli_value(cmd, argc, argv, &i))) return 2;
         } else if (!strcmp(a, "--preset")) {
             if (!(v = ml_cli_value(cmd, argc, argv, &i))) return 2;
-            if (strcmp(v, "tiny") && strcmp(v, "small"))
-                return ml_cli_usage_error(cmd, "--preset: '%s' is not tiny or small", v);
+            if (strcmp(v, "tiny") && strcmp(v, "small") && strcmp(v, "llava7b-2l"))
+                return ml_cli_usage_error(cmd, "--preset: '%s' is not tiny, small or llava7b-2l", v);
             opt.preset = v;
         } else if (!strcmp(a, "--dtype")) {
             if (!(v = ml_cli_value(cmd, argc, argv, &i))) return 2;

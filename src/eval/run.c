@@ -216,22 +216,73 @@ static int group_by_image(const MlEvalSet *s, size_t *order, size_t *group_end, 
     return rc;
 }
 
+/* Groups with more questions first; equal groups in order of first appearance. */
+typedef struct GroupSize {
+    size_t size, index;
+} GroupSize;
+
+static int larger_first(const void *a, const void *b) {
+    const GroupSize *x = a, *y = b;
+    if (x->size != y->size) return x->size < y->size ? 1 : -1;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+int ml_eval_shards(const MlEvalSet *s, int shards, int *shard_of, MlError *err) {
+    if (shards < 1) return ml_error_set(err, ML_ERR_ARG, "eval: %d shards", shards);
+    size_t n = s->count ? s->count : 1, n_groups = 0;
+    size_t *order = malloc(sizeof(size_t) * n), *group_end = malloc(sizeof(size_t) * n);
+    GroupSize *g = malloc(sizeof(GroupSize) * n);
+    size_t *load = calloc((size_t)shards, sizeof(size_t));
+    int *owner = malloc(sizeof(int) * n);
+    int rc = order && group_end && g && load && owner ? ML_OK : ml_error_set(err, ML_ERR_NOMEM, "eval: out of memory");
+    if (!rc) rc = group_by_image(s, order, group_end, &n_groups, err);
+    if (!rc) {
+        for (size_t k = 0; k < n_groups; k++) g[k] = (GroupSize){group_end[k] - (k ? group_end[k - 1] : 0), k};
+        qsort(g, n_groups, sizeof *g, larger_first);
+        for (size_t k = 0; k < n_groups; k++) { /* the least loaded shard takes the next largest image */
+            int best = 0;
+            for (int r = 1; r < shards; r++)
+                if (load[r] < load[best]) best = r;
+            load[best] += g[k].size;
+            owner[g[k].index] = best;
+        }
+        for (size_t k = 0, pos = 0; k < n_groups; k++)
+            for (; pos < group_end[k]; pos++) shard_of[order[pos]] = owner[k];
+    }
+    free(order);
+    free(group_end);
+    free(g);
+    free(load);
+    free(owner);
+    return rc;
+}
+
 int ml_eval_run(MlLvlm *m, const MlEvalSet *s, const MlEvalOptions *o, MlRunlog *log, MlError *err) {
     if (!o->method || !o->images) return ml_error_set(err, ML_ERR_ARG, "eval: no method or images folder given");
+    if (o->shards > 1 && (o->shard < 0 || o->shard >= o->shards))
+        return ml_error_set(err, ML_ERR_ARG, "eval: shard %d of %d does not exist", o->shard, o->shards);
     Work w;
     size_t *order = malloc(sizeof(size_t) * (s->count ? s->count : 1));
     size_t *group_end = malloc(sizeof(size_t) * (s->count ? s->count : 1));
     size_t n_groups = 0;
     int rc = order && group_end ? ML_OK : ml_error_set(err, ML_ERR_NOMEM, "eval: out of memory");
+    int *shard_of = o->shards > 1 ? malloc(sizeof(int) * (s->count ? s->count : 1)) : NULL;
+    if (!rc && o->shards > 1 && !shard_of) rc = ml_error_set(err, ML_ERR_NOMEM, "eval: out of memory");
+    if (!rc && shard_of) rc = ml_eval_shards(s, o->shards, shard_of, err);
     if (!rc) rc = group_by_image(s, order, group_end, &n_groups, err);
     if (!rc) rc = work_init(&w, m, o, err);
     else memset(&w, 0, sizeof w);
-    size_t done = 0;
-    for (size_t i = 0; i < s->count; i++) done += ml_runlog_done(log, s->items[i].id) != 0;
-    if (!rc && o->progress) o->progress(o->progress_user, done, s->count);
+    size_t done = 0, total = 0;
+    for (size_t i = 0; i < s->count && !rc; i++)
+        if (!shard_of || shard_of[i] == o->shard) {
+            total++;
+            done += ml_runlog_done(log, s->items[i].id) != 0;
+        }
+    if (!rc && o->progress) o->progress(o->progress_user, done, total);
     size_t start = 0;
     for (size_t g = 0; g < n_groups && !rc; start = group_end[g++]) {
         size_t pending = 0, first = 0;
+        if (shard_of && shard_of[order[start]] != o->shard) continue; /* another shard's image */
         for (size_t k = start; k < group_end[g]; k++)
             if (!ml_runlog_done(log, s->items[order[k]].id) && !pending++) first = order[k];
         if (!pending) continue; /* every question about this image is answered (a resumed run) */
@@ -250,10 +301,11 @@ int ml_eval_run(MlLvlm *m, const MlEvalSet *s, const MlEvalOptions *o, MlRunlog 
             const MlEvalItem *it = &s->items[order[k]];
             if (ml_runlog_done(log, it->id)) continue;
             if ((rc = answer_item(&w, it, shared_s, log, err))) break;
-            if (o->progress) o->progress(o->progress_user, ++done, s->count);
+            if (o->progress) o->progress(o->progress_user, ++done, total);
         }
     }
     work_free(&w);
+    free(shard_of);
     free(order);
     free(group_end);
     return rc;

@@ -18,7 +18,8 @@
 **
 ** Order and prefix sharing: items are grouped by image (groups in order of
 ** first appearance, items in file order inside a group) and answered in that
-** order, so the log's order is stable.  The method runs through
+** order; a finished run's items.jsonl is rewritten in question order
+** (ml_runlog_join), however it was split or resumed.  The method runs through
 ** mitigate/runner.h.  With prefix_cache, each image is encoded once and each
 ** distinct prompt prefix (BOS ... image tokens) of the method's passes is
 ** prefilled once; every question forks those sessions.  Without it, each
@@ -126,6 +127,7 @@ typedef struct MlEvalOptions {
     uint64_t seed;
     int prefix_cache;
     MlYesNoParser parser;
+    int shard, shards;         /* answer only shard `shard` (0-based) of `shards` (ml_eval_shards); 0 or 1 = all */
     MlEvalProgressFn progress; /* called after each answer (and once at the start); may be NULL */
     void *progress_user;
 } MlEvalOptions;
@@ -133,7 +135,13 @@ typedef struct MlEvalOptions {
 /* HF template, resize, 8 / 512 tokens, seed 0, prefix cache on, official parser. */
 MlEvalOptions ml_eval_defaults(void);
 
-/* Answers every item of s the log does not hold yet. */
+/* Splits s into shards by image (an image's questions stay together, so its
+   prefix is shared), balanced by question count: images with more questions
+   first, each to the shard with the fewest questions so far (ties: the lower
+   shard).  shard_of[i]: item i's shard.  Depends only on s and shards. */
+int ml_eval_shards(const MlEvalSet *s, int shards, int *shard_of, MlError *err);
+
+/* Answers every item of s (of its shard, when o->shards > 1) the log does not hold yet. */
 int ml_eval_run(MlLvlm *m, const MlEvalSet *s, const MlEvalOptions *o, MlRunlog *log, MlError *err);
 
 /* What scoring needs beyond the log: AMBER's annotations, CHAIR's vocabulary and ground truth. */

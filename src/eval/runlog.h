@@ -9,6 +9,11 @@
 **                        write() per whole line; fsync every N items
 **                        (ml_runlog_set_checkpoint, default 32) and at the end
 **   RUNDIR/summary.json  written atomically by ml_runlog_finish
+**   RUNDIR/shard-I-of-N.jsonl  shard I's items while an N-shard run is
+**                        under way (`misalign eval --shard`, MPI ranks);
+**                        ml_runlog_join writes items.jsonl from all of them
+**                        in question order and removes them
+**   RUNDIR/writers.lock  one writer per directory or shard (eval/runlock.h)
 **
 ** Item lines are LLaVA-style answer lines, so `misalign score pope --answers
 ** RUNDIR/items.jsonl` reads them directly:
@@ -19,6 +24,11 @@
 ** or an unparseable final line) is cut off and its item counts as not done;
 ** any other damage is an error naming the line.  The caller skips the ids
 ** ml_runlog_done() reports, so a resumed run neither redoes nor loses items.
+** A writer reads every item file of the directory (items.jsonl and any
+** segment, of any shape) into its done set and appends to its own file only,
+** so a run resumes in another shape (more or fewer shards) without losing or
+** repeating an item.  A second writer of the same file, or a writer of another
+** shape, is refused naming the pid of the one at work.
 **
 **     cJSON *run = ...;  // object with "method" (string) and "params" (object)
 **     MlRunlog *log; MlError err = {0};
@@ -54,7 +64,27 @@ typedef struct MlRunItem {
     const cJSON *extra;  /* optional object: more fields copied into the line */
 } MlRunItem;
 
+/* The one writer of the whole run (items.jsonl); ml_runlog_open_shard(.., 0, 1, ..). */
 int ml_runlog_open(MlRunlog **out, const char *dir, const cJSON *run, MlError *err);
+/* The writer of shard `shard` (0-based) of `shards`: appends to RUNDIR/shard-I-of-N.jsonl
+   (to items.jsonl when shards is 1). */
+int ml_runlog_open_shard(MlRunlog **out, const char *dir, const cJSON *run, int shard, int shards, MlError *err);
+/* Reads a run directory to join it: needs run.json, locks out every writer,
+   appends nothing.  repair: an item written twice in one file (by versions
+   before the lock) keeps its first answer instead of failing. */
+int ml_runlog_open_merge(MlRunlog **out, const char *dir, int repair, MlError *err);
+/* A merge's run.json (NULL for a writer, whose caller holds it). */
+const cJSON *ml_runlog_run(const MlRunlog *log);
+/* Answers a repair dropped. */
+size_t ml_runlog_dropped(const MlRunlog *log);
+/* "shard-I-of-N.jsonl" into out; -1 when it does not fit. */
+int ml_runlog_segment_name(char *out, size_t cap, int shard, int shards);
+/* The inverse: 0 and the numbers for a segment's exact name, else -1. */
+int ml_runlog_segment_parse(const char *name, int *shard, int *shards);
+/* Writes RUNDIR/items.jsonl atomically with the answers of ids (canonical ids,
+   as the log keys them) in that order, then removes the segments.  An id
+   without an answer fails, unless allow_missing (a repair of a partial run). */
+int ml_runlog_join(MlRunlog *log, const char *const *ids, size_t n, int allow_missing, MlError *err);
 /* Items already in the log (after open) plus those appended since. */
 size_t ml_runlog_count(const MlRunlog *log);
 int ml_runlog_done(const MlRunlog *log, const char *id);

@@ -32,8 +32,13 @@ int ml_init_preset(const char *name, MlLlavaConfig *cfg, MlError *err) {
                               .patch_size = 14, .projection_dim = 512};
         *t = (MlTextConfig){.hidden = 1024, .intermediate = 2816, .n_layers = 8, .n_heads = 16, .n_kv_heads = 16,
                             .max_pos = 2048};
+    } else if (!strcmp(name, "llava7b-2l")) { /* LLaVA-1.5-7B's shapes, 2 of its 32 decoder layers: per-layer costs */
+        *v = (MlVisionConfig){.hidden = 1024, .intermediate = 4096, .n_layers = 24, .n_heads = 16, .image_size = 336,
+                              .patch_size = 14, .projection_dim = 768};
+        *t = (MlTextConfig){.hidden = 4096, .intermediate = 11008, .n_layers = 2, .n_heads = 32, .n_kv_heads = 32,
+                            .max_pos = 4096};
     } else {
-        return ml_error_set(err, ML_ERR_ARG, "unknown preset '%s' (tiny or small)", name);
+        return ml_error_set(err, ML_ERR_ARG, "unknown preset '%s' (tiny, small or llava7b-2l)", name);
     }
     v->n_channels = 3;
     v->layer_norm_eps = 1e-5f;

@@ -154,7 +154,7 @@ fi
 "$ML_BIN" init-model --help | grep -q -- '--dtype T' && pass || fail "--help lists --dtype"
 expect_fail no-out "init-model: --out DIR is required" "$ML_BIN" init-model --preset tiny
 expect_fail no-preset "--preset tiny\|small is required" "$ML_BIN" init-model --out "$T/x"
-expect_fail bad-preset "--preset: 'huge' is not tiny or small" "$ML_BIN" init-model --out "$T/x" --preset huge
+expect_fail bad-preset "--preset: 'huge' is not tiny, small or llava7b-2l" "$ML_BIN" init-model --out "$T/x" --preset huge
 expect_fail bad-dtype "--dtype: 'f8' is not f32, f16 or bf16" "$ML_BIN" init-model --out "$T/x" --preset tiny --dtype f8
 expect_fail bad-seed "--seed: 'abc' is not an integer" "$ML_BIN" init-model --out "$T/x" --preset tiny --seed abc
 expect_fail no-value "--out needs a value" "$ML_BIN" init-model --preset tiny --out
