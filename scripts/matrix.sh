@@ -30,7 +30,7 @@ case " $methods " in *" greedy "*) ;; *) methods="greedy $methods" ;; esac
 suffix_of() {
     awk -v m="$1" '/^methods/ {on = 1; next}
         on && /^  [a-z]/ {cur = $1; next}
-        on && cur == m && /prompt suffix: "/ {s = $0; sub(/^[^"]*"/, "", s); sub(/"[^"]*$/, "", s); print s; exit}' <<<"$help"
+        on && cur == m && /prompt suffix.*: "/ {s = $0; sub(/^[^"]*"/, "", s); sub(/"[^"]*$/, "", s); print s; exit}' <<<"$help"
 }
 
 models=()
@@ -69,7 +69,7 @@ for model in "${models[@]}"; do
 done
 
 [ "$suffixed" = 1 ] ||
-    echo "NOTE: no method shows a \"prompt suffix:\" line in \`misalign eval --help\`: only the default-prompt column."
+    echo "NOTE: no method shows a \"published prompt suffix\" line in \`misalign eval --help\`: only the default-prompt column."
 runs=() failed=()
 k=0
 for job in "${jobs[@]}"; do
