@@ -26,14 +26,6 @@ static int icd_prompt(const MlMethodConfig *c, int pass, const char *system, con
     return ML_OK;
 }
 
-static void icd_combine(float *scores, const float *const *logits, int n_passes, int64_t vocab, int64_t step,
-                        void *user) {
-    (void)n_passes, (void)step;
-    const MlMethodConfig *c = ((const MlMethodRun *)user)->cfg;
-    ml_contrast_combine(scores, logits[0], logits[1], vocab, (float)ml_method_param(c, "alpha"));
-    ml_contrast_apc(scores, logits[0], vocab, (float)ml_method_param(c, "beta"));
-}
-
 static const MlPass passes[] = {{ML_PASS_CLEAN, ML_PASS_SAME_PROMPT}, {ML_PASS_CLEAN, ML_PASS_OWN_PROMPT}};
 
 const MlMethod ml_method_icd = {
@@ -43,5 +35,5 @@ const MlMethod ml_method_icd = {
     .passes = passes,
     ML_METHOD_PARAMS(params),
     .pass_prompt = icd_prompt,
-    .combine = icd_combine,
+    .combine = ml_method_combine_contrast,
 };

@@ -135,6 +135,14 @@ const MlHooks *ml_method_hooks(MlMethodRun *run, int pass, int64_t step) {
     return m->pass_hooks ? m->pass_hooks(run, pass, step) : NULL;
 }
 
+void ml_method_combine_contrast(float *scores, const float *const *logits, int n_passes, int64_t vocab, int64_t step,
+                                void *user) {
+    (void)n_passes, (void)step;
+    const MlMethodConfig *c = ((const MlMethodRun *)user)->cfg;
+    ml_contrast_combine(scores, logits[0], logits[1], vocab, (float)ml_method_param(c, "alpha"));
+    ml_contrast_apc(scores, logits[0], vocab, (float)ml_method_param(c, "beta"));
+}
+
 cJSON *ml_method_params_json(const MlMethodConfig *c) {
     cJSON *o = cJSON_CreateObject();
     for (int i = 0; o && i < c->method->n_params; i++) {

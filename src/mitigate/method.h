@@ -214,6 +214,11 @@ MlPass ml_method_pass(const MlMethod *m, int pass);
 /* The hooks run's method wants for pass and step (NULL: none). */
 const MlHooks *ml_method_hooks(MlMethodRun *run, int pass, int64_t step);
 
+/* The combiner VCD and ICD share: s = (1+alpha) l - alpha l' on passes 0 and
+   1, then APC with beta on pass 0 (decode/contrast.h); user is the MlMethodRun *. */
+void ml_method_combine_contrast(float *scores, const float *const *logits, int n_passes, int64_t vocab, int64_t step,
+                                void *user);
+
 /* {"alpha": 1, "beta": 0.2, "decode": "greedy", ...} in the method's order (a
    choice parameter by its name); NULL when out of memory. */
 cJSON *ml_method_params_json(const MlMethodConfig *c);

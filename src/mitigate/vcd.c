@@ -57,14 +57,6 @@ static int vcd_pixels(const MlMethodConfig *c, int pass, float *dst, const float
     return ML_OK;
 }
 
-static void vcd_combine(float *scores, const float *const *logits, int n_passes, int64_t vocab, int64_t step,
-                        void *user) {
-    (void)n_passes, (void)step;
-    const MlMethodConfig *c = ((const MlMethodRun *)user)->cfg;
-    ml_contrast_combine(scores, logits[0], logits[1], vocab, (float)ml_method_param(c, "alpha"));
-    ml_contrast_apc(scores, logits[0], vocab, (float)ml_method_param(c, "beta"));
-}
-
 static const MlPass passes[] = {{ML_PASS_CLEAN, ML_PASS_SAME_PROMPT}, {ML_PASS_PIXELS, ML_PASS_SAME_PROMPT}};
 
 const MlMethod ml_method_vcd = {
@@ -74,5 +66,5 @@ const MlMethod ml_method_vcd = {
     .passes = passes,
     ML_METHOD_PARAMS(params),
     .pass_pixels = vcd_pixels,
-    .combine = vcd_combine,
+    .combine = ml_method_combine_contrast,
 };
