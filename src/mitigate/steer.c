@@ -154,15 +154,11 @@ int ml_steer_parse(const void *data, size_t size, const char *where, MlSteer *ou
     return rc;
 }
 
-int ml_steer_load(const char *path, MlSteer *out, MlError *err) {
-    char *data;
-    size_t size;
-    int rc = ml_file_read(path, &data, &size, err);
-    if (rc) return rc;
-    rc = ml_steer_parse(data, size, path, out, err);
-    free(data);
-    return rc;
+static int parse_file(const char *text, size_t len, const char *where, void *out, MlError *err) {
+    return ml_steer_parse(text, len, where, out, err);
 }
+
+int ml_steer_load(const char *path, MlSteer *out, MlError *err) { return ml_file_parse(path, parse_file, out, err); }
 
 int ml_steer_check(const MlSteer *s, const MlLvlm *m, const char *method, const char *where, MlError *err) {
     MlSteerShape want;
